@@ -1,0 +1,57 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "Parla",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "parla-relay", targets: ["parla-relay"]),
+        .library(name: "ParlaProtocol", targets: ["ParlaProtocol"]),
+        .library(name: "ParlaCrypto", targets: ["ParlaCrypto"]),
+        .library(name: "ParlaRelay", targets: ["ParlaRelay"]),
+        .library(name: "ParlaRelayTesting", targets: ["ParlaRelayTesting"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.1"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", exact: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+    ],
+    targets: [
+        .target(name: "ParlaProtocol"),
+        .target(name: "ParlaCrypto", dependencies: [
+            "ParlaProtocol",
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+        .target(name: "ParlaRelay", dependencies: [
+            "ParlaProtocol", "ParlaCrypto",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdCore", package: "hummingbird"),
+            .product(name: "HummingbirdTLS", package: "hummingbird"),
+            .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+            .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        .target(name: "ParlaRelayTesting", dependencies: [
+            "ParlaRelay", "ParlaProtocol", "ParlaCrypto",
+            .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+        ]),
+        .executableTarget(name: "parla-relay", dependencies: [
+            "ParlaRelay",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .testTarget(name: "ParlaProtocolTests", dependencies: ["ParlaProtocol", "ParlaCrypto"]),
+        .testTarget(name: "ParlaRelayTests", dependencies: [
+            "ParlaRelay", "ParlaRelayTesting", "parla-relay",
+            .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+        ]),
+    ]
+)

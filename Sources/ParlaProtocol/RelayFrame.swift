@@ -1,0 +1,200 @@
+import Foundation
+
+/// Everything the relay sends to a client (see docs/PROTOCOL.md).
+public enum RelayFrame: Sendable, Equatable {
+    case challenge(Challenge)
+    case welcome(Welcome)
+    case error(FrameError)
+    case ack(id: String)
+    case message(Message)
+    case receipt(Receipt)
+    case queueEmpty
+    case keys(Keys)
+    case typing(from: String)
+    case presence(Presence)
+
+    public struct Challenge: Sendable, Equatable {
+        public var version: Int
+        /// The relay's stable identity; signatures are bound to it so they cannot be used elsewhere.
+        public var relay: String
+        public var nonce: Data
+        /// Relay clock, milliseconds since the Unix epoch, so clients can spot a skewed clock.
+        public var time: Int64
+
+        public init(version: Int = ProtocolVersion.current, relay: String, nonce: Data, time: Int64) {
+            self.version = version
+            self.relay = relay
+            self.nonce = nonce
+            self.time = time
+        }
+    }
+
+    public struct Welcome: Sendable, Equatable {
+        public var name: String
+        public var time: Int64
+        public init(name: String, time: Int64) {
+            self.name = name
+            self.time = time
+        }
+    }
+
+    public struct Message: Sendable, Equatable {
+        public var id: String
+        public var from: String
+        public var body: Data
+        /// When the relay accepted it, milliseconds since the Unix epoch.
+        public var sentAt: Int64
+
+        public init(id: String, from: String, body: Data, sentAt: Int64) {
+            self.id = id
+            self.from = from
+            self.body = body
+            self.sentAt = sentAt
+        }
+    }
+
+    public enum ReceiptKind: String, Sendable, Equatable, Codable {
+        case delivered, read, expired
+    }
+
+    public struct Receipt: Sendable, Equatable {
+        /// Relay-assigned id, confirmed like a message id.
+        public var id: String
+        public var kind: ReceiptKind
+        /// The user the receipt is about: who received or read the messages, or who they expired for.
+        public var from: String
+        public var messageIds: [String]
+        public var at: Int64
+
+        public init(id: String, kind: ReceiptKind, from: String, messageIds: [String], at: Int64) {
+            self.id = id
+            self.kind = kind
+            self.from = from
+            self.messageIds = messageIds
+            self.at = at
+        }
+    }
+
+    public struct Keys: Sendable, Equatable {
+        public var name: String
+        public var signingKey: Data
+        public var agreementKey: Data
+        public init(name: String, signingKey: Data, agreementKey: Data) {
+            self.name = name
+            self.signingKey = signingKey
+            self.agreementKey = agreementKey
+        }
+    }
+
+    public struct Presence: Sendable, Equatable {
+        public var user: String
+        public var online: Bool
+        /// Last time the user was connected, milliseconds since the Unix epoch; absent while online or never seen.
+        public var lastSeen: Int64?
+        public init(user: String, online: Bool, lastSeen: Int64?) {
+            self.user = user
+            self.online = online
+            self.lastSeen = lastSeen
+        }
+    }
+
+    public var type: String {
+        switch self {
+        case .challenge: "challenge"
+        case .welcome: "welcome"
+        case .error: "error"
+        case .ack: "ack"
+        case .message: "message"
+        case .receipt: "receipt"
+        case .queueEmpty: "queueEmpty"
+        case .keys: "keys"
+        case .typing: "typing"
+        case .presence: "presence"
+        }
+    }
+
+    public static func decode(_ text: some StringProtocol) throws(FrameError) -> RelayFrame {
+        try decodeFrame(RelayFrame.self, from: Data(text.utf8))
+    }
+
+    public func encoded() -> String { encodeFrame(self) }
+}
+
+extension RelayFrame: Codable {
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: FieldKey.self)
+        let type = try c.string(.type)
+        switch type {
+        case "challenge":
+            self = .challenge(Challenge(version: try c.int(.version), relay: try c.string(.relay), nonce: try c.bytes(.nonce), time: try c.int64(.time)))
+        case "welcome":
+            self = .welcome(Welcome(name: try c.string(.name), time: try c.int64(.time)))
+        case "error":
+            let raw = try c.string(.code)
+            self = .error(FrameError(ErrorCode(rawValue: raw) ?? .internalError, try c.string(.message), ref: try c.optionalString(.ref)))
+        case "ack":
+            self = .ack(id: try c.string(.id))
+        case "message":
+            self = .message(Message(id: try c.string(.id), from: try c.string(.from), body: try c.bytes(.body), sentAt: try c.int64(.sentAt)))
+        case "receipt":
+            guard let kind = ReceiptKind(rawValue: try c.string(.kind)) else {
+                throw FrameError(.badFrame, "unknown receipt kind")
+            }
+            self = .receipt(Receipt(id: try c.string(.id), kind: kind, from: try c.string(.from), messageIds: try c.strings(.messageIds), at: try c.int64(.at)))
+        case "queueEmpty":
+            self = .queueEmpty
+        case "keys":
+            self = .keys(Keys(name: try c.string(.name), signingKey: try c.bytes(.signingKey), agreementKey: try c.bytes(.agreementKey)))
+        case "typing":
+            self = .typing(from: try c.string(.from))
+        case "presence":
+            self = .presence(Presence(user: try c.string(.user), online: try c.bool(.online), lastSeen: try c.optionalInt64(.lastSeen)))
+        default:
+            throw FrameError(.unknownType, "unknown frame type '\(type)'")
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: FieldKey.self)
+        try c.encode(type, forKey: .type)
+        switch self {
+        case .challenge(let f):
+            try c.encode(f.version, forKey: .version)
+            try c.encode(f.relay, forKey: .relay)
+            try c.encodeBytes(f.nonce, forKey: .nonce)
+            try c.encode(f.time, forKey: .time)
+        case .welcome(let f):
+            try c.encode(f.name, forKey: .name)
+            try c.encode(f.time, forKey: .time)
+        case .error(let f):
+            try c.encode(f.code.rawValue, forKey: .code)
+            try c.encode(f.message, forKey: .message)
+            try c.encodeIfPresent(f.ref, forKey: .ref)
+        case .ack(let id):
+            try c.encode(id, forKey: .id)
+        case .message(let f):
+            try c.encode(f.id, forKey: .id)
+            try c.encode(f.from, forKey: .from)
+            try c.encodeBytes(f.body, forKey: .body)
+            try c.encode(f.sentAt, forKey: .sentAt)
+        case .receipt(let f):
+            try c.encode(f.id, forKey: .id)
+            try c.encode(f.kind.rawValue, forKey: .kind)
+            try c.encode(f.from, forKey: .from)
+            try c.encode(f.messageIds, forKey: .messageIds)
+            try c.encode(f.at, forKey: .at)
+        case .queueEmpty:
+            break
+        case .keys(let f):
+            try c.encode(f.name, forKey: .name)
+            try c.encodeBytes(f.signingKey, forKey: .signingKey)
+            try c.encodeBytes(f.agreementKey, forKey: .agreementKey)
+        case .typing(let from):
+            try c.encode(from, forKey: .from)
+        case .presence(let f):
+            try c.encode(f.user, forKey: .user)
+            try c.encode(f.online, forKey: .online)
+            try c.encodeIfPresent(f.lastSeen, forKey: .lastSeen)
+        }
+    }
+}

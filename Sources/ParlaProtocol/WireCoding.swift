@@ -1,0 +1,107 @@
+import Foundation
+
+/// Field names shared by every frame. One list keeps the encoder and decoder in step.
+enum FieldKey: String, CodingKey {
+    case type, version, relay, nonce, time, name, signingKey, agreementKey, timestamp, signature, invite
+    case id, to, from, body, ids, code, message, ref, sentAt, kind, messageIds, at, user, online, lastSeen
+    case pending
+}
+
+typealias Fields = KeyedDecodingContainer<FieldKey>
+
+extension KeyedDecodingContainer where K == FieldKey {
+    func string(_ key: FieldKey) throws -> String {
+        try require(key) { try decode(String.self, forKey: key) }
+    }
+
+    func optionalString(_ key: FieldKey) throws -> String? {
+        try require(key) { try decodeIfPresent(String.self, forKey: key) }
+    }
+
+    func int64(_ key: FieldKey) throws -> Int64 {
+        try require(key) { try decode(Int64.self, forKey: key) }
+    }
+
+    func optionalInt64(_ key: FieldKey) throws -> Int64? {
+        try require(key) { try decodeIfPresent(Int64.self, forKey: key) }
+    }
+
+    func int(_ key: FieldKey) throws -> Int {
+        try require(key) { try decode(Int.self, forKey: key) }
+    }
+
+    func bool(_ key: FieldKey) throws -> Bool {
+        try require(key) { try decode(Bool.self, forKey: key) }
+    }
+
+    func strings(_ key: FieldKey) throws -> [String] {
+        try require(key) { try decode([String].self, forKey: key) }
+    }
+
+    /// Base64 (standard alphabet, padded) decoded to bytes.
+    func bytes(_ key: FieldKey) throws -> Data {
+        let text = try string(key)
+        guard let data = Data(base64Encoded: text) else {
+            throw FrameError(.badBase64, "field '\(key.rawValue)' is not valid base64")
+        }
+        return data
+    }
+
+    /// Turns Foundation's decoding errors into protocol errors that name the field.
+    private func require<T>(_ key: FieldKey, _ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as FrameError {
+            throw error
+        } catch DecodingError.keyNotFound {
+            throw FrameError(.badFrame, "missing field '\(key.rawValue)'")
+        } catch DecodingError.valueNotFound {
+            throw FrameError(.badFrame, "field '\(key.rawValue)' must not be null")
+        } catch DecodingError.typeMismatch(let type, _) {
+            throw FrameError(.badFrame, "field '\(key.rawValue)' must be \(Self.describe(type))")
+        } catch DecodingError.dataCorrupted {
+            throw FrameError(.badFrame, "field '\(key.rawValue)' has an invalid value")
+        } catch {
+            throw FrameError(.badFrame, "field '\(key.rawValue)': \(error)")
+        }
+    }
+
+    private static func describe(_ type: Any.Type) -> String {
+        switch type {
+        case is String.Type: "a string"
+        case is Int64.Type, is Int.Type: "an integer"
+        case is Bool.Type: "a boolean"
+        case is [String].Type: "an array of strings"
+        default: "of type \(type)"
+        }
+    }
+}
+
+extension KeyedEncodingContainer where K == FieldKey {
+    mutating func encodeBytes(_ data: Data, forKey key: FieldKey) throws {
+        try encode(data.base64EncodedString(), forKey: key)
+    }
+}
+
+/// Decodes one frame, mapping every failure to a `FrameError`.
+func decodeFrame<T: Decodable>(_ type: T.Type, from data: Data) throws(FrameError) -> T {
+    do {
+        return try JSONDecoder().decode(T.self, from: data)
+    } catch let error as FrameError {
+        throw error
+    } catch DecodingError.dataCorrupted(let context) where context.codingPath.isEmpty {
+        throw FrameError(.badJSON, "frame is not valid JSON")
+    } catch DecodingError.typeMismatch(_, let context) where context.codingPath.isEmpty {
+        throw FrameError(.badFrame, "frame must be a JSON object")
+    } catch {
+        throw FrameError(.badFrame, "malformed frame: \(error)")
+    }
+}
+
+func encodeFrame<T: Encodable>(_ frame: T) -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    // Encoding our own value types cannot fail: every field is a string, number, bool or array.
+    let data = (try? encoder.encode(frame)) ?? Data("{}".utf8)
+    return String(decoding: data, as: UTF8.self)
+}

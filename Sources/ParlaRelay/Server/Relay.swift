@@ -1,0 +1,207 @@
+import Foundation
+import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
+import HummingbirdWebSocket
+import Logging
+import NIOCore
+import NIOSSL
+import NIOWebSocket
+import ParlaProtocol
+import ServiceLifecycle
+
+/// The Parla relay: a WebSocket endpoint at `/v1`, `GET /healthz` and `GET /metrics`,
+/// a store-and-forward mailbox, and periodic expiry. Run it inside a `ServiceGroup`;
+/// on graceful shutdown it closes every connection with 1001 "going away" first.
+public final class Relay: Service {
+    public let configuration: RelayConfiguration
+    public let store: any MailboxStore
+    let registry = SessionRegistry()
+    let metrics = RelayMetrics()
+    private let logger: Logger
+    private let port = Promise<Int>()
+
+    public init(configuration: RelayConfiguration, store: (any MailboxStore)? = nil, logger: Logger) throws {
+        self.configuration = configuration
+        self.store = try store ?? SQLiteMailboxStore(directory: configuration.dataDirectory)
+        self.logger = logger
+    }
+
+    /// The TCP port the relay listens on, once it is listening.
+    public func boundPort() async throws -> Int {
+        try await port.value()
+    }
+
+    public func run() async throws {
+        let relayIdentity = try await store.relayIdentity()
+        let app = try makeApplication(relayIdentity: relayIdentity)
+        let group = ServiceGroup(configuration: .init(
+            services: [
+                .init(service: Maintenance(relay: self), successTerminationBehavior: .ignore),
+                .init(service: app),
+                .init(service: ConnectionCloser(registry: registry)),
+            ],
+            logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            port.resolve(.failure(error))
+            throw error
+        }
+    }
+
+    /// Checkpoints the database so deleted messages leave no trace in the log. Runs
+    /// on its own shortly after deletions; tests call it to check the files at once.
+    public func purgeDeletedData() async throws {
+        try await store.purgeDeletedData()
+    }
+
+    /// Deletes undelivered items past their TTL and tells their senders.
+    public func expireNow() async throws {
+        let now = configuration.now()
+        let outcome = try await store.expire(now: now, receiptExpiresAt: now + configuration.ttlMillis)
+        if outcome.expiredMessages > 0 {
+            metrics.messagesExpired.increment(by: Int64(outcome.expiredMessages))
+            logger.info("expired undelivered messages", metadata: ["count": "\(outcome.expiredMessages)"])
+        }
+        registry.wake(outcome.notified)
+    }
+
+    private func makeApplication(relayIdentity: String) throws -> some Service {
+        let router = Router(context: BasicWebSocketRequestContext.self)
+        router.get("/healthz") { _, _ in "ok\n" }
+        router.get("/metrics") { [self] _, _ -> Response in
+            if let stats = try? await store.stats() {
+                metrics.mailboxDepth.set(Int64(stats.pendingMessages))
+            }
+            metrics.connections.set(Int64(registry.connectionCount))
+            return Response(
+                status: .ok,
+                headers: [.contentType: "text/plain; version=0.0.4"],
+                body: .init(byteBuffer: ByteBuffer(string: metrics.render())))
+        }
+        router.ws(RouterPath(stringLiteral: ProtocolVersion.path)) { _, _ in
+            .upgrade([:])
+        } onUpgrade: { [self] inbound, outbound, context in
+            try await serveConnection(inbound: inbound, outbound: outbound, relayIdentity: relayIdentity, logger: context.logger)
+        }
+
+        let wsConfig = WebSocketServerConfiguration(
+            maxFrameSize: configuration.hardFrameLimit,
+            autoPing: .enabled(timePeriod: configuration.pingInterval),
+            closeTimeout: .seconds(5),
+            validateUTF8: true)
+        var server: HTTPServerBuilder = .http1WebSocketUpgrade(webSocketRouter: router, configuration: wsConfig)
+        if let certPath = configuration.tlsCertificatePath, let keyPath = configuration.tlsKeyPath {
+            let certificates = try NIOSSLCertificate.fromPEMFile(certPath).map { NIOSSLCertificateSource.certificate($0) }
+            let key = try NIOSSLPrivateKey(file: keyPath, format: .pem)
+            let tls = TLSConfiguration.makeServerConfiguration(certificateChain: certificates, privateKey: .privateKey(key))
+            server = try .tls(server, tlsConfiguration: tls)
+        }
+        let port = self.port
+        var appLogger = logger
+        appLogger[metadataKey: "component"] = "http"
+        return Application(
+            router: router,
+            server: server,
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "parla-relay"),
+            onServerRunning: { channel in
+                port.resolve(.success(channel.localAddress?.port ?? 0))
+            },
+            logger: appLogger)
+    }
+
+    private func serveConnection(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, relayIdentity: String, logger: Logger) async throws {
+        let (outgoing, output) = AsyncStream<Outgoing>.makeStream()
+        let (pendingAcks, acks) = AsyncStream<Session.PendingAck>.makeStream()
+        let deps = Session.Dependencies(store: store, registry: registry, metrics: metrics, configuration: configuration, logger: self.logger)
+        let session = Session(deps: deps, relayIdentity: relayIdentity, output: output, acks: acks)
+        guard registry.register(session) else {
+            try await outbound.close(.goingAway, reason: "relay is shutting down")
+            return
+        }
+        metrics.connections.increment()
+        defer { metrics.connections.decrement() }
+
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await item in outgoing {
+                    switch item {
+                    case .text(let text):
+                        try await outbound.write(.text(text))
+                    case .close(let code, let reason):
+                        try await outbound.close(WebSocketErrorCode(codeNumber: Int(code)), reason: reason)
+                        return
+                    }
+                }
+            }
+            group.addTask {
+                for await pending in pendingAcks {
+                    await session.finishAccept(pending)
+                }
+            }
+            let authTimeout = configuration.authTimeout
+            group.addTask {
+                try await Task.sleep(for: authTimeout)
+                await session.authDeadlinePassed()
+            }
+
+            await session.start()
+            do {
+                for try await message in inbound.messages(maxSize: configuration.hardFrameLimit) {
+                    switch message {
+                    case .text(let text):
+                        await session.receive(text: text, byteCount: text.utf8.count)
+                    case .binary:
+                        await session.receiveBinary()
+                    }
+                }
+            } catch {
+                logger.debug("connection ended with error", metadata: ["error": "\(error)"])
+            }
+            await session.disconnected()
+            group.cancelAll()
+        }
+    }
+}
+
+/// First to stop on shutdown: tells every client the relay is going away.
+struct ConnectionCloser: Service {
+    let registry: SessionRegistry
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        for session in registry.beginShutdown() {
+            await session.shutDown()
+        }
+        // Give clients a moment to see the close frame before the server stops.
+        let deadline = ContinuousClock.now + .seconds(3)
+        while registry.connectionCount > 0, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+    }
+}
+
+/// Periodic housekeeping: expiry of old items and purging of deleted bytes.
+struct Maintenance: Service {
+    let relay: Relay
+
+    func run() async throws {
+        let config = relay.configuration
+        var sinceExpiry: Duration = .zero
+        while !Task.isCancelled, !Task.isShuttingDownGracefully {
+            do {
+                try await cancelWhenGracefulShutdown { try await Task.sleep(for: config.purgeInterval) }
+            } catch {
+                break
+            }
+            sinceExpiry += config.purgeInterval
+            if sinceExpiry >= config.expiryInterval {
+                sinceExpiry = .zero
+                try? await relay.expireNow()
+            }
+            try? await relay.purgeDeletedData()
+        }
+        try? await relay.purgeDeletedData()
+    }
+}

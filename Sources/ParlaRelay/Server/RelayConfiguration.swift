@@ -1,0 +1,52 @@
+import Foundation
+import ParlaProtocol
+
+/// Everything `parla-relay` can be told. Defaults work with no flags.
+public struct RelayConfiguration: Sendable {
+    public enum Registration: String, Sendable, CaseIterable {
+        case open, closed
+    }
+
+    public var host = "127.0.0.1"
+    /// 0 picks a free port; read it back with `Relay.boundPort()`.
+    public var port = 7878
+    public var dataDirectory = "./parla-data"
+    public var registration = Registration.open
+    /// How long an undelivered message (or receipt) is kept, in milliseconds.
+    public var ttlMillis: Int64 = 30 * 24 * 3600 * 1000
+    public var tlsCertificatePath: String?
+    public var tlsKeyPath: String?
+
+    /// Largest text frame accepted with an error frame; frames beyond `hardFrameLimit` close the connection (1009).
+    public var maxFrameBytes = ProtocolLimits.defaultMaxFrameBytes
+    public var hardFrameLimit = 1024 * 1024
+    /// Frames per second per connection (0 = unlimited) and the burst allowed above it.
+    public var rateLimitPerSecond: Double = 1000
+    public var rateLimitBurst: Double = 2000
+    public var quota = MailboxQuota()
+    /// Unconfirmed deliveries a connection may have outstanding.
+    public var deliveryWindow = 256
+    public var authTimeout: Duration = .seconds(10)
+    public var allowedClockSkewMillis: Int64 = 5 * 60 * 1000
+    /// WebSocket ping period; a peer that misses a pong is disconnected.
+    public var pingInterval: Duration = .seconds(30)
+    /// How often undelivered items past their TTL are swept.
+    public var expiryInterval: Duration = .seconds(60)
+    /// How soon after deletions the write-ahead log is checkpointed and truncated.
+    public var purgeInterval: Duration = .seconds(1)
+    /// Wall clock in milliseconds since the Unix epoch; injected so tests control time.
+    public var now: @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }
+
+    public init() {}
+
+    /// Parses durations such as `30d`, `12h`, `45m`, `10s`, `500ms` into milliseconds.
+    public static func parseDuration(_ text: String) -> Int64? {
+        let units: [(String, Int64)] = [("ms", 1), ("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000)]
+        for (suffix, factor) in units where text.hasSuffix(suffix) {
+            guard let value = Int64(text.dropLast(suffix.count)), value > 0 else { return nil }
+            let (product, overflow) = value.multipliedReportingOverflow(by: factor)
+            return overflow ? nil : product
+        }
+        return nil
+    }
+}

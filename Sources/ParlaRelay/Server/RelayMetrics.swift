@@ -1,0 +1,29 @@
+import Prometheus
+
+/// The relay's Prometheus metrics, served at `GET /metrics`.
+final class RelayMetrics: Sendable {
+    let registry = PrometheusCollectorRegistry()
+    let connections: Gauge
+    let messagesAccepted: Counter
+    let messagesDelivered: Counter
+    let messagesExpired: Counter
+    let mailboxDepth: Gauge
+    let authFailures: Counter
+    let protocolErrors: Counter
+
+    init() {
+        connections = registry.makeGauge(name: "parla_connections", help: "Open WebSocket connections")
+        messagesAccepted = registry.makeCounter(name: "parla_messages_accepted_total", help: "Messages durably stored and acknowledged")
+        messagesDelivered = registry.makeCounter(name: "parla_messages_delivered_total", help: "Messages confirmed by their recipient and deleted")
+        messagesExpired = registry.makeCounter(name: "parla_messages_expired_total", help: "Messages deleted undelivered after the TTL")
+        mailboxDepth = registry.makeGauge(name: "parla_mailbox_depth", help: "Messages waiting for delivery across all mailboxes")
+        authFailures = registry.makeCounter(name: "parla_auth_failures_total", help: "Failed login or registration attempts")
+        protocolErrors = registry.makeCounter(name: "parla_protocol_errors_total", help: "Error frames sent to clients")
+    }
+
+    func render() -> String {
+        var buffer: [UInt8] = []
+        registry.emit(into: &buffer)
+        return String(decoding: buffer, as: UTF8.self)
+    }
+}

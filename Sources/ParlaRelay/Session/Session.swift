@@ -1,0 +1,356 @@
+import Foundation
+import Logging
+import ParlaProtocol
+
+/// What the connection's writer task should put on the socket.
+enum Outgoing: Sendable {
+    case text(String)
+    case close(code: UInt16, reason: String)
+}
+
+/// One client connection: runs the state machine's actions against the store, the
+/// registry and the socket, and keeps the delivery window full.
+actor Session {
+    struct Dependencies: Sendable {
+        var store: any MailboxStore
+        var registry: SessionRegistry
+        var metrics: RelayMetrics
+        var configuration: RelayConfiguration
+        var logger: Logger
+    }
+
+    private let deps: Dependencies
+    private var machine: SessionStateMachine
+    private let output: AsyncStream<Outgoing>.Continuation
+    private let acks: AsyncStream<PendingAck>.Continuation
+    private var isClosed = false
+
+    // Delivery: items are sent in mailbox order, at most `deliveryWindow` unconfirmed.
+    private var cursor: Int64 = 0
+    private var inflight: Set<String> = []
+    private var pumping = false
+    private var pumpAgain = false
+    private var sentQueueEmpty = false
+
+    struct PendingAck: Sendable {
+        var id: String
+        var recipient: String
+        var outcome: PendingOutcome<AcceptOutcome>
+    }
+
+    init(deps: Dependencies, relayIdentity: String, output: AsyncStream<Outgoing>.Continuation, acks: AsyncStream<PendingAck>.Continuation) {
+        self.deps = deps
+        var machineConfig = SessionStateMachine.Configuration(relayIdentity: relayIdentity)
+        machineConfig.maxFrameBytes = deps.configuration.maxFrameBytes
+        machineConfig.rateLimitPerSecond = deps.configuration.rateLimitPerSecond
+        machineConfig.rateLimitBurst = deps.configuration.rateLimitBurst
+        self.machine = SessionStateMachine(configuration: machineConfig, now: deps.configuration.now())
+        self.output = output
+        self.acks = acks
+    }
+
+    private var now: Int64 { deps.configuration.now() }
+    var user: String? { machine.user }
+
+    func start() async {
+        await perform(machine.start(nonce: Self.newNonce(), now: now))
+    }
+
+    func receive(text: String, byteCount: Int) async {
+        await perform(machine.receive(text: text, byteCount: byteCount, now: now))
+    }
+
+    func receiveBinary() async {
+        await perform(machine.receiveBinary(now: now))
+    }
+
+    func authDeadlinePassed() async {
+        await perform(machine.authDeadlinePassed())
+    }
+
+    /// Another login for the same user took over.
+    func replaced() {
+        close(code: CloseCode.replaced, reason: "logged in from another client")
+    }
+
+    func shutDown() {
+        close(code: 1001, reason: "relay is shutting down")
+    }
+
+    /// Called once the socket is gone.
+    func disconnected() async {
+        let user = machine.user
+        machine.closed()
+        isClosed = true
+        output.finish()
+        acks.finish()
+        deps.registry.remove(self, user: user)
+        guard let user else { return }
+        let seen = now
+        do {
+            try await deps.store.setLastSeen(user, at: seen)
+        } catch {
+            deps.logger.warning("could not record last seen", metadata: ["user": "\(user)", "error": "\(error)"])
+        }
+        await announcePresence(of: user, online: false, lastSeen: seen)
+    }
+
+    /// New items are waiting in this user's mailbox.
+    func mailboxChanged() async {
+        await pump()
+    }
+
+    // MARK: - Actions
+
+    private func perform(_ actions: [SessionStateMachine.Action]) async {
+        for action in actions {
+            switch action {
+            case .send(let frame):
+                emit(frame)
+            case .close(let code, let reason):
+                close(code: code, reason: reason)
+            case .authenticate(let request):
+                await authenticate(request)
+            case .accept(let send):
+                accept(send)
+            case .confirm(let ids):
+                await confirm(ids)
+            case .read(let read):
+                await storeReadReceipt(read)
+            case .typing(let to):
+                await forwardTyping(to: to)
+            case .lookupKeys(let name):
+                await lookupKeys(name)
+            }
+        }
+    }
+
+    private func emit(_ frame: RelayFrame) {
+        guard !isClosed else { return }
+        if case .error = frame { deps.metrics.protocolErrors.increment() }
+        output.yield(.text(frame.encoded()))
+    }
+
+    private func close(code: UInt16, reason: String) {
+        guard !isClosed else { return }
+        isClosed = true
+        machine.closed()
+        output.yield(.close(code: code, reason: reason))
+    }
+
+    private func authenticate(_ request: SessionStateMachine.AuthRequest) async {
+        let config = deps.configuration
+        let result: Result<String, FrameError>
+        do {
+            switch request {
+            case .login(let login, let input):
+                let user = Validation.isValidName(login.name) ? try await deps.store.user(named: login.name) : nil
+                if let error = Authenticator.verifyLogin(login, input: input, user: user, now: now, allowedSkew: config.allowedClockSkewMillis) {
+                    result = .failure(error)
+                } else {
+                    result = .success(login.name)
+                }
+            case .register(let register, let input):
+                if let error = Authenticator.verifyRegistration(register, input: input, now: now, allowedSkew: config.allowedClockSkewMillis) {
+                    result = .failure(error)
+                } else {
+                    let record = UserRecord(name: register.name, signingKey: register.signingKey, agreementKey: register.agreementKey)
+                    let outcome = try await deps.store.register(record, invite: register.invite, registrationOpen: config.registration == .open, now: now)
+                    switch outcome {
+                    case .registered: result = .success(register.name)
+                    case .nameTaken: result = .failure(FrameError(.nameTaken, "the name '\(register.name)' is already taken"))
+                    case .inviteRequired: result = .failure(FrameError(.inviteRequired, "registration on this relay needs an invite code"))
+                    case .invalidInvite: result = .failure(FrameError(.invalidInvite, "the invite code is unknown or already used"))
+                    }
+                }
+            }
+        } catch {
+            deps.logger.error("storage failure during authentication", metadata: ["error": "\(error)"])
+            result = .failure(FrameError(.storageUnavailable, "the relay cannot reach its storage; try again later"))
+        }
+        if case .failure = result { deps.metrics.authFailures.increment() }
+        await perform(machine.authenticationFinished(result, nextNonce: Self.newNonce(), now: now))
+        if case .success(let user) = result, !isClosed {
+            await cameOnline(user)
+        }
+    }
+
+    private func cameOnline(_ user: String) async {
+        deps.logger.debug("logged in", metadata: ["user": "\(user)"])
+        if let previous = deps.registry.bind(user, to: self) {
+            await previous.replaced()
+        }
+        await pump()
+        await announcePresence(of: user, online: true, lastSeen: nil)
+        do {
+            for peer in try await deps.store.peers(of: user) where peer != user {
+                if deps.registry.session(for: peer) != nil {
+                    emit(.presence(.init(user: peer, online: true, lastSeen: nil)))
+                } else if let record = try await deps.store.user(named: peer) {
+                    emit(.presence(.init(user: peer, online: false, lastSeen: record.lastSeen)))
+                }
+            }
+        } catch {
+            deps.logger.warning("could not load presence", metadata: ["user": "\(user)", "error": "\(error)"])
+        }
+    }
+
+    private func announcePresence(of user: String, online: Bool, lastSeen: Int64?) async {
+        guard let peers = try? await deps.store.peers(of: user) else { return }
+        for peer in peers where peer != user {
+            if let session = deps.registry.session(for: peer) {
+                await session.deliverEphemeral(.presence(.init(user: user, online: online, lastSeen: lastSeen)))
+            }
+        }
+    }
+
+    /// Presence and typing: sent if the connection is up, never stored.
+    func deliverEphemeral(_ frame: RelayFrame) {
+        guard machine.user != nil else { return }
+        emit(frame)
+    }
+
+    private func accept(_ send: ClientFrame.Send) {
+        guard let user = machine.user else { return }
+        let config = deps.configuration
+        let accepted = now
+        let outcome = deps.store.enqueueAccept(
+            id: send.id, from: user, to: send.to, body: send.body, now: accepted,
+            expiresAt: accepted + config.ttlMillis, quota: config.quota)
+        acks.yield(PendingAck(id: send.id, recipient: send.to, outcome: outcome))
+    }
+
+    /// Run by the connection's ack task, in submission order.
+    func finishAccept(_ pending: PendingAck) async {
+        let outcome: AcceptOutcome
+        do {
+            outcome = try await pending.outcome.value()
+        } catch {
+            deps.logger.error("could not store message", metadata: ["error": "\(error)"])
+            emit(.error(FrameError(.storageUnavailable, "the relay could not store the message; send it again later", ref: pending.id)))
+            return
+        }
+        switch outcome {
+        case .stored:
+            deps.metrics.messagesAccepted.increment()
+            emit(.ack(id: pending.id))
+            deps.registry.wake([pending.recipient])
+        case .duplicate:
+            emit(.ack(id: pending.id))
+        case .unknownRecipient:
+            emit(.error(FrameError(.unknownRecipient, "no user named '\(pending.recipient)' on this relay", ref: pending.id)))
+        case .mailboxFull:
+            emit(.error(FrameError(.mailboxFull, "\(pending.recipient)'s mailbox is full; try again after they come online", ref: pending.id)))
+        case .idConflict:
+            emit(.error(FrameError(.idConflict, "another message with this id is waiting for \(pending.recipient); use a fresh id", ref: pending.id)))
+        }
+    }
+
+    private func confirm(_ ids: [String]) async {
+        guard let user = machine.user else { return }
+        let config = deps.configuration
+        let at = now
+        do {
+            let outcome = try await deps.store.confirm(user: user, ids: ids, now: at, receiptExpiresAt: at + config.ttlMillis)
+            deps.metrics.messagesDelivered.increment(by: Int64(outcome.deletedMessages))
+            deps.registry.wake(outcome.notified)
+        } catch {
+            deps.logger.error("could not confirm delivery", metadata: ["user": "\(user)", "error": "\(error)"])
+            emit(.error(FrameError(.storageUnavailable, "the relay could not record the confirmation; it will redeliver")))
+        }
+        inflight.subtract(ids)
+        await pump()
+    }
+
+    private func storeReadReceipt(_ read: ClientFrame.Read) async {
+        guard let user = machine.user else { return }
+        let at = now
+        do {
+            let outcome = try await deps.store.acceptReadReceipt(
+                id: read.id, from: user, to: read.to, messageIds: read.messageIds, now: at, expiresAt: at + deps.configuration.ttlMillis)
+            switch outcome {
+            case .stored:
+                emit(.ack(id: read.id))
+                deps.registry.wake([read.to])
+            case .duplicate:
+                emit(.ack(id: read.id))
+            default:
+                emit(.error(FrameError(.unknownRecipient, "no user named '\(read.to)' on this relay", ref: read.id)))
+            }
+        } catch {
+            emit(.error(FrameError(.storageUnavailable, "the relay could not store the receipt; send it again later", ref: read.id)))
+        }
+    }
+
+    private func forwardTyping(to recipient: String) async {
+        guard let user = machine.user, let session = deps.registry.session(for: recipient) else { return }
+        guard (try? await deps.store.sharesConversation(user, recipient)) == true else { return }
+        await session.deliverEphemeral(.typing(from: user))
+    }
+
+    private func lookupKeys(_ name: String) async {
+        do {
+            if let record = try await deps.store.user(named: name) {
+                emit(.keys(.init(name: record.name, signingKey: record.signingKey, agreementKey: record.agreementKey)))
+            } else {
+                emit(.error(FrameError(.unknownUser, "no user named '\(name)' on this relay", ref: name)))
+            }
+        } catch {
+            emit(.error(FrameError(.storageUnavailable, "the relay cannot reach its storage; try again later", ref: name)))
+        }
+    }
+
+    // MARK: - Delivery
+
+    private func pump() async {
+        guard let user = machine.user, !isClosed else { return }
+        if pumping {
+            pumpAgain = true
+            return
+        }
+        pumping = true
+        defer { pumping = false }
+        let window = deps.configuration.deliveryWindow
+        repeat {
+            pumpAgain = false
+            while !isClosed, inflight.count < window {
+                let room = window - inflight.count
+                let items: [MailboxItem]
+                do {
+                    items = try await deps.store.pending(for: user, after: cursor, limit: room)
+                } catch {
+                    deps.logger.error("could not read mailbox", metadata: ["user": "\(user)", "error": "\(error)"])
+                    return
+                }
+                for item in items where item.seq > cursor {
+                    cursor = item.seq
+                    inflight.insert(item.id)
+                    emit(Self.frame(for: item))
+                }
+                if items.count < room {
+                    if !sentQueueEmpty {
+                        sentQueueEmpty = true
+                        emit(.queueEmpty)
+                    }
+                    break
+                }
+            }
+        } while pumpAgain && !isClosed
+    }
+
+    static func frame(for item: MailboxItem) -> RelayFrame {
+        switch item.kind {
+        case .message:
+            return .message(.init(id: item.id, from: item.sender, body: item.body, sentAt: item.acceptedAt))
+        case .delivered, .read, .expired:
+            let kind: RelayFrame.ReceiptKind = item.kind == .delivered ? .delivered : item.kind == .read ? .read : .expired
+            let ids = String(decoding: item.body, as: UTF8.self).split(separator: "\n").map(String.init)
+            return .receipt(.init(id: item.id, kind: kind, from: item.sender, messageIds: ids, at: item.acceptedAt))
+        }
+    }
+
+    private static func newNonce() -> Data {
+        var generator = SystemRandomNumberGenerator()
+        return Data((0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) })
+    }
+}

@@ -1,0 +1,216 @@
+import Foundation
+import ParlaProtocol
+
+/// The protocol logic of one connection, with no I/O: it takes what arrived and says
+/// what to do. The `Session` performs the actions and reports results back.
+struct SessionStateMachine: Sendable {
+    struct Configuration: Sendable {
+        var relayIdentity: String
+        var maxFrameBytes: Int = ProtocolLimits.defaultMaxFrameBytes
+        var rateLimitPerSecond: Double = 1000
+        var rateLimitBurst: Double = 2000
+        var maxAuthAttempts = 3
+        /// How far a signed timestamp may be from the relay clock, in milliseconds.
+        var allowedClockSkew: Int64 = 5 * 60 * 1000
+    }
+
+    enum State: Sendable, Equatable {
+        case idle
+        case awaitingAuth(nonce: Data, failedAttempts: Int)
+        case authenticating(nonce: Data, failedAttempts: Int)
+        case online(user: String)
+        case closed
+    }
+
+    enum AuthRequest: Sendable, Equatable {
+        case login(ClientFrame.Login, statement: AuthStatementInput)
+        case register(ClientFrame.Register, statement: AuthStatementInput)
+    }
+
+    /// What the signature must cover, fixed by this connection's challenge.
+    struct AuthStatementInput: Sendable, Equatable {
+        var relay: String
+        var nonce: Data
+    }
+
+    enum Action: Sendable, Equatable {
+        case send(RelayFrame)
+        case close(code: UInt16, reason: String)
+        case authenticate(AuthRequest)
+        case accept(ClientFrame.Send)
+        case confirm([String])
+        case read(ClientFrame.Read)
+        case typing(to: String)
+        case lookupKeys(String)
+    }
+
+    let configuration: Configuration
+    private(set) var state: State = .idle
+    private var bucket: TokenBucket
+
+    init(configuration: Configuration, now: Int64) {
+        self.configuration = configuration
+        self.bucket = TokenBucket(ratePerSecond: configuration.rateLimitPerSecond, capacity: configuration.rateLimitBurst, now: now)
+    }
+
+    var user: String? {
+        if case .online(let user) = state { return user }
+        return nil
+    }
+
+    mutating func start(nonce: Data, now: Int64) -> [Action] {
+        state = .awaitingAuth(nonce: nonce, failedAttempts: 0)
+        return [.send(challenge(nonce: nonce, now: now))]
+    }
+
+    mutating func receiveBinary(now: Int64) -> [Action] {
+        guard state != .closed else { return [] }
+        guard bucket.take(now: now) else { return [.send(.error(FrameError(.rateLimited, "too many frames; slow down")))] }
+        return [.send(.error(FrameError(.binaryNotSupported, "binary frames are not supported; send JSON text frames")))]
+    }
+
+    mutating func receive(text: String, byteCount: Int, now: Int64) -> [Action] {
+        if case .closed = state { return [] }
+        guard byteCount <= configuration.maxFrameBytes else {
+            return [.send(.error(FrameError(.frameTooLarge, "frame of \(byteCount) bytes exceeds the limit of \(configuration.maxFrameBytes) bytes")))]
+        }
+        let frame: ClientFrame
+        do {
+            frame = try ClientFrame.decode(text)
+        } catch {
+            _ = bucket.take(now: now)
+            return [.send(.error(error))]
+        }
+        guard bucket.take(now: now) else {
+            return [.send(.error(FrameError(.rateLimited, "too many frames; slow down", ref: Self.reference(of: frame))))]
+        }
+        switch (state, frame) {
+        case (.awaitingAuth(let nonce, let failed), .login(let login)):
+            guard login.version == ProtocolVersion.current else { return unsupportedVersion(login.version) }
+            state = .authenticating(nonce: nonce, failedAttempts: failed)
+            return [.authenticate(.login(login, statement: AuthStatementInput(relay: configuration.relayIdentity, nonce: nonce)))]
+        case (.awaitingAuth(let nonce, let failed), .register(let register)):
+            guard register.version == ProtocolVersion.current else { return unsupportedVersion(register.version) }
+            state = .authenticating(nonce: nonce, failedAttempts: failed)
+            return [.authenticate(.register(register, statement: AuthStatementInput(relay: configuration.relayIdentity, nonce: nonce)))]
+        case (.authenticating, .login), (.authenticating, .register):
+            return [.send(.error(FrameError(.badFrame, "an authentication attempt is already in progress")))]
+        case (.online, .login), (.online, .register):
+            return [.send(.error(FrameError(.alreadyAuthenticated, "this connection is already logged in")))]
+        case (.awaitingAuth, _), (.authenticating, _), (.idle, _):
+            return [.send(.error(FrameError(.notAuthenticated, "log in or register before sending '\(frame.type)'", ref: Self.reference(of: frame))))]
+        case (.online(let user), _):
+            return onlineFrame(frame, user: user)
+        case (.closed, _):
+            return []
+        }
+    }
+
+    /// The session reports how authentication went; `nextNonce` is used if another try is allowed.
+    mutating func authenticationFinished(_ result: Result<String, FrameError>, nextNonce: Data, now: Int64) -> [Action] {
+        guard case .authenticating(_, let failed) = state else { return [] }
+        switch result {
+        case .success(let user):
+            state = .online(user: user)
+            return [.send(.welcome(RelayFrame.Welcome(name: user, time: now)))]
+        case .failure(let error):
+            let attempts = failed + 1
+            if attempts >= configuration.maxAuthAttempts {
+                state = .closed
+                return [
+                    .send(.error(error)),
+                    .send(.error(FrameError(.tooManyAttempts, "too many failed attempts on one connection"))),
+                    .close(code: CloseCode.authFailed, reason: "authentication failed"),
+                ]
+            }
+            state = .awaitingAuth(nonce: nextNonce, failedAttempts: attempts)
+            return [.send(.error(error)), .send(challenge(nonce: nextNonce, now: now))]
+        }
+    }
+
+    mutating func authDeadlinePassed() -> [Action] {
+        switch state {
+        case .online, .closed:
+            return []
+        default:
+            state = .closed
+            return [
+                .send(.error(FrameError(.authTimeout, "authentication did not complete within the time allowed"))),
+                .close(code: CloseCode.authTimeout, reason: "authentication timeout"),
+            ]
+        }
+    }
+
+    mutating func closed() {
+        state = .closed
+    }
+
+    private func onlineFrame(_ frame: ClientFrame, user: String) -> [Action] {
+        switch frame {
+        case .send(let send):
+            guard Validation.isValidID(send.id) else {
+                return [.send(.error(FrameError(.invalidID, "message id must be 1-64 characters of A-Z a-z 0-9 _ . - :", ref: String(send.id.prefix(64)))))]
+            }
+            guard Validation.isValidName(send.to) else {
+                return [.send(.error(FrameError(.unknownRecipient, "'\(send.to.prefix(40))' is not a valid user name", ref: send.id)))]
+            }
+            guard send.body.count <= ProtocolLimits.maxBodyBytes else {
+                return [.send(.error(FrameError(.messageTooLarge, "message body is \(send.body.count) bytes; the limit is \(ProtocolLimits.maxBodyBytes)", ref: send.id)))]
+            }
+            return [.accept(send)]
+        case .confirm(let confirm):
+            if let error = Self.checkIDs(confirm.ids, ref: nil) { return [.send(.error(error))] }
+            return confirm.ids.isEmpty ? [] : [.confirm(confirm.ids)]
+        case .read(let read):
+            guard Validation.isValidID(read.id) else {
+                return [.send(.error(FrameError(.invalidID, "receipt id must be 1-64 characters of A-Z a-z 0-9 _ . - :", ref: String(read.id.prefix(64)))))]
+            }
+            guard Validation.isValidName(read.to) else {
+                return [.send(.error(FrameError(.unknownRecipient, "'\(read.to.prefix(40))' is not a valid user name", ref: read.id)))]
+            }
+            if let error = Self.checkIDs(read.messageIds, ref: read.id) { return [.send(.error(error))] }
+            if read.messageIds.isEmpty { return [.send(.ack(id: read.id))] }
+            return [.read(read)]
+        case .typing(let typing):
+            guard Validation.isValidName(typing.to), typing.to != user else { return [] }
+            return [.typing(to: typing.to)]
+        case .getKeys(let request):
+            guard Validation.isValidName(request.name) else {
+                return [.send(.error(FrameError(.unknownUser, "'\(request.name.prefix(40))' is not a valid user name", ref: request.name.prefix(40).description)))]
+            }
+            return [.lookupKeys(request.name)]
+        case .login, .register:
+            return [.send(.error(FrameError(.alreadyAuthenticated, "this connection is already logged in")))]
+        }
+    }
+
+    private func challenge(nonce: Data, now: Int64) -> RelayFrame {
+        .challenge(RelayFrame.Challenge(relay: configuration.relayIdentity, nonce: nonce, time: now))
+    }
+
+    private mutating func unsupportedVersion(_ version: Int) -> [Action] {
+        state = .closed
+        return [
+            .send(.error(FrameError(.unsupportedVersion, "protocol version \(version) is not supported; this relay speaks version \(ProtocolVersion.current)"))),
+            .close(code: CloseCode.unsupportedVersion, reason: "unsupported protocol version"),
+        ]
+    }
+
+    private static func checkIDs(_ ids: [String], ref: String?) -> FrameError? {
+        if ids.count > ProtocolLimits.maxIDsPerFrame {
+            return FrameError(.tooManyIDs, "at most \(ProtocolLimits.maxIDsPerFrame) ids per frame", ref: ref)
+        }
+        if let bad = ids.first(where: { !Validation.isValidID($0) }) {
+            return FrameError(.invalidID, "'\(bad.prefix(64))' is not a valid id", ref: ref)
+        }
+        return nil
+    }
+
+    private static func reference(of frame: ClientFrame) -> String? {
+        switch frame {
+        case .send(let send): send.id
+        case .read(let read): read.id
+        default: nil
+        }
+    }
+}

@@ -1,0 +1,131 @@
+import GRDB
+import Synchronization
+
+/// Runs many small write jobs in one shared transaction, so durability costs one
+/// fsync per batch instead of one per message. A job's result is handed out only
+/// after the transaction that holds it has committed.
+///
+/// Jobs are committed in submission order, which is what keeps per-sender order.
+final class GroupCommitter: Sendable {
+    private struct State {
+        var queue: [any CommitJob] = []
+        var draining = false
+    }
+
+    private let writer: DatabasePool
+    private let state = Mutex(State())
+    private let maxBatch: Int
+
+    init(writer: DatabasePool, maxBatch: Int = 4096) {
+        self.writer = writer
+        self.maxBatch = maxBatch
+    }
+
+    /// Queues `work` now (fixing its place in the commit order) and returns a ticket
+    /// to await its committed result.
+    func submit<T: Sendable>(_ work: @escaping @Sendable (Database) throws -> T) -> CommitTicket<T> {
+        let job = Job(work: work)
+        let startDrain = state.withLock { state -> Bool in
+            state.queue.append(job)
+            if state.draining { return false }
+            state.draining = true
+            return true
+        }
+        if startDrain {
+            Task { await self.drain() }
+        }
+        return CommitTicket(job: job)
+    }
+
+    func perform<T: Sendable>(_ work: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await submit(work).value()
+    }
+
+    private func drain() async {
+        while true {
+            let batch = state.withLock { state -> [any CommitJob] in
+                if state.queue.isEmpty {
+                    state.draining = false
+                    return []
+                }
+                let take = min(state.queue.count, maxBatch)
+                let batch = Array(state.queue.prefix(take))
+                state.queue.removeFirst(take)
+                return batch
+            }
+            if batch.isEmpty { return }
+            do {
+                try await writer.write { db in
+                    for job in batch {
+                        job.run(in: db)
+                    }
+                }
+                for job in batch { job.finish(commitError: nil) }
+            } catch {
+                for job in batch { job.finish(commitError: error) }
+            }
+        }
+    }
+}
+
+protocol CommitJob: Sendable {
+    func run(in db: Database)
+    func finish(commitError: (any Error)?)
+}
+
+/// The committed result of one submitted job.
+struct CommitTicket<T: Sendable>: Sendable {
+    fileprivate let job: GroupCommitter.Job<T>
+
+    func value() async throws -> T {
+        try await job.promise.value()
+    }
+}
+
+extension GroupCommitter {
+    fileprivate final class Job<T: Sendable>: CommitJob {
+        let work: @Sendable (Database) throws -> T
+        let promise = Promise<T>()
+        private let outcome = Mutex<Result<T, any Error>?>(nil)
+
+        init(work: @escaping @Sendable (Database) throws -> T) {
+            self.work = work
+        }
+
+        /// Each job gets its own savepoint: one failing job does not undo its neighbours.
+        func run(in db: Database) {
+            let result: Result<T, any Error>
+            do {
+                var value: T?
+                try db.inSavepoint {
+                    value = try work(db)
+                    return .commit
+                }
+                result = .success(value!)
+            } catch {
+                result = .failure(error)
+            }
+            outcome.withLock { $0 = result }
+        }
+
+        func finish(commitError: (any Error)?) {
+            if let commitError {
+                promise.resolve(.failure(commitError))
+            } else {
+                promise.resolve(outcome.withLock { $0 } ?? .failure(StoreError.notRun))
+            }
+        }
+    }
+}
+
+enum StoreError: Error, CustomStringConvertible {
+    case notRun
+    case corrupt(String)
+
+    var description: String {
+        switch self {
+        case .notRun: "write job was not run"
+        case .corrupt(let what): "relay database is inconsistent: \(what)"
+        }
+    }
+}

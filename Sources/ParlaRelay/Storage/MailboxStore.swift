@@ -1,0 +1,134 @@
+import Foundation
+import ParlaProtocol
+
+/// A registered account: a name and the public keys it signs and agrees keys with.
+public struct UserRecord: Sendable, Equatable {
+    public var name: String
+    public var signingKey: Data
+    public var agreementKey: Data
+    public var lastSeen: Int64?
+
+    public init(name: String, signingKey: Data, agreementKey: Data, lastSeen: Int64? = nil) {
+        self.name = name
+        self.signingKey = signingKey
+        self.agreementKey = agreementKey
+        self.lastSeen = lastSeen
+    }
+}
+
+/// One stored item waiting in a recipient's mailbox: a message or a receipt.
+public struct MailboxItem: Sendable, Equatable {
+    public enum Kind: Int, Sendable {
+        case message = 0, delivered = 1, read = 2, expired = 3
+    }
+
+    /// Relay-wide acceptance order; per recipient it is the delivery order.
+    public var seq: Int64
+    public var id: String
+    public var sender: String
+    public var kind: Kind
+    /// Message body, or for receipts the message ids joined by "\n".
+    public var body: Data
+    public var acceptedAt: Int64
+
+    public init(seq: Int64, id: String, sender: String, kind: Kind, body: Data, acceptedAt: Int64) {
+        self.seq = seq
+        self.id = id
+        self.sender = sender
+        self.kind = kind
+        self.body = body
+        self.acceptedAt = acceptedAt
+    }
+}
+
+public enum RegisterOutcome: Sendable, Equatable {
+    case registered, nameTaken, inviteRequired, invalidInvite
+}
+
+public enum AcceptOutcome: Sendable, Equatable {
+    /// Durably stored; the recipient should be woken.
+    case stored
+    /// Already accepted earlier from the same sender: acknowledge again, store nothing.
+    case duplicate
+    case unknownRecipient
+    case mailboxFull
+    /// The recipient already has a pending item with this id from someone else.
+    case idConflict
+}
+
+public struct ConfirmOutcome: Sendable, Equatable {
+    /// Users who got a new `delivered` receipt and should be woken.
+    public var notified: [String]
+    /// How many stored messages (not receipts) the confirmation deleted.
+    public var deletedMessages: Int
+}
+
+public struct ExpiryOutcome: Sendable, Equatable {
+    public var expiredMessages: Int
+    public var notified: [String]
+}
+
+public struct RelayStats: Sendable, Equatable, Codable {
+    public var users: Int
+    public var pendingMessages: Int
+    public var pendingReceipts: Int
+    public var databaseBytes: Int64
+}
+
+/// Mailbox limits enforced at acceptance time.
+public struct MailboxQuota: Sendable, Equatable {
+    public var maxMessages: Int
+    public var maxBytes: Int
+
+    public init(maxMessages: Int = 10_000, maxBytes: Int = 256 * 1024 * 1024) {
+        self.maxMessages = maxMessages
+        self.maxBytes = maxBytes
+    }
+}
+
+/// Where the relay keeps accounts and undelivered items. Every mutating call returns
+/// only after its effect is durably committed.
+public protocol MailboxStore: Sendable {
+    /// Stable identity of this relay's data, created with the store.
+    func relayIdentity() async throws -> String
+    func register(_ user: UserRecord, invite: String?, registrationOpen: Bool, now: Int64) async throws -> RegisterOutcome
+    func user(named name: String) async throws -> UserRecord?
+    func createInvite(now: Int64) async throws -> String
+
+    /// Fixes the message's place in the commit order at call time and returns a handle
+    /// to await its committed outcome, so one connection can pipeline sends in order.
+    func enqueueAccept(id: String, from sender: String, to recipient: String, body: Data, now: Int64, expiresAt: Int64, quota: MailboxQuota) -> PendingOutcome<AcceptOutcome>
+    func acceptReadReceipt(id: String, from reader: String, to sender: String, messageIds: [String], now: Int64, expiresAt: Int64) async throws -> AcceptOutcome
+    func pending(for user: String, after seq: Int64, limit: Int) async throws -> [MailboxItem]
+    func confirm(user: String, ids: [String], now: Int64, receiptExpiresAt: Int64) async throws -> ConfirmOutcome
+    func expire(now: Int64, receiptExpiresAt: Int64) async throws -> ExpiryOutcome
+
+    func setLastSeen(_ user: String, at: Int64) async throws
+    /// Users who have exchanged at least one message with `user`.
+    func peers(of user: String) async throws -> [String]
+    func sharesConversation(_ a: String, _ b: String) async throws -> Bool
+
+    func stats() async throws -> RelayStats
+    /// Moves committed pages into the main file and empties the write-ahead log, so
+    /// deleted bytes do not linger there.
+    func purgeDeletedData() async throws
+}
+
+extension MailboxStore {
+    public func accept(id: String, from sender: String, to recipient: String, body: Data, now: Int64, expiresAt: Int64, quota: MailboxQuota) async throws -> AcceptOutcome {
+        try await enqueueAccept(id: id, from: sender, to: recipient, body: body, now: now, expiresAt: expiresAt, quota: quota).value()
+    }
+}
+
+/// A store result that is committed (or failed) later.
+public struct PendingOutcome<T: Sendable>: Sendable {
+    private let wait: @Sendable () async throws -> T
+
+    public init(_ wait: @escaping @Sendable () async throws -> T) {
+        self.wait = wait
+    }
+
+    public func value() async throws -> T {
+        try await wait()
+    }
+}

@@ -1,0 +1,288 @@
+import Crypto
+import Foundation
+import GRDB
+import ParlaProtocol
+
+/// The default `MailboxStore`: one SQLite file in WAL mode with full synchronous
+/// commits, written through a `GroupCommitter`. `secure_delete` zeroes deleted rows so
+/// a delivered message leaves no bytes behind once the log is checkpointed.
+public final class SQLiteMailboxStore: MailboxStore {
+    public let path: String
+    private let pool: DatabasePool
+    private let committer: GroupCommitter
+
+    /// Opens (creating if needed) the store in `directory/relay.sqlite`.
+    public init(directory: String) throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        self.path = (directory as NSString).appendingPathComponent("relay.sqlite")
+        var config = Configuration()
+        config.busyMode = .timeout(10)
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA secure_delete = ON")
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        self.pool = try DatabasePool(path: path, configuration: config)
+        try Self.migrator.migrate(pool)
+        self.committer = GroupCommitter(writer: pool)
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+                CREATE TABLE users (
+                    name TEXT PRIMARY KEY,
+                    signingKey BLOB NOT NULL,
+                    agreementKey BLOB NOT NULL,
+                    createdAt INTEGER NOT NULL,
+                    lastSeen INTEGER,
+                    pendingMessages INTEGER NOT NULL DEFAULT 0,
+                    pendingBytes INTEGER NOT NULL DEFAULT 0
+                );
+                CREATE TABLE invites (code TEXT PRIMARY KEY, createdAt INTEGER NOT NULL);
+                CREATE TABLE mailbox (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                    recipient TEXT NOT NULL,
+                    id TEXT NOT NULL,
+                    sender TEXT NOT NULL,
+                    kind INTEGER NOT NULL,
+                    body BLOB NOT NULL,
+                    acceptedAt INTEGER NOT NULL,
+                    expiresAt INTEGER NOT NULL
+                );
+                CREATE UNIQUE INDEX mailbox_by_recipient_id ON mailbox(recipient, id);
+                CREATE INDEX mailbox_by_recipient_seq ON mailbox(recipient, seq);
+                CREATE INDEX mailbox_by_expiry ON mailbox(expiresAt);
+                CREATE TABLE accepted (key BLOB PRIMARY KEY, expiresAt INTEGER NOT NULL) WITHOUT ROWID;
+                CREATE INDEX accepted_by_expiry ON accepted(expiresAt);
+                CREATE TABLE peers (user TEXT NOT NULL, peer TEXT NOT NULL, PRIMARY KEY (user, peer)) WITHOUT ROWID;
+                """)
+            let identity = "relay-" + randomHex(bytes: 16)
+            try db.execute(sql: "INSERT INTO meta (key, value) VALUES ('relay_id', ?)", arguments: [identity])
+        }
+        return migrator
+    }
+
+    public func relayIdentity() async throws -> String {
+        try await pool.read { db in
+            guard let id = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'relay_id'") else {
+                throw StoreError.corrupt("relay identity missing")
+            }
+            return id
+        }
+    }
+
+    public func register(_ user: UserRecord, invite: String?, registrationOpen: Bool, now: Int64) async throws -> RegisterOutcome {
+        try await committer.perform { db in
+            if try Bool.fetchOne(db, sql: "SELECT 1 FROM users WHERE name = ?", arguments: [user.name]) == true {
+                return .nameTaken
+            }
+            if !registrationOpen {
+                guard let invite, !invite.isEmpty else { return .inviteRequired }
+                try db.execute(sql: "DELETE FROM invites WHERE code = ?", arguments: [invite])
+                if db.changesCount == 0 { return .invalidInvite }
+            }
+            try db.execute(
+                sql: "INSERT INTO users (name, signingKey, agreementKey, createdAt) VALUES (?, ?, ?, ?)",
+                arguments: [user.name, user.signingKey, user.agreementKey, now])
+            return .registered
+        }
+    }
+
+    public func user(named name: String) async throws -> UserRecord? {
+        try await pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT name, signingKey, agreementKey, lastSeen FROM users WHERE name = ?", arguments: [name])
+                .map { UserRecord(name: $0[0], signingKey: $0[1], agreementKey: $0[2], lastSeen: $0[3]) }
+        }
+    }
+
+    public func createInvite(now: Int64) async throws -> String {
+        let code = randomHex(bytes: 12)
+        try await committer.perform { db in
+            try db.execute(sql: "INSERT INTO invites (code, createdAt) VALUES (?, ?)", arguments: [code, now])
+        }
+        return code
+    }
+
+    public func enqueueAccept(id: String, from sender: String, to recipient: String, body: Data, now: Int64, expiresAt: Int64, quota: MailboxQuota) -> PendingOutcome<AcceptOutcome> {
+        let key = Self.acceptedKey(sender: sender, id: id)
+        let ticket = committer.submit { db -> AcceptOutcome in
+            guard let counts = try Row.fetchOne(db, sql: "SELECT pendingMessages, pendingBytes FROM users WHERE name = ?", arguments: [recipient]) else {
+                return .unknownRecipient
+            }
+            if try Bool.fetchOne(db, sql: "SELECT 1 FROM accepted WHERE key = ?", arguments: [key]) == true {
+                return .duplicate
+            }
+            let pendingMessages: Int = counts[0]
+            let pendingBytes: Int = counts[1]
+            if pendingMessages >= quota.maxMessages || pendingBytes + body.count > quota.maxBytes {
+                return .mailboxFull
+            }
+            if try Bool.fetchOne(db, sql: "SELECT 1 FROM mailbox WHERE recipient = ? AND id = ?", arguments: [recipient, id]) == true {
+                return .idConflict
+            }
+            try db.execute(
+                sql: "INSERT INTO mailbox (recipient, id, sender, kind, body, acceptedAt, expiresAt) VALUES (?, ?, ?, 0, ?, ?, ?)",
+                arguments: [recipient, id, sender, body, now, expiresAt])
+            try db.execute(sql: "INSERT INTO accepted (key, expiresAt) VALUES (?, ?)", arguments: [key, expiresAt])
+            try db.execute(
+                sql: "UPDATE users SET pendingMessages = pendingMessages + 1, pendingBytes = pendingBytes + ? WHERE name = ?",
+                arguments: [body.count, recipient])
+            try db.execute(sql: "INSERT OR IGNORE INTO peers (user, peer) VALUES (?, ?), (?, ?)", arguments: [sender, recipient, recipient, sender])
+            return .stored
+        }
+        return PendingOutcome { try await ticket.value() }
+    }
+
+    public func acceptReadReceipt(id: String, from reader: String, to sender: String, messageIds: [String], now: Int64, expiresAt: Int64) async throws -> AcceptOutcome {
+        let key = Self.acceptedKey(sender: reader, id: id)
+        return try await committer.perform { db in
+            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM users WHERE name = ?", arguments: [sender]) == true else {
+                return .unknownRecipient
+            }
+            if try Bool.fetchOne(db, sql: "SELECT 1 FROM accepted WHERE key = ?", arguments: [key]) == true {
+                return .duplicate
+            }
+            try Self.insertReceipt(db, to: sender, from: reader, kind: .read, messageIds: messageIds, now: now, expiresAt: expiresAt)
+            try db.execute(sql: "INSERT INTO accepted (key, expiresAt) VALUES (?, ?)", arguments: [key, expiresAt])
+            return .stored
+        }
+    }
+
+    public func pending(for user: String, after seq: Int64, limit: Int) async throws -> [MailboxItem] {
+        try await pool.read { db in
+            let rows = try Row.fetchAll(
+                db,
+                sql: "SELECT seq, id, sender, kind, body, acceptedAt FROM mailbox WHERE recipient = ? AND seq > ? ORDER BY seq LIMIT ?",
+                arguments: [user, seq, limit])
+            return try rows.map { row in
+                guard let kind = MailboxItem.Kind(rawValue: row[3]) else { throw StoreError.corrupt("unknown item kind \(row[3] as Int)") }
+                return MailboxItem(seq: row[0], id: row[1], sender: row[2], kind: kind, body: row[4], acceptedAt: row[5])
+            }
+        }
+    }
+
+    public func confirm(user: String, ids: [String], now: Int64, receiptExpiresAt: Int64) async throws -> ConfirmOutcome {
+        try await committer.perform { db in
+            var deliveredBySender: [String: [String]] = [:]
+            var senderOrder: [String] = []
+            var deletedMessages = 0
+            var deletedBytes = 0
+            for id in ids {
+                guard let row = try Row.fetchOne(
+                    db,
+                    sql: "DELETE FROM mailbox WHERE recipient = ? AND id = ? RETURNING sender, kind, length(body)",
+                    arguments: [user, id])
+                else { continue }
+                let kind: Int = row[1]
+                guard kind == MailboxItem.Kind.message.rawValue else { continue }
+                let sender: String = row[0]
+                deletedMessages += 1
+                deletedBytes += row[2] as Int
+                if deliveredBySender[sender] == nil { senderOrder.append(sender) }
+                deliveredBySender[sender, default: []].append(id)
+            }
+            if deletedMessages > 0 {
+                try db.execute(
+                    sql: "UPDATE users SET pendingMessages = pendingMessages - ?, pendingBytes = pendingBytes - ? WHERE name = ?",
+                    arguments: [deletedMessages, deletedBytes, user])
+            }
+            for sender in senderOrder {
+                try Self.insertReceipt(db, to: sender, from: user, kind: .delivered, messageIds: deliveredBySender[sender]!, now: now, expiresAt: receiptExpiresAt)
+            }
+            return ConfirmOutcome(notified: senderOrder, deletedMessages: deletedMessages)
+        }
+    }
+
+    public func expire(now: Int64, receiptExpiresAt: Int64) async throws -> ExpiryOutcome {
+        try await committer.perform { db in
+            let rows = try Row.fetchAll(
+                db,
+                sql: "DELETE FROM mailbox WHERE expiresAt <= ? RETURNING recipient, id, sender, kind, length(body)",
+                arguments: [now])
+            var expiredBySenderAndRecipient: [String: [String: [String]]] = [:]
+            var countsByRecipient: [String: (Int, Int)] = [:]
+            var expired = 0
+            for row in rows where (row[3] as Int) == MailboxItem.Kind.message.rawValue {
+                let recipient: String = row[0]
+                let sender: String = row[2]
+                expired += 1
+                expiredBySenderAndRecipient[sender, default: [:]][recipient, default: []].append(row[1])
+                let previous = countsByRecipient[recipient] ?? (0, 0)
+                countsByRecipient[recipient] = (previous.0 + 1, previous.1 + (row[4] as Int))
+            }
+            for (recipient, counts) in countsByRecipient {
+                try db.execute(
+                    sql: "UPDATE users SET pendingMessages = pendingMessages - ?, pendingBytes = pendingBytes - ? WHERE name = ?",
+                    arguments: [counts.0, counts.1, recipient])
+            }
+            for (sender, byRecipient) in expiredBySenderAndRecipient {
+                for (recipient, ids) in byRecipient {
+                    try Self.insertReceipt(db, to: sender, from: recipient, kind: .expired, messageIds: ids, now: now, expiresAt: receiptExpiresAt)
+                }
+            }
+            try db.execute(sql: "DELETE FROM accepted WHERE expiresAt <= ?", arguments: [now])
+            return ExpiryOutcome(expiredMessages: expired, notified: Array(expiredBySenderAndRecipient.keys).sorted())
+        }
+    }
+
+    public func setLastSeen(_ user: String, at: Int64) async throws {
+        try await committer.perform { db in
+            try db.execute(sql: "UPDATE users SET lastSeen = ? WHERE name = ?", arguments: [at, user])
+        }
+    }
+
+    public func peers(of user: String) async throws -> [String] {
+        try await pool.read { db in
+            try String.fetchAll(db, sql: "SELECT peer FROM peers WHERE user = ? ORDER BY peer", arguments: [user])
+        }
+    }
+
+    public func sharesConversation(_ a: String, _ b: String) async throws -> Bool {
+        try await pool.read { db in
+            try Bool.fetchOne(db, sql: "SELECT 1 FROM peers WHERE user = ? AND peer = ?", arguments: [a, b]) == true
+        }
+    }
+
+    public func stats() async throws -> RelayStats {
+        let (users, messages, receipts) = try await pool.read { db in
+            (
+                try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM users") ?? 0,
+                try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM mailbox WHERE kind = 0") ?? 0,
+                try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM mailbox WHERE kind <> 0") ?? 0
+            )
+        }
+        return RelayStats(users: users, pendingMessages: messages, pendingReceipts: receipts, databaseBytes: databaseBytes())
+    }
+
+    /// Total size of the database file and its write-ahead log.
+    public func databaseBytes() -> Int64 {
+        [path, path + "-wal"].reduce(Int64(0)) { total, file in
+            let size = (try? FileManager.default.attributesOfItem(atPath: file)[.size] as? NSNumber)?.int64Value ?? 0
+            return total + size
+        }
+    }
+
+    public func purgeDeletedData() async throws {
+        try await pool.writeWithoutTransaction { db in
+            try db.checkpoint(.truncate)
+        }
+    }
+
+    private static func insertReceipt(_ db: Database, to recipient: String, from: String, kind: MailboxItem.Kind, messageIds: [String], now: Int64, expiresAt: Int64) throws {
+        try db.execute(
+            sql: "INSERT INTO mailbox (recipient, id, sender, kind, body, acceptedAt, expiresAt) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            arguments: [recipient, "r-" + randomHex(bytes: 12), from, kind.rawValue, Data(messageIds.joined(separator: "\n").utf8), now, expiresAt])
+    }
+
+    /// Idempotency key: a hash, so the relay keeps no readable sender/id list after delivery.
+    static func acceptedKey(sender: String, id: String) -> Data {
+        Data(SHA256.hash(data: Data((sender + "\u{0}" + id).utf8)).prefix(16))
+    }
+}
+
+func randomHex(bytes count: Int) -> String {
+    var generator = SystemRandomNumberGenerator()
+    return (0..<count).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+}

@@ -1,0 +1,119 @@
+import ArgumentParser
+import Foundation
+import Logging
+import ParlaRelay
+import ServiceLifecycle
+
+@main
+struct ParlaRelayCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "parla-relay",
+        abstract: "The Parla relay: stores messages until their recipient downloads them, then deletes them.",
+        subcommands: [Serve.self, Invite.self, Stats.self],
+        defaultSubcommand: Serve.self)
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the relay (the default command).")
+
+    @Option(help: "Address to listen on.") var host = "127.0.0.1"
+    @Option(help: "Port to listen on (0 picks a free one).") var port = 7878
+    @Option(help: "Directory for the relay's database.") var data = "./parla-data"
+    @Option(help: "open: anyone may register; closed: an invite code from 'parla-relay invite' is needed.") var registration = "open"
+    @Option(help: "How long undelivered messages are kept, e.g. 30d, 12h, 90m.") var ttl = "30d"
+    @Option(name: .customLong("tls-cert"), help: "PEM certificate chain; with --tls-key the relay serves wss://.") var tlsCert: String?
+    @Option(name: .customLong("tls-key"), help: "PEM private key for --tls-cert.") var tlsKey: String?
+    @Option(name: .customLong("rate-limit"), help: "Frames per second allowed per connection (0 = unlimited).") var rateLimit: Double = 1000
+    @Option(name: .customLong("mailbox-quota"), help: "Most undelivered messages kept for one recipient.") var mailboxQuota = 10_000
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.") var logLevel = "info"
+
+    func run() async throws {
+        guard let level = Logger.Level(rawValue: logLevel) else {
+            throw ValidationError("--log-level must be one of: \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        guard let registrationMode = RelayConfiguration.Registration(rawValue: registration) else {
+            throw ValidationError("--registration must be 'open' or 'closed'")
+        }
+        guard let ttlMillis = RelayConfiguration.parseDuration(ttl) else {
+            throw ValidationError("--ttl must be a positive duration such as 30d, 12h, 90m or 45s")
+        }
+        guard (tlsCert == nil) == (tlsKey == nil) else {
+            throw ValidationError("--tls-cert and --tls-key go together")
+        }
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be 0-65535") }
+        guard mailboxQuota > 0 else { throw ValidationError("--mailbox-quota must be positive") }
+
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "parla-relay")
+
+        var config = RelayConfiguration()
+        config.host = host
+        config.port = port
+        config.dataDirectory = data
+        config.registration = registrationMode
+        config.ttlMillis = ttlMillis
+        config.tlsCertificatePath = tlsCert
+        config.tlsKeyPath = tlsKey
+        config.rateLimitPerSecond = rateLimit
+        config.rateLimitBurst = max(rateLimit * 2, 1)
+        config.quota.maxMessages = mailboxQuota
+
+        let relay: Relay
+        do {
+            relay = try Relay(configuration: config, logger: logger)
+        } catch {
+            throw ValidationError("cannot open the relay database in '\(data)': \(error)")
+        }
+        let scheme = tlsCert == nil ? "ws" : "wss"
+        Task {
+            if let bound = try? await relay.boundPort() {
+                logger.info("parla-relay listening", metadata: ["url": "\(scheme)://\(host):\(bound)/v1", "data": "\(data)", "registration": "\(registration)"])
+            }
+        }
+        let group = ServiceGroup(configuration: .init(
+            services: [relay],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger))
+        try await group.run()
+    }
+}
+
+struct Invite: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print a one-time invite code for --registration closed.")
+
+    @Option(help: "Directory for the relay's database.") var data = "./parla-data"
+
+    func run() async throws {
+        let store = try SQLiteMailboxStore(directory: data)
+        let code = try await store.createInvite(now: Int64(Date().timeIntervalSince1970 * 1000))
+        print(code)
+    }
+}
+
+struct Stats: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Counts of users and pending items (works while the relay runs).")
+
+    @Option(help: "Directory for the relay's database.") var data = "./parla-data"
+    @Flag(help: "Print one JSON object.") var json = false
+
+    func run() async throws {
+        guard FileManager.default.fileExists(atPath: (data as NSString).appendingPathComponent("relay.sqlite")) else {
+            throw ValidationError("no relay database in '\(data)' (use --data DIR)")
+        }
+        let stats = try await SQLiteMailboxStore(directory: data).stats()
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            print(String(decoding: try encoder.encode(stats), as: UTF8.self))
+        } else {
+            print("users:            \(stats.users)")
+            print("pending messages: \(stats.pendingMessages)")
+            print("pending receipts: \(stats.pendingReceipts)")
+            print("database bytes:   \(stats.databaseBytes)")
+        }
+    }
+}
