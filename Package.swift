@@ -43,6 +43,8 @@ let package = Package(
         .target(name: "ParlaRelayTesting", dependencies: [
             "ParlaRelay", "ParlaProtocol", "ParlaCrypto",
             .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "parla-relay", dependencies: [
             "ParlaRelay",

@@ -1,1 +1,66 @@
+import Foundation
+import Logging
 import ParlaRelay
+import ServiceLifecycle
+
+/// A real relay on a free loopback port with its own temporary data directory, for
+/// tests of the relay and of anything that talks to it.
+public final class TestRelay: Sendable {
+    public let relay: Relay
+    public let port: Int
+    public let dataDirectory: String
+    private let group: ServiceGroup
+    private let task: Task<Void, any Error>
+
+    public var url: String { "ws://127.0.0.1:\(port)/v1" }
+    public var httpBase: String { "http://127.0.0.1:\(port)" }
+    public var databasePath: String { (dataDirectory as NSString).appendingPathComponent("relay.sqlite") }
+
+    /// Starts a relay. Pass `dataDirectory` to reopen an earlier relay's data.
+    public static func start(dataDirectory: String? = nil, configure: (inout RelayConfiguration) -> Void = { _ in }) async throws -> TestRelay {
+        let directory = dataDirectory ?? makeTemporaryDirectory(prefix: "parla-relay-test")
+        var config = RelayConfiguration()
+        config.port = 0
+        config.dataDirectory = directory
+        configure(&config)
+        var logger = Logger(label: "test-relay")
+        logger.logLevel = ProcessInfo.processInfo.environment["PARLA_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .critical
+        let relay = try Relay(configuration: config, logger: logger)
+        let group = ServiceGroup(configuration: .init(services: [relay], logger: logger))
+        let task = Task { try await group.run() }
+        let port = try await relay.boundPort()
+        return TestRelay(relay: relay, port: port, dataDirectory: directory, group: group, task: task)
+    }
+
+    private init(relay: Relay, port: Int, dataDirectory: String, group: ServiceGroup, task: Task<Void, any Error>) {
+        self.relay = relay
+        self.port = port
+        self.dataDirectory = dataDirectory
+        self.group = group
+        self.task = task
+    }
+
+    /// Graceful shutdown, as on SIGTERM.
+    public func stop() async {
+        await group.triggerGracefulShutdown()
+        _ = try? await task.value
+    }
+
+    /// Every byte of the database and its write-ahead log, for checks that nothing lingers.
+    public func databaseFileBytes() throws -> Data {
+        var bytes = Data()
+        for suffix in ["", "-wal", "-journal"] {
+            if let data = FileManager.default.contents(atPath: databasePath + suffix) {
+                bytes.append(data)
+            }
+        }
+        return bytes
+    }
+}
+
+/// A fresh directory under the system temporary directory.
+public func makeTemporaryDirectory(prefix: String) -> String {
+    let path = (NSTemporaryDirectory() as NSString).appendingPathComponent("\(prefix)-\(UUID().uuidString.prefix(8))")
+    try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}

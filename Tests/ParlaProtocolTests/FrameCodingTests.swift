@@ -1,0 +1,125 @@
+import Foundation
+import ParlaCrypto
+import ParlaProtocol
+import Testing
+
+@Suite struct FrameCodingTests {
+    @Test func clientFramesRoundTrip() throws {
+        let frames: [ClientFrame] = [
+            .register(.init(name: "alice", signingKey: Data(repeating: 1, count: 32), agreementKey: Data(repeating: 2, count: 32), timestamp: 1_700_000_000_000, signature: Data(repeating: 3, count: 64), invite: "abc")),
+            .login(.init(name: "bob", timestamp: 42, signature: Data([9, 8, 7]))),
+            .send(.init(id: "m-1", to: "bob", body: Data("ciao 👋".utf8))),
+            .confirm(.init(ids: ["a", "b"])),
+            .read(.init(id: "r1", to: "alice", messageIds: ["m-1"])),
+            .typing(.init(to: "bob")),
+            .getKeys(.init(name: "carol")),
+        ]
+        for frame in frames {
+            #expect(try ClientFrame.decode(frame.encoded()) == frame)
+        }
+    }
+
+    @Test func relayFramesRoundTrip() throws {
+        let frames: [RelayFrame] = [
+            .challenge(.init(relay: "relay-x", nonce: Data(repeating: 5, count: 32), time: 7)),
+            .welcome(.init(name: "alice", time: 8)),
+            .error(FrameError(.mailboxFull, "full", ref: "m-1")),
+            .ack(id: "m-1"),
+            .message(.init(id: "m-1", from: "alice", body: Data([0, 255]), sentAt: 9)),
+            .receipt(.init(id: "r-1", kind: .delivered, from: "bob", messageIds: ["m-1", "m-2"], at: 10)),
+            .queueEmpty,
+            .keys(.init(name: "bob", signingKey: Data(repeating: 1, count: 32), agreementKey: Data(repeating: 2, count: 32))),
+            .typing(from: "bob"),
+            .presence(.init(user: "bob", online: false, lastSeen: 11)),
+        ]
+        for frame in frames {
+            #expect(try RelayFrame.decode(frame.encoded()) == frame)
+        }
+    }
+
+    @Test func unknownFieldsAreIgnored() throws {
+        let frame = try ClientFrame.decode(#"{"type":"typing","to":"bob","future":{"x":1}}"#)
+        #expect(frame == .typing(.init(to: "bob")))
+    }
+
+    @Test(arguments: [
+        ("not json", ErrorCode.badJSON),
+        ("[1,2]", .badFrame),
+        (#"{"to":"bob"}"#, .badFrame),
+        (#"{"type":"warp"}"#, .unknownType),
+        (#"{"type":"send","id":"x","to":"bob"}"#, .badFrame),
+        (#"{"type":"send","id":"x","to":7,"body":""}"#, .badFrame),
+        (#"{"type":"send","id":"x","to":"bob","body":"%%%"}"#, .badBase64),
+        (#"{"type":"confirm","ids":"a"}"#, .badFrame),
+        (#"{"type":"login","version":"1","name":"a","timestamp":1,"signature":""}"#, .badFrame),
+    ])
+    func malformedInputGetsTheRightCode(input: String, code: ErrorCode) {
+        #expect(throws: FrameError.self) { try ClientFrame.decode(input) }
+        do {
+            _ = try ClientFrame.decode(input)
+        } catch {
+            #expect(error.code == code, "\(input) -> \(error)")
+            #expect(!error.message.isEmpty)
+        }
+    }
+
+    @Test func sendErrorsCarryTheMessageIdAsRef() {
+        do {
+            _ = try ClientFrame.decode(#"{"type":"send","id":"m-9","to":"bob","body":"!!"}"#)
+            Issue.record("expected an error")
+        } catch {
+            #expect(error.ref == "m-9")
+            #expect(error.message.contains("body"))
+        }
+    }
+
+    @Test func nameRules() {
+        #expect(Validation.isValidName("alice"))
+        #expect(Validation.isValidName("a_b.c-9"))
+        #expect(!Validation.isValidName("al"))
+        #expect(!Validation.isValidName(String(repeating: "a", count: 33)))
+        #expect(!Validation.isValidName("Alice"))
+        #expect(!Validation.isValidName("al ice"))
+        #expect(!Validation.isValidName("àlice"))
+    }
+
+    @Test func idRules() {
+        #expect(Validation.isValidID("0f8e-AB_c.d:1"))
+        #expect(!Validation.isValidID(""))
+        #expect(!Validation.isValidID(String(repeating: "x", count: 65)))
+        #expect(!Validation.isValidID("a b"))
+    }
+}
+
+@Suite struct AuthStatementTests {
+    @Test func signatureVerifiesOnlyForTheSameStatement() {
+        let keys = IdentityKeys()
+        let statement = AuthStatement(action: .login, relay: "relay-1", nonce: Data(repeating: 1, count: 32), name: "alice", timestamp: 1000)
+        let signature = statement.signed(with: keys)
+        #expect(statement.isSigned(by: keys.signingPublic, signature: signature))
+
+        var otherRelay = statement
+        otherRelay.relay = "relay-2"
+        #expect(!otherRelay.isSigned(by: keys.signingPublic, signature: signature))
+        var otherNonce = statement
+        otherNonce.nonce = Data(repeating: 2, count: 32)
+        #expect(!otherNonce.isSigned(by: keys.signingPublic, signature: signature))
+        var otherTime = statement
+        otherTime.timestamp = 1001
+        #expect(!otherTime.isSigned(by: keys.signingPublic, signature: signature))
+        #expect(!statement.isSigned(by: IdentityKeys().signingPublic, signature: signature))
+    }
+
+    @Test func statementBytesAreExact() {
+        let statement = AuthStatement(action: .register, relay: "relay-1", nonce: Data([1, 2, 3]), name: "bob", timestamp: 5,
+                                      signingKey: Data([4]), agreementKey: Data([5]), invite: nil)
+        #expect(String(decoding: statement.bytes, as: UTF8.self) == "parla-auth-v1\nregister\nrelay-1\nAQID\nbob\n5\nBA==\nBQ==\n")
+    }
+
+    @Test func keysSurviveARoundTripThroughTheirBytes() throws {
+        let keys = IdentityKeys()
+        let restored = try IdentityKeys(signingPrivate: keys.signingPrivate, agreementPrivate: keys.agreementPrivate)
+        #expect(restored.signingPublic == keys.signingPublic)
+        #expect(throws: CryptoFailure.self) { try IdentityKeys(signingPrivate: Data([1]), agreementPrivate: Data([2])) }
+    }
+}

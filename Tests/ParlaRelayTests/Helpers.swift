@@ -1,0 +1,94 @@
+import Foundation
+import ParlaCrypto
+import ParlaProtocol
+import ParlaRelayTesting
+import Testing
+
+/// A registered test user: its keys and a way to open connections as it.
+struct TestUser {
+    let name: String
+    let keys: IdentityKeys
+    let relay: TestRelay
+
+    static func register(_ name: String, on relay: TestRelay) async throws -> TestUser {
+        let user = TestUser(name: name, keys: IdentityKeys(), relay: relay)
+        let client = try await RelayTestClient.online(relay.url, name: name, keys: user.keys, register: true)
+        await client.close()
+        return user
+    }
+
+    func connect() async throws -> RelayTestClient {
+        try await RelayTestClient.online(relay.url, name: name, keys: keys)
+    }
+
+    /// Connects and checks the mailbox is empty (`queueEmpty` right after `welcome`).
+    func connectIdle() async throws -> RelayTestClient {
+        let client = try await connect()
+        let frame = try await client.next()
+        #expect(frame == .queueEmpty, "expected an empty mailbox, got \(frame.encoded())")
+        return client
+    }
+
+    func connect(to relay: TestRelay) async throws -> RelayTestClient {
+        try await RelayTestClient.online(relay.url, name: name, keys: keys)
+    }
+}
+
+extension RelayTestClient {
+    func send(id: String, to: String, text: String) {
+        send(.send(.init(id: id, to: to, body: Data(text.utf8))))
+    }
+
+    /// Expects the next frame to be an error with `code`.
+    func expectError(_ code: ErrorCode, sourceLocation: SourceLocation = #_sourceLocation) async throws -> FrameError {
+        let frame = try await next()
+        guard case .error(let error) = frame else {
+            Issue.record("expected error \(code.rawValue), got \(frame.encoded())", sourceLocation: sourceLocation)
+            return FrameError(.internalError, "")
+        }
+        #expect(error.code == code, "\(error)", sourceLocation: sourceLocation)
+        return error
+    }
+
+    func expectAck(_ id: String, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        let frame = try await next()
+        #expect(frame == .ack(id: id), "got \(frame.encoded())", sourceLocation: sourceLocation)
+    }
+
+    /// Collects messages until `queueEmpty` (or until `count` messages arrived, if given).
+    func receiveMessages(count: Int? = nil, timeout: Duration = .seconds(10)) async throws -> [RelayFrame.Message] {
+        var messages: [RelayFrame.Message] = []
+        while count.map({ messages.count < $0 }) ?? true {
+            let frame = try await next(timeout: timeout)
+            switch frame {
+            case .message(let message): messages.append(message)
+            case .queueEmpty: if count == nil { return messages }
+            default: continue
+            }
+        }
+        return messages
+    }
+
+    func nextReceipt(timeout: Duration = .seconds(5)) async throws -> RelayFrame.Receipt {
+        while true {
+            if case .receipt(let receipt) = try await next(timeout: timeout) { return receipt }
+        }
+    }
+
+    /// Asserts nothing arrives for a short while.
+    func expectSilence(for duration: Duration = .milliseconds(300), sourceLocation: SourceLocation = #_sourceLocation) async {
+        if let frame = try? await next(timeout: duration) {
+            Issue.record("expected nothing, got \(frame.encoded())", sourceLocation: sourceLocation)
+        }
+    }
+}
+
+extension Data {
+    func contains(marker: String) -> Bool {
+        range(of: Data(marker.utf8)) != nil
+    }
+}
+
+func uniqueMarker() -> String {
+    "MARKER-\(UUID().uuidString)"
+}
