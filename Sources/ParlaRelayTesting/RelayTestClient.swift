@@ -25,6 +25,7 @@ public final class RelayTestClient: Sendable {
 
     private enum Command: Sendable {
         case text(String)
+        case binary([UInt8])
         case close
     }
 
@@ -52,6 +53,7 @@ public final class RelayTestClient: Sendable {
                             for await command in stream {
                                 switch command {
                                 case .text(let text): try await outbound.write(.text(text))
+                                case .binary(let bytes): try await outbound.write(.binary(ByteBuffer(bytes: bytes)))
                                 case .close: try await outbound.close(.normalClosure, reason: nil)
                                 }
                             }
@@ -89,6 +91,10 @@ public final class RelayTestClient: Sendable {
 
     public func sendRaw(_ text: String) {
         commands.yield(.text(text))
+    }
+
+    public func sendBinary(_ bytes: [UInt8]) {
+        commands.yield(.binary(bytes))
     }
 
     public func send(_ frame: ClientFrame) {

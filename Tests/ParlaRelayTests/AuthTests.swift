@@ -1,0 +1,161 @@
+import Foundation
+import ParlaCrypto
+import ParlaProtocol
+import ParlaRelay
+import ParlaRelayTesting
+import Testing
+
+@Suite struct AuthTests {
+    @Test func registerThenLogIn() async throws {
+        let relay = try await TestRelay.start()
+        defer { Task { await relay.stop() } }
+        let keys = IdentityKeys()
+        let first = try await RelayTestClient.connect(relay.url)
+        #expect(first.challenge?.version == ProtocolVersion.current)
+        #expect(first.challenge?.nonce.count == 32)
+        guard case .welcome(let welcome) = try await first.register("alice", keys: keys) else { Issue.record("no welcome"); return }
+        #expect(welcome.name == "alice")
+        await first.close()
+        let again = try await RelayTestClient.online(relay.url, name: "alice", keys: keys)
+        await again.close()
+    }
+
+    @Test func badSignatureIsRejectedAndANewChallengeIssued() async throws {
+        let relay = try await TestRelay.start()
+        defer { Task { await relay.stop() } }
+        _ = try await TestUser.register("alice", on: relay)
+        let client = try await RelayTestClient.connect(relay.url)
+        let firstNonce = client.challenge?.nonce
+        client.send(client.loginFrame(name: "alice", keys: IdentityKeys()))
+        _ = try await client.expectError(.badSignature)
+        guard case .challenge(let fresh) = try await client.next() else { Issue.record("no new challenge"); return }
+        #expect(fresh.nonce != firstNonce)
+        await client.close()
+    }
+
+    @Test func aCapturedLoginCannotBeReplayedOnAnotherConnection() async throws {
+        let relay = try await TestRelay.start()
+        defer { Task { await relay.stop() } }
+        let alice = try await TestUser.register("alice", on: relay)
+        let first = try await RelayTestClient.connect(relay.url)
+        let captured = first.loginFrame(name: "alice", keys: alice.keys)
+        first.send(captured)
+        guard case .welcome = try await first.next() else { Issue.record("first login failed"); return }
+        await first.close()
+
+        let attacker = try await RelayTestClient.connect(relay.url)
+        attacker.send(captured)
+        _ = try await attacker.expectError(.badSignature)
+        await attacker.close()
+    }
+
+    @Test func aStaleTimestampIsRejected() async throws {
+        let relay = try await TestRelay.start()
+        defer { Task { await relay.stop() } }
+        let alice = try await TestUser.register("alice", on: relay)
+        let client = try await RelayTestClient.connect(relay.url)
+        client.send(client.loginFrame(name: "alice", keys: alice.keys, timestamp: Int64(Date().timeIntervalSince1970 * 1000) - 3_600_000))
+        _ = try await client.expectError(.staleTimestamp)
+        await client.close()
+    }
+
+    @Test func unknownUserTakenNameAndInvalidName() async throws {
+        let relay = try await TestRelay.start()
+        defer { Task { await relay.stop() } }
+        _ = try await TestUser.register("alice", on: relay)
+        let client = try await RelayTestClient.connect(relay.url)
+        client.send(client.loginFrame(name: "nobody", keys: IdentityKeys()))
+        _ = try await client.expectError(.unknownUser)
+        _ = try await client.next() // new challenge
+        client.send(client.registerFrame(name: "alice", keys: IdentityKeys()))
+        _ = try await client.expectError(.nameTaken)
+        _ = try await client.next()
+        // The third failure also ends the connection.
+        client.send(client.registerFrame(name: "Not Valid!", keys: IdentityKeys()))
+        _ = try await client.expectError(.invalidName)
+        _ = try await client.expectError(.tooManyAttempts)
+        #expect(try await client.closeCode() == Int(CloseCode.authFailed))
+    }
+
+    @Test func invalidKeysAreRejected() async throws {
+        let relay = try await TestRelay.start()
+        defer { Task { await relay.stop() } }
+        let client = try await RelayTestClient.connect(relay.url)
+        guard case .register(var frame) = client.registerFrame(name: "alice", keys: IdentityKeys()) else { return }
+        frame.agreementKey = Data([1, 2, 3])
+        client.send(.register(frame))
+        _ = try await client.expectError(.invalidKey)
+        await client.close()
+    }
+
+    @Test func closedRegistrationNeedsAOneTimeInvite() async throws {
+        let relay = try await TestRelay.start { $0.registration = .closed }
+        defer { Task { await relay.stop() } }
+        let client = try await RelayTestClient.connect(relay.url)
+        client.send(client.registerFrame(name: "alice", keys: IdentityKeys()))
+        _ = try await client.expectError(.inviteRequired)
+        _ = try await client.next()
+        client.send(client.registerFrame(name: "alice", keys: IdentityKeys(), invite: "wrong"))
+        _ = try await client.expectError(.invalidInvite)
+        await client.close()
+
+        let invite = try await relay.relay.store.createInvite(now: 0)
+        let invited = try await RelayTestClient.connect(relay.url)
+        guard case .welcome = try await invited.register("alice", keys: IdentityKeys(), invite: invite) else { Issue.record("invite refused"); return }
+        await invited.close()
+
+        let reuse = try await RelayTestClient.connect(relay.url)
+        reuse.send(reuse.registerFrame(name: "bob", keys: IdentityKeys(), invite: invite))
+        _ = try await reuse.expectError(.invalidInvite)
+        await reuse.close()
+    }
+
+    @Test func authenticationMustFinishInTime() async throws {
+        let relay = try await TestRelay.start { $0.authTimeout = .milliseconds(300) }
+        defer { Task { await relay.stop() } }
+        let client = try await RelayTestClient.connect(relay.url)
+        _ = try await client.expectError(.authTimeout)
+        #expect(try await client.closeCode() == Int(CloseCode.authTimeout))
+    }
+
+    @Test func anUnsupportedVersionIsRefused() async throws {
+        let relay = try await TestRelay.start()
+        defer { Task { await relay.stop() } }
+        let alice = try await TestUser.register("alice", on: relay)
+        let client = try await RelayTestClient.connect(relay.url)
+        guard case .login(var login) = client.loginFrame(name: "alice", keys: alice.keys) else { return }
+        login.version = 99
+        client.send(.login(login))
+        _ = try await client.expectError(.unsupportedVersion)
+        #expect(try await client.closeCode() == Int(CloseCode.unsupportedVersion))
+    }
+
+    @Test func aSecondLoginReplacesTheFirst() async throws {
+        let relay = try await TestRelay.start()
+        defer { Task { await relay.stop() } }
+        let alice = try await TestUser.register("alice", on: relay)
+        let bob = try await TestUser.register("bob", on: relay)
+        let first = try await alice.connectIdle()
+        let second = try await alice.connectIdle()
+        #expect(try await first.closeCode() == Int(CloseCode.replaced))
+        let b = try await bob.connectIdle()
+        b.send(id: "m", to: "alice", text: "to the new one")
+        try await b.expectAck("m")
+        #expect(try await second.receiveMessages(count: 1).map(\.id) == ["m"])
+        await b.close()
+        await second.close()
+    }
+
+    @Test func keyDirectoryServesPublicKeys() async throws {
+        let relay = try await TestRelay.start()
+        defer { Task { await relay.stop() } }
+        let alice = try await TestUser.register("alice", on: relay)
+        let bob = try await TestUser.register("bob", on: relay)
+        let b = try await bob.connectIdle()
+        b.send(.getKeys(.init(name: "alice")))
+        #expect(try await b.next() == .keys(.init(name: "alice", signingKey: alice.keys.signingPublic, agreementKey: alice.keys.agreementPublic)))
+        b.send(.getKeys(.init(name: "nobody")))
+        _ = try await b.expectError(.unknownUser)
+        await b.close()
+    }
+}
