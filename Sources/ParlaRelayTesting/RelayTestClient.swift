@@ -2,6 +2,7 @@ import Foundation
 import HummingbirdWSClient
 import Logging
 import NIOCore
+import NIOSSL
 import NIOWebSocket
 import ParlaCrypto
 import ParlaProtocol
@@ -11,13 +12,13 @@ import ParlaProtocol
 public final class RelayTestClient: Sendable {
     public enum Failure: Error, CustomStringConvertible {
         case timedOut(String)
-        case closed(code: Int?)
+        case closed(code: Int?, error: String?)
         case unexpected(RelayFrame)
 
         public var description: String {
             switch self {
             case .timedOut(let what): "timed out waiting for \(what)"
-            case .closed(let code): "connection closed (code \(code.map(String.init) ?? "none"))"
+            case .closed(let code, let error): "connection closed (code \(code.map(String.init) ?? "none"))\(error.map { ": " + $0 } ?? "")"
             case .unexpected(let frame): "unexpected frame \(frame.encoded())"
             }
         }
@@ -35,7 +36,7 @@ public final class RelayTestClient: Sendable {
     /// The relay's challenge from the most recent handshake step.
     public private(set) nonisolated(unsafe) var challenge: RelayFrame.Challenge?
 
-    private init(url: String) {
+    private init(url: String, tls: TLSConfiguration?) {
         let (stream, continuation) = AsyncStream<Command>.makeStream()
         self.commands = continuation
         let inbox = self.inbox
@@ -45,7 +46,8 @@ public final class RelayTestClient: Sendable {
             do {
                 let closeFrame = try await WebSocketClient.connect(
                     url: url,
-                    configuration: .init(maxFrameSize: 2 * 1024 * 1024, autoPing: .disabled),
+                    configuration: .init(maxFrameSize: 2 * 1024 * 1024, autoPing: .disabled, sniHostname: tls == nil ? nil : "localhost"),
+                    tlsConfiguration: tls,
                     logger: logger
                 ) { inbound, outbound, _ in
                     try await withThrowingTaskGroup(of: Void.self) { group in
@@ -68,14 +70,14 @@ public final class RelayTestClient: Sendable {
                 }
                 await inbox.finish(closeCode: closeFrame.map { Self.number(of: $0.closeCode) })
             } catch {
-                await inbox.finish(closeCode: nil)
+                await inbox.finish(closeCode: nil, error: "\(error)")
             }
         }
     }
 
     /// Connects and waits for the relay's challenge.
-    public static func connect(_ url: String) async throws -> RelayTestClient {
-        let client = RelayTestClient(url: url)
+    public static func connect(_ url: String, tls: TLSConfiguration? = nil) async throws -> RelayTestClient {
+        let client = RelayTestClient(url: url, tls: tls)
         guard case .challenge(let challenge) = try await client.next() else {
             throw Failure.timedOut("challenge")
         }
@@ -178,12 +180,14 @@ actor Inbox {
     private var buffer: [String] = []
     private var finished = false
     private var closeCode: Int?
+    private var error: String?
 
     func push(_ text: String) { buffer.append(text) }
 
-    func finish(closeCode: Int?) {
+    func finish(closeCode: Int?, error: String? = nil) {
         finished = true
         self.closeCode = closeCode
+        self.error = error
     }
 
     func takeAll() -> [String] {
@@ -195,7 +199,7 @@ actor Inbox {
         let deadline = ContinuousClock.now + timeout
         while true {
             if !buffer.isEmpty { return buffer.removeFirst() }
-            if finished { throw RelayTestClient.Failure.closed(code: closeCode) }
+            if finished { throw RelayTestClient.Failure.closed(code: closeCode, error: error) }
             if ContinuousClock.now >= deadline { throw RelayTestClient.Failure.timedOut("a frame") }
             try await Task.sleep(for: .milliseconds(2))
         }

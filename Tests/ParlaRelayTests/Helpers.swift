@@ -56,12 +56,15 @@ extension RelayTestClient {
     }
 
     /// Collects messages until `queueEmpty` (or until `count` messages arrived, if given).
-    func receiveMessages(count: Int? = nil, timeout: Duration = .seconds(10)) async throws -> [RelayFrame.Message] {
+    /// With `confirm`, each message is confirmed as it arrives, so the window keeps moving.
+    func receiveMessages(count: Int? = nil, confirm: Bool = false, timeout: Duration = .seconds(10)) async throws -> [RelayFrame.Message] {
         var messages: [RelayFrame.Message] = []
         while count.map({ messages.count < $0 }) ?? true {
             let frame = try await next(timeout: timeout)
             switch frame {
-            case .message(let message): messages.append(message)
+            case .message(let message):
+                messages.append(message)
+                if confirm { send(.confirm(.init(ids: [message.id]))) }
             case .queueEmpty: if count == nil { return messages }
             default: continue
             }

@@ -1,0 +1,116 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import NIOSSL
+import ParlaCrypto
+import ParlaProtocol
+import ParlaRelay
+import ParlaRelayTesting
+import Testing
+
+/// Health, metrics, the stats and invite commands, and TLS.
+@Suite struct OperationsTests {
+    func get(_ url: String) async throws -> (Int, String) {
+        let (data, response) = try await URLSession.shared.data(from: URL(string: url)!)
+        return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
+    }
+
+    @Test func healthAndMetrics() async throws {
+        let relay = try await TestRelay.start()
+        defer { Task { await relay.stop() } }
+        let (status, body) = try await get(relay.httpBase + "/healthz")
+        #expect(status == 200)
+        #expect(body == "ok\n")
+
+        let alice = try await TestUser.register("alice", on: relay)
+        _ = try await TestUser.register("bob", on: relay)
+        let a = try await alice.connectIdle()
+        a.send(id: "m1", to: "bob", text: "hi")
+        try await a.expectAck("m1")
+        let bad = try await RelayTestClient.connect(relay.url)
+        bad.send(bad.loginFrame(name: "alice", keys: IdentityKeys()))
+        _ = try await bad.expectError(.badSignature)
+
+        let (_, metrics) = try await get(relay.httpBase + "/metrics")
+        #expect(metrics.contains("parla_messages_accepted_total 1"))
+        #expect(metrics.contains("parla_mailbox_depth 1"))
+        #expect(metrics.contains("parla_auth_failures_total 1"))
+        #expect(metrics.contains("parla_connections 2"))
+        #expect(metrics.contains("parla_messages_delivered_total 0"))
+        #expect(metrics.contains("parla_messages_expired_total 0"))
+        await a.close()
+        await bad.close()
+    }
+
+    @Test func statsCommandWorksWhileTheRelayRuns() async throws {
+        let relay = try await TestRelay.start()
+        defer { Task { await relay.stop() } }
+        let alice = try await TestUser.register("alice", on: relay)
+        _ = try await TestUser.register("bob", on: relay)
+        let a = try await alice.connectIdle()
+        a.send(id: "m1", to: "bob", text: "hi")
+        a.send(id: "m2", to: "bob", text: "hi again")
+        try await a.expectAck("m1")
+        try await a.expectAck("m2")
+
+        let json = try runRelayCommand(["stats", "--data", relay.dataDirectory, "--json"])
+        let stats = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any] ?? [:]
+        #expect(stats["users"] as? Int == 2)
+        #expect(stats["pendingMessages"] as? Int == 2)
+        #expect(stats["pendingReceipts"] as? Int == 0)
+        #expect((stats["databaseBytes"] as? Int ?? 0) > 0)
+
+        let text = try runRelayCommand(["stats", "--data", relay.dataDirectory])
+        #expect(text.contains("pending messages: 2"))
+        let missing = try runRelayCommand(["stats", "--data", "/nonexistent/parla"])
+        #expect(missing.contains("no relay database"))
+        await a.close()
+    }
+
+    @Test func inviteCommandPrintsAOneTimeCode() async throws {
+        let relay = try await TestRelay.start { $0.registration = .closed }
+        defer { Task { await relay.stop() } }
+        let code = try runRelayCommand(["invite", "--data", relay.dataDirectory]).trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(code.count == 24)
+        let client = try await RelayTestClient.connect(relay.url)
+        guard case .welcome = try await client.register("alice", keys: IdentityKeys(), invite: code) else {
+            Issue.record("invite from the command was refused"); return
+        }
+        await client.close()
+    }
+
+    @Test func badCommandLineArgumentsAreExplained() throws {
+        #expect(try runRelayCommand(["--registration", "maybe"]).contains("--registration must be 'open' or 'closed'"))
+        #expect(try runRelayCommand(["--ttl", "forever"]).contains("--ttl must be a positive duration"))
+        #expect(try runRelayCommand(["--tls-cert", "x.pem"]).contains("--tls-cert and --tls-key go together"))
+    }
+
+    @Test func servesWSSWithACertificate() async throws {
+        let dir = makeTemporaryDirectory(prefix: "parla-tls")
+        let cert = dir + "/cert.pem", key = dir + "/key.pem"
+        let openssl = Process()
+        openssl.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        openssl.arguments = ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                             "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=localhost"]
+        openssl.standardError = FileHandle.nullDevice
+        openssl.standardOutput = FileHandle.nullDevice
+        try openssl.run()
+        openssl.waitUntilExit()
+        #expect(openssl.terminationStatus == 0)
+
+        let relay = try await TestRelay.start {
+            $0.tlsCertificatePath = cert
+            $0.tlsKeyPath = key
+        }
+        defer { Task { await relay.stop() } }
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(cert))
+        tls.certificateVerification = .noHostnameVerification
+        let client = try await RelayTestClient.connect("wss://127.0.0.1:\(relay.port)/v1", tls: tls)
+        guard case .welcome = try await client.register("alice", keys: IdentityKeys()) else {
+            Issue.record("no welcome over TLS"); return
+        }
+        await client.close()
+    }
+}
