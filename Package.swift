@@ -10,6 +10,8 @@ let package = Package(
         .library(name: "ParlaCrypto", targets: ["ParlaCrypto"]),
         .library(name: "ParlaRelay", targets: ["ParlaRelay"]),
         .library(name: "ParlaRelayTesting", targets: ["ParlaRelayTesting"]),
+        .library(name: "ParlaClient", targets: ["ParlaClient"]),
+        .executable(name: "parla", targets: ["parla"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -49,11 +51,28 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ]),
+        .target(name: "ParlaClient", dependencies: [
+            "ParlaProtocol", "ParlaCrypto",
+            .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOWebSocket", package: "swift-nio"),
+        ]),
+        .executableTarget(name: "parla", dependencies: [
+            "ParlaClient", "ParlaProtocol",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .executableTarget(name: "parla-relay", dependencies: [
             "ParlaRelay",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "ParlaProtocolTests", dependencies: ["ParlaProtocol", "ParlaCrypto"]),
+        .testTarget(name: "ParlaClientTests", dependencies: [
+            "ParlaClient", "ParlaRelay", "ParlaRelayTesting", "parla", "parla-relay",
+        ]),
         .testTarget(name: "ParlaRelayTests", dependencies: [
             "ParlaRelay", "ParlaRelayTesting", "parla-relay",
             .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),

@@ -1,0 +1,38 @@
+import Foundation
+
+/// What the engine tells its UI. Delivered in order on `ParlaClient.events`.
+public enum ClientEvent: Sendable, Equatable {
+    case connection(ConnectionState)
+    case messageAdded(MessageRecord)
+    case messageUpdated(MessageRecord)
+    /// The relay has handed over everything that was waiting.
+    case synced
+    case typing(from: String)
+    case presence(user: String, online: Bool, lastSeen: Date?)
+    /// Something the user should know about that is not tied to one message.
+    case notice(String)
+}
+
+/// Errors the engine reports to callers, with messages a user can act on.
+public enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
+    case invalidRecipient(String)
+    case emptyMessage
+    case messageTooLong(Int)
+    case relayRefused(code: String, message: String)
+    case relayIdentityChanged(expected: String, got: String)
+    case protocolViolation(String)
+    case storage(String)
+
+    public var description: String {
+        switch self {
+        case .invalidRecipient(let name): "'\(name)' is not a valid user name (3-32 of a-z 0-9 _ . -)"
+        case .emptyMessage: "the message is empty"
+        case .messageTooLong(let bytes): "the message is \(bytes) bytes; the limit is 65536"
+        case .relayRefused(let code, let message): "the relay refused: \(message) (\(code))"
+        case .relayIdentityChanged(let expected, let got):
+            "the relay presented identity \(got), but this profile registered with \(expected); refusing to log in (was the relay reset, or is this the wrong server?)"
+        case .protocolViolation(let what): "unexpected answer from the relay: \(what)"
+        case .storage(let what): "local database error: \(what)"
+        }
+    }
+}

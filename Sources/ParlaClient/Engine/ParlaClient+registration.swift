@@ -1,0 +1,42 @@
+import Foundation
+import ParlaCrypto
+import ParlaProtocol
+
+extension ParlaClient {
+    /// Creates keys, registers `name` on the relay and, only if that succeeds,
+    /// writes the profile. A failure leaves nothing behind.
+    public static func register(name: String, server: String, invite: String?, directory: String,
+                                transport: any RelayTransport, clock: any ClientClock = SystemClock()) async throws -> Profile {
+        guard !Profile.exists(at: directory) else { throw ProfileError.alreadyExists(directory) }
+        guard Validation.isValidName(name) else {
+            throw EngineError.relayRefused(code: ErrorCode.invalidName.rawValue, message: "'\(name)' is not a valid name: use 3-32 characters of a-z 0-9 _ . -")
+        }
+        let keys = IdentityKeys()
+        let link = try await transport.connect(to: server)
+        let relayIdentity: String
+        do {
+            guard let text = await link.receive(), case .challenge(let challenge) = try RelayFrame.decode(text) else {
+                throw EngineError.protocolViolation("expected a challenge from \(server)")
+            }
+            let timestamp = Int64(clock.now().timeIntervalSince1970 * 1000)
+            let statement = AuthStatement(action: .register, relay: challenge.relay, nonce: challenge.nonce, name: name, timestamp: timestamp,
+                                          signingKey: keys.signingPublic, agreementKey: keys.agreementPublic, invite: invite)
+            await link.send(ClientFrame.register(.init(name: name, signingKey: keys.signingPublic, agreementKey: keys.agreementPublic,
+                                                       timestamp: timestamp, signature: statement.signed(with: keys), invite: invite)).encoded())
+            guard let reply = await link.receive() else { throw TransportError.unreachable("the relay closed the connection during registration") }
+            switch try RelayFrame.decode(reply) {
+            case .welcome: relayIdentity = challenge.relay
+            case .error(let error): throw EngineError.relayRefused(code: error.code.rawValue, message: error.message)
+            default: throw EngineError.protocolViolation("expected welcome")
+            }
+        } catch {
+            await link.close()
+            throw error
+        }
+        await link.close()
+        try Profile.save(name: name, server: server, relayIdentity: relayIdentity, keys: keys, in: directory)
+        let profile = try Profile.load(from: directory)
+        _ = try ClientStore(path: profile.databasePath)
+        return profile
+    }
+}

@@ -1,0 +1,444 @@
+import Foundation
+import Logging
+import ParlaCrypto
+import ParlaProtocol
+
+/// The client engine: keeps a connection to the relay, flushes the durable outbox,
+/// commits incoming messages before confirming them, and tracks receipts. UI-agnostic:
+/// UIs call its methods and read `events`. Long-running work happens in `run()`.
+public actor ParlaClient {
+    public nonisolated let events: AsyncStream<ClientEvent>
+    private let eventSink: AsyncStream<ClientEvent>.Continuation
+    public nonisolated let profile: Profile
+    public nonisolated let store: ClientStore
+    public nonisolated let server: String
+    private let transport: any RelayTransport
+    private let clock: any ClientClock
+    private let logger: Logger
+
+    public private(set) var connectionState: ConnectionState = .offline
+    private var policy: ReconnectPolicy
+    private var link: (any RelayLink)?
+    private var inflight: Set<String> = []
+    private var maxInflight = 512
+    private var retryTask: Task<Void, Never>?
+    private var flushRetryScheduled = false
+    /// Outcomes of sends, for callers waiting on one message (e.g. `parla send`).
+    private var settledWaiters: [String: [Waiter<MessageRecord?>]] = [:]
+    private var syncWaiters: [Waiter<Void>] = []
+    private var hasSynced = false
+    private var outboxWaiters: [Waiter<Void>] = []
+
+    public init(profile: Profile, server: String? = nil, transport: any RelayTransport, clock: any ClientClock = SystemClock(),
+                policy: ReconnectPolicy = ReconnectPolicy(), logger: Logger) throws {
+        self.profile = profile
+        self.server = server ?? profile.server
+        do {
+            self.store = try ClientStore(path: profile.databasePath)
+        } catch {
+            throw EngineError.storage("\(profile.databasePath): \(error)")
+        }
+        self.transport = transport
+        self.clock = clock
+        self.policy = policy
+        self.logger = logger
+        (events, eventSink) = AsyncStream<ClientEvent>.makeStream(bufferingPolicy: .bufferingNewest(10_000))
+    }
+
+    // MARK: - Public API
+
+    /// Commits the message to the outbox (status `queued`) and sends it when possible.
+    @discardableResult
+    public func send(_ text: String, to recipient: String) throws -> MessageRecord {
+        guard Validation.isValidName(recipient) else { throw EngineError.invalidRecipient(recipient) }
+        guard !text.isEmpty else { throw EngineError.emptyMessage }
+        guard text.utf8.count <= ProtocolLimits.maxBodyBytes else { throw EngineError.messageTooLong(text.utf8.count) }
+        let record: MessageRecord
+        do {
+            record = try store.enqueueMessage(id: UUID().uuidString.lowercased(), from: profile.name, to: recipient, text: text, at: clock.now())
+        } catch {
+            throw EngineError.storage("\(error)")
+        }
+        eventSink.yield(.messageAdded(record))
+        Task { await self.flushOutbox() }
+        return record
+    }
+
+    /// Marks every message in `chat` read, and tells the sender unless read receipts are off.
+    public func markRead(chat: String) throws {
+        let ids = try store.markRead(chat: chat, report: readReceiptsEnabled, receiptID: "rd-" + UUID().uuidString.lowercased())
+        if !ids.isEmpty, readReceiptsEnabled {
+            Task { await self.flushOutbox() }
+        }
+    }
+
+    /// Off means we neither send read receipts nor show others' (as WhatsApp does).
+    public var readReceiptsEnabled: Bool {
+        (try? store.setting("readReceipts")) != "off"
+    }
+
+    public func setReadReceipts(_ enabled: Bool) throws {
+        try store.setSetting("readReceipts", enabled ? "on" : "off")
+    }
+
+    public func retry(localID: Int64) throws -> MessageRecord? {
+        guard let record = try store.retry(localID: localID) else { return nil }
+        eventSink.yield(.messageUpdated(record))
+        Task { await self.flushOutbox() }
+        return record
+    }
+
+    public func deleteFailed(localID: Int64) throws -> Bool {
+        try store.deleteFailed(localID: localID)
+    }
+
+    public func sendTyping(to recipient: String) async {
+        guard connectionState == .online, let link, Validation.isValidName(recipient) else { return }
+        await link.send(ClientFrame.typing(.init(to: recipient)).encoded())
+    }
+
+    /// Ends `events` once the engine is done, so a consumer can drain what is left.
+    public func finishEvents() {
+        eventSink.finish()
+    }
+
+    /// Skips the current backoff wait and reconnects at once.
+    public func retryNow() {
+        policy.reset()
+        retryTask?.cancel()
+    }
+
+    /// Waits until the message with this id is no longer queued (sent or failed); nil if cancelled.
+    public func waitUntilSettled(id: String) async -> MessageRecord? {
+        if let current = try? store.message(sender: profile.name, id: id), current.status != .queued {
+            return current
+        }
+        let waiter = Waiter<MessageRecord?>(cancelled: nil)
+        settledWaiters[id, default: []].append(waiter)
+        return await waiter.wait()
+    }
+
+    /// Waits until the relay has handed over everything waiting (`queueEmpty`) on the current connection.
+    public func waitUntilSynced() async {
+        if hasSynced { return }
+        let waiter = Waiter<Void>(cancelled: ())
+        syncWaiters.append(waiter)
+        await waiter.wait()
+    }
+
+    /// Waits until nothing is left in the outbox (messages and read receipts).
+    public func waitUntilOutboxEmpty() async {
+        while ((try? store.outbox(limit: 1).isEmpty) ?? true) == false {
+            if Task.isCancelled { return }
+            let waiter = Waiter<Void>(cancelled: ())
+            outboxWaiters.append(waiter)
+            await waiter.wait()
+        }
+    }
+
+    private func notifyOutboxWaiters() {
+        let waiters = outboxWaiters
+        outboxWaiters = []
+        for waiter in waiters { waiter.resume(()) }
+    }
+
+    public func outboxCount() -> Int {
+        (try? store.outboxCount()) ?? 0
+    }
+
+    // MARK: - Connection loop
+
+    /// Connects, stays connected and reconnects with backoff until the task is cancelled.
+    public func run() async {
+        while !Task.isCancelled {
+            var onlineFor: Duration?
+            var reason = "connection closed"
+            setState(.connecting)
+            do {
+                let link = try await transport.connect(to: server)
+                self.link = link
+                setState(.authenticating)
+                try await authenticate(link)
+                setState(.online)
+                let since = clock.uptime()
+                await flushOutbox()
+                reason = await serve(link)
+                onlineFor = clock.uptime() - since
+            } catch let error as EngineError {
+                reason = error.description
+                eventSink.yield(.notice(reason))
+            } catch {
+                reason = "\(error)"
+            }
+            await dropLink()
+            if Task.isCancelled { break }
+            let delay = policy.nextDelay(onlineFor: onlineFor)
+            logger.info("connection ended; retrying", metadata: ["reason": "\(reason)", "delay": "\(delay)"])
+            setState(.waitingToRetry(retryAt: clock.now().addingTimeInterval(ManualClock.seconds(delay)), reason: reason))
+            await waitBeforeRetry(delay)
+        }
+        await dropLink()
+        setState(.offline)
+    }
+
+    private func waitBeforeRetry(_ delay: Duration) async {
+        let clock = self.clock
+        let task = Task { _ = try? await clock.sleep(for: delay) }
+        retryTask = task
+        await withTaskCancellationHandler {
+            await task.value
+        } onCancel: {
+            task.cancel()
+        }
+        retryTask = nil
+    }
+
+    private func dropLink() async {
+        if let link {
+            self.link = nil
+            await link.close()
+        }
+        inflight.removeAll()
+        hasSynced = false
+    }
+
+    private func setState(_ state: ConnectionState) {
+        guard state != connectionState else { return }
+        connectionState = state
+        eventSink.yield(.connection(state))
+    }
+
+    private func authenticate(_ link: any RelayLink) async throws {
+        guard let text = await link.receive() else { throw TransportError.unreachable("closed before the challenge") }
+        guard case .challenge(let challenge) = try RelayFrame.decode(text) else {
+            throw EngineError.protocolViolation("expected a challenge")
+        }
+        if !profile.relayIdentity.isEmpty, challenge.relay != profile.relayIdentity {
+            throw EngineError.relayIdentityChanged(expected: profile.relayIdentity, got: challenge.relay)
+        }
+        let timestamp = Int64(clock.now().timeIntervalSince1970 * 1000)
+        let statement = AuthStatement(action: .login, relay: challenge.relay, nonce: challenge.nonce, name: profile.name, timestamp: timestamp)
+        await link.send(ClientFrame.login(.init(name: profile.name, timestamp: timestamp, signature: statement.signed(with: profile.keys))).encoded())
+        guard let reply = await link.receive() else { throw TransportError.unreachable("closed during login") }
+        switch try RelayFrame.decode(reply) {
+        case .welcome: return
+        case .error(let error): throw EngineError.relayRefused(code: error.code.rawValue, message: error.message)
+        default: throw EngineError.protocolViolation("expected welcome")
+        }
+    }
+
+    /// Handles frames until the link closes; returns why it closed.
+    private func serve(_ link: any RelayLink) async -> String {
+        while let first = await link.receive() {
+            let batch = [first] + (await link.receiveAvailable())
+            await handle(batch, on: link)
+        }
+        switch await link.closeCode() {
+        case 1001: return "the relay is restarting"
+        case 4000: return "logged in from another client"
+        case let code?: return "closed by the relay (code \(code))"
+        case nil: return "connection lost"
+        }
+    }
+
+    // MARK: - Frames
+
+    private func handle(_ texts: [String], on link: any RelayLink) async {
+        var incoming: [ClientStore.Incoming] = []
+        var confirm: [String] = []
+        var acked: [String] = []
+        for text in texts {
+            let frame: RelayFrame
+            do {
+                frame = try RelayFrame.decode(text)
+            } catch {
+                logger.warning("undecodable frame from relay", metadata: ["error": "\(error)"])
+                continue
+            }
+            switch frame {
+            case .message(let message):
+                incoming.append(.init(id: message.id, from: message.from, text: String(decoding: message.body, as: UTF8.self), sentAt: Date(timeIntervalSince1970: Double(message.sentAt) / 1000)))
+                confirm.append(message.id)
+            case .receipt(let receipt):
+                applyReceipt(receipt)
+                confirm.append(receipt.id)
+            case .ack(let id):
+                acked.append(id)
+            case .error(let error):
+                handleError(error)
+            case .queueEmpty:
+                hasSynced = true
+                eventSink.yield(.synced)
+                let waiters = syncWaiters
+                syncWaiters = []
+                for waiter in waiters { waiter.resume(()) }
+            case .typing(let from):
+                eventSink.yield(.typing(from: from))
+            case .presence(let presence):
+                eventSink.yield(.presence(user: presence.user, online: presence.online, lastSeen: presence.lastSeen.map { Date(timeIntervalSince1970: Double($0) / 1000) }))
+            case .challenge, .welcome, .keys:
+                break
+            }
+        }
+        if !incoming.isEmpty {
+            do {
+                // Committed before confirming: a crash here means redelivery, never loss.
+                for record in try store.storeIncoming(incoming, me: profile.name) {
+                    eventSink.yield(.messageAdded(record))
+                }
+            } catch {
+                logger.error("could not store incoming messages; not confirming", metadata: ["error": "\(error)"])
+                let ids = Set(incoming.map(\.id))
+                confirm.removeAll { ids.contains($0) }
+            }
+        }
+        if !confirm.isEmpty {
+            for chunk in stride(from: 0, to: confirm.count, by: ProtocolLimits.maxIDsPerFrame) {
+                await link.send(ClientFrame.confirm(.init(ids: Array(confirm[chunk..<min(chunk + ProtocolLimits.maxIDsPerFrame, confirm.count)]))).encoded())
+            }
+        }
+        for id in acked {
+            inflight.remove(id)
+            do {
+                if let record = try store.acknowledged(id: id, me: profile.name) {
+                    settled(record)
+                    eventSink.yield(.messageUpdated(record))
+                }
+            } catch {
+                logger.error("could not record ack", metadata: ["id": "\(id)", "error": "\(error)"])
+            }
+        }
+        if !acked.isEmpty {
+            notifyOutboxWaiters()
+            await flushOutbox()
+        }
+    }
+
+    private func applyReceipt(_ receipt: RelayFrame.Receipt) {
+        let status: MessageStatus
+        var reason: String?
+        switch receipt.kind {
+        case .delivered: status = .delivered
+        case .read:
+            guard readReceiptsEnabled else { return }
+            status = .read
+        case .expired:
+            status = .failed
+            reason = "expired: \(receipt.from) did not come online before the relay's time limit"
+        }
+        do {
+            for record in try store.applyReceipt(status: status, messageIds: receipt.messageIds, me: profile.name, reason: reason) {
+                eventSink.yield(.messageUpdated(record))
+            }
+        } catch {
+            logger.error("could not apply receipt", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func handleError(_ error: FrameError) {
+        guard let ref = error.ref, inflight.contains(ref) else {
+            logger.warning("relay error", metadata: ["code": "\(error.code.rawValue)", "message": "\(error.message)"])
+            return
+        }
+        inflight.remove(ref)
+        switch error.code {
+        case .rateLimited, .storageUnavailable, .internalError:
+            scheduleFlushRetry()
+        default:
+            do {
+                if let record = try store.rejected(id: ref, me: profile.name, reason: error.message) {
+                    settled(record)
+                    eventSink.yield(.messageUpdated(record))
+                }
+                notifyOutboxWaiters()
+            } catch {
+                logger.error("could not record rejection", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    private func settled(_ record: MessageRecord) {
+        if let waiters = settledWaiters.removeValue(forKey: record.id) {
+            for waiter in waiters { waiter.resume(record) }
+        }
+    }
+
+    private func scheduleFlushRetry() {
+        guard !flushRetryScheduled else { return }
+        flushRetryScheduled = true
+        let clock = self.clock
+        Task {
+            try? await clock.sleep(for: .seconds(1))
+            await self.flushAfterRetryDelay()
+        }
+    }
+
+    private func flushAfterRetryDelay() async {
+        flushRetryScheduled = false
+        await flushOutbox()
+    }
+
+    /// Sends outbox items, in order, that are not already on the wire.
+    func flushOutbox() async {
+        guard connectionState == .online, let link else { return }
+        let room = maxInflight - inflight.count
+        guard room > 0 else { return }
+        let items: [ClientStore.OutboxItem]
+        do {
+            items = try store.outbox(limit: maxInflight)
+        } catch {
+            logger.error("could not read outbox", metadata: ["error": "\(error)"])
+            return
+        }
+        var sent = 0
+        for item in items where !inflight.contains(item.id) {
+            guard sent < room else { break }
+            inflight.insert(item.id)
+            sent += 1
+            switch item.kind {
+            case .message:
+                await link.send(ClientFrame.send(.init(id: item.id, to: item.recipient, body: item.payload)).encoded())
+            case .read:
+                let ids = String(decoding: item.payload, as: UTF8.self).split(separator: "\n").map(String.init)
+                await link.send(ClientFrame.read(.init(id: item.id, to: item.recipient, messageIds: ids)).encoded())
+            }
+        }
+    }
+}
+
+/// A one-time wake-up that also ends, with a fixed value, when its task is cancelled.
+final class Waiter<T: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var continuation: CheckedContinuation<T, Never>?
+    private var value: T?
+    private let cancelled: T
+
+    init(cancelled: T) {
+        self.cancelled = cancelled
+    }
+
+    func wait() async -> T {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let ready: T? = lock.withLock {
+                    if let value { return value }
+                    self.continuation = continuation
+                    return nil
+                }
+                if let ready { continuation.resume(returning: ready) }
+            }
+        } onCancel: {
+            resume(cancelled)
+        }
+    }
+
+    func resume(_ result: T) {
+        let continuation: CheckedContinuation<T, Never>? = lock.withLock {
+            guard value == nil else { return nil }
+            value = result
+            defer { self.continuation = nil }
+            return self.continuation
+        }
+        continuation?.resume(returning: result)
+    }
+}

@@ -1,0 +1,104 @@
+import Foundation
+import ParlaCrypto
+import ParlaProtocol
+
+/// A user's local identity on this machine: a directory (mode 0700) holding the
+/// private keys (`identity.json`, mode 0600) and the database (`parla.sqlite`).
+public struct Profile: Sendable {
+    public let directory: String
+    public let name: String
+    public let server: String
+    public let keys: IdentityKeys
+    /// The relay identity seen at registration; a relay that presents another one is refused.
+    public let relayIdentity: String
+
+    public var databasePath: String { (directory as NSString).appendingPathComponent("parla.sqlite") }
+    public var logPath: String { (directory as NSString).appendingPathComponent("parla.log") }
+
+    static let identityFile = "identity.json"
+
+    /// `--home`, else `$PARLA_HOME`, else `$XDG_DATA_HOME/parla`, else `~/.local/share/parla`.
+    public static func resolveDirectory(home: String?, environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        if let home, !home.isEmpty { return home }
+        if let env = environment["PARLA_HOME"], !env.isEmpty { return env }
+        if let xdg = environment["XDG_DATA_HOME"], !xdg.isEmpty { return (xdg as NSString).appendingPathComponent("parla") }
+        let userHome = environment["HOME"] ?? NSHomeDirectory()
+        return (userHome as NSString).appendingPathComponent(".local/share/parla")
+    }
+
+    public static func exists(at directory: String) -> Bool {
+        FileManager.default.fileExists(atPath: (directory as NSString).appendingPathComponent(identityFile))
+    }
+
+    private struct StoredIdentity: Codable {
+        var name: String
+        var server: String
+        var relayIdentity: String
+        var signingPrivateKey: String
+        var agreementPrivateKey: String
+    }
+
+    /// Loads the profile in `directory`.
+    public static func load(from directory: String) throws(ProfileError) -> Profile {
+        let path = (directory as NSString).appendingPathComponent(identityFile)
+        guard let data = FileManager.default.contents(atPath: path) else { throw .missing(directory) }
+        guard let stored = try? JSONDecoder().decode(StoredIdentity.self, from: data),
+              let signing = Data(base64Encoded: stored.signingPrivateKey),
+              let agreement = Data(base64Encoded: stored.agreementPrivateKey),
+              let keys = try? IdentityKeys(signingPrivate: signing, agreementPrivate: agreement)
+        else { throw .damaged(path) }
+        return Profile(directory: directory, name: stored.name, server: stored.server, keys: keys, relayIdentity: stored.relayIdentity)
+    }
+
+    /// Writes the identity file atomically with mode 0600 in a 0700 directory.
+    static func save(name: String, server: String, relayIdentity: String, keys: IdentityKeys, in directory: String) throws(ProfileError) {
+        let fm = FileManager.default
+        do {
+            try fm.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            try fm.setAttributes([.posixPermissions: 0o700], ofItemAtPath: directory)
+            let stored = StoredIdentity(
+                name: name, server: server, relayIdentity: relayIdentity,
+                signingPrivateKey: keys.signingPrivate.base64EncodedString(),
+                agreementPrivateKey: keys.agreementPrivate.base64EncodedString())
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            let data = try encoder.encode(stored)
+            let path = (directory as NSString).appendingPathComponent(identityFile)
+            let temporary = path + ".tmp"
+            fm.createFile(atPath: temporary, contents: nil, attributes: [.posixPermissions: 0o600])
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: temporary))
+            try handle.write(contentsOf: data)
+            try handle.synchronize()
+            try handle.close()
+            guard rename(temporary, path) == 0 else { throw ProfileError.unwritable(path) }
+        } catch let error as ProfileError {
+            throw error
+        } catch {
+            throw .unwritable("\(directory): \(error.localizedDescription)")
+        }
+    }
+
+    public init(directory: String, name: String, server: String, keys: IdentityKeys, relayIdentity: String) {
+        self.directory = directory
+        self.name = name
+        self.server = server
+        self.keys = keys
+        self.relayIdentity = relayIdentity
+    }
+}
+
+public enum ProfileError: Error, Sendable, Equatable, CustomStringConvertible {
+    case missing(String)
+    case damaged(String)
+    case unwritable(String)
+    case alreadyExists(String)
+
+    public var description: String {
+        switch self {
+        case .missing(let dir): "no Parla profile in \(dir); create one with 'parla init NAME --server URL'"
+        case .damaged(let path): "the profile's identity file \(path) is damaged or unreadable"
+        case .unwritable(let what): "cannot write the profile: \(what)"
+        case .alreadyExists(let dir): "a profile already exists in \(dir); use --home DIR for another one"
+        }
+    }
+}

@@ -1,0 +1,280 @@
+import Foundation
+import GRDB
+
+/// The profile's database: history, chats, outbox and settings. Every change that
+/// matters for delivery is committed before the network hears about it.
+public final class ClientStore: Sendable {
+    private let pool: DatabasePool
+
+    public init(path: String) throws {
+        var config = Configuration()
+        config.busyMode = .timeout(10)
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        pool = try DatabasePool(path: path, configuration: config)
+        try Self.migrator.migrate(pool)
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+                CREATE TABLE chats (
+                    name TEXT PRIMARY KEY,
+                    unread INTEGER NOT NULL DEFAULT 0,
+                    lastActivity INTEGER NOT NULL
+                );
+                CREATE TABLE messages (
+                    localID INTEGER PRIMARY KEY AUTOINCREMENT,
+                    id TEXT NOT NULL,
+                    chat TEXT NOT NULL,
+                    sender TEXT NOT NULL,
+                    recipient TEXT NOT NULL,
+                    text TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    failureReason TEXT,
+                    sentAt INTEGER NOT NULL,
+                    readReported INTEGER NOT NULL DEFAULT 0,
+                    UNIQUE (sender, id)
+                );
+                CREATE INDEX messages_by_chat ON messages(chat, localID);
+                CREATE TABLE outbox (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                    kind TEXT NOT NULL,
+                    id TEXT NOT NULL UNIQUE,
+                    recipient TEXT NOT NULL,
+                    payload BLOB NOT NULL
+                );
+                CREATE VIRTUAL TABLE messages_fts USING fts5(text, content='messages', content_rowid='localID', tokenize='unicode61');
+                CREATE TRIGGER messages_ai AFTER INSERT ON messages BEGIN
+                    INSERT INTO messages_fts(rowid, text) VALUES (new.localID, new.text);
+                END;
+                CREATE TRIGGER messages_ad AFTER DELETE ON messages BEGIN
+                    INSERT INTO messages_fts(messages_fts, rowid, text) VALUES ('delete', old.localID, old.text);
+                END;
+                """)
+        }
+        return migrator
+    }
+
+    // MARK: Settings
+
+    public func setting(_ key: String) throws -> String? {
+        try pool.read { try String.fetchOne($0, sql: "SELECT value FROM settings WHERE key = ?", arguments: [key]) }
+    }
+
+    public func setSetting(_ key: String, _ value: String) throws {
+        try pool.write { try $0.execute(sql: "INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)", arguments: [key, value]) }
+    }
+
+    // MARK: Outgoing
+
+    /// Commits a new outgoing message and its outbox entry in one transaction.
+    func enqueueMessage(id: String, from me: String, to peer: String, text: String, at date: Date) throws -> MessageRecord {
+        try pool.write { db in
+            try db.execute(
+                sql: "INSERT INTO messages (id, chat, sender, recipient, text, status, sentAt) VALUES (?, ?, ?, ?, ?, 'queued', ?)",
+                arguments: [id, peer, me, peer, text, Self.millis(date)])
+            let localID = db.lastInsertedRowID
+            try db.execute(sql: "INSERT INTO outbox (kind, id, recipient, payload) VALUES ('message', ?, ?, ?)", arguments: [id, peer, Data(text.utf8)])
+            try Self.touchChat(db, peer, at: date, unreadDelta: 0)
+            return MessageRecord(localID: localID, id: id, chat: peer, from: me, to: peer, text: text, status: .queued, failureReason: nil, sentAt: date)
+        }
+    }
+
+    struct OutboxItem: Sendable, Equatable {
+        enum Kind: String, Sendable { case message, read }
+        var seq: Int64
+        var kind: Kind
+        var id: String
+        var recipient: String
+        var payload: Data
+    }
+
+    func outbox(limit: Int) throws -> [OutboxItem] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT seq, kind, id, recipient, payload FROM outbox ORDER BY seq LIMIT ?", arguments: [limit]).compactMap { row in
+                guard let kind = OutboxItem.Kind(rawValue: row[1]) else { return nil }
+                return OutboxItem(seq: row[0], kind: kind, id: row[2], recipient: row[3], payload: row[4])
+            }
+        }
+    }
+
+    public func outboxCount() throws -> Int {
+        try pool.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM outbox WHERE kind = 'message'") ?? 0 }
+    }
+
+    /// The relay acknowledged an outbox item: it leaves the outbox; a message becomes `sent`.
+    func acknowledged(id: String, me: String) throws -> MessageRecord? {
+        try pool.write { db in
+            guard let kind = try String.fetchOne(db, sql: "DELETE FROM outbox WHERE id = ? RETURNING kind", arguments: [id]) else { return nil }
+            guard kind == OutboxItem.Kind.message.rawValue else { return nil }
+            try db.execute(sql: "UPDATE messages SET status = 'sent' WHERE sender = ? AND id = ? AND status = 'queued'", arguments: [me, id])
+            return try Self.message(db, sender: me, id: id)
+        }
+    }
+
+    /// The relay refused an outbox item for good.
+    func rejected(id: String, me: String, reason: String) throws -> MessageRecord? {
+        try pool.write { db in
+            try db.execute(sql: "DELETE FROM outbox WHERE id = ?", arguments: [id])
+            try db.execute(sql: "UPDATE messages SET status = 'failed', failureReason = ? WHERE sender = ? AND id = ? AND status IN ('queued', 'sent')", arguments: [reason, me, id])
+            return try Self.message(db, sender: me, id: id)
+        }
+    }
+
+    /// Receipts move outgoing messages forward, never back.
+    func applyReceipt(status: MessageStatus, messageIds: [String], me: String, reason: String? = nil) throws -> [MessageRecord] {
+        try pool.write { db in
+            var changed: [MessageRecord] = []
+            for id in messageIds {
+                guard let current = try Self.message(db, sender: me, id: id) else { continue }
+                let advance = status == .failed ? (current.status == .queued || current.status == .sent) : status.rank > current.status.rank
+                guard advance, current.status != .failed else { continue }
+                try db.execute(sql: "UPDATE messages SET status = ?, failureReason = ? WHERE localID = ?", arguments: [status.rawValue, reason, current.localID])
+                var updated = current
+                updated.status = status
+                updated.failureReason = reason
+                changed.append(updated)
+            }
+            return changed
+        }
+    }
+
+    /// Puts a failed message back in the outbox under the same id.
+    public func retry(localID: Int64) throws -> MessageRecord? {
+        try pool.write { db in
+            guard let message = try Self.message(db, localID: localID), message.status == .failed, message.isOutgoing else { return nil }
+            try db.execute(sql: "UPDATE messages SET status = 'queued', failureReason = NULL WHERE localID = ?", arguments: [localID])
+            try db.execute(sql: "INSERT OR IGNORE INTO outbox (kind, id, recipient, payload) VALUES ('message', ?, ?, ?)", arguments: [message.id, message.to, Data(message.text.utf8)])
+            return try Self.message(db, localID: localID)
+        }
+    }
+
+    /// Deletes a failed message from the history.
+    public func deleteFailed(localID: Int64) throws -> Bool {
+        try pool.write { db in
+            try db.execute(sql: "DELETE FROM messages WHERE localID = ? AND status = 'failed'", arguments: [localID])
+            return db.changesCount > 0
+        }
+    }
+
+    // MARK: Incoming
+
+    struct Incoming: Sendable {
+        var id: String
+        var from: String
+        var text: String
+        var sentAt: Date
+    }
+
+    /// Commits incoming messages, ignoring ones already stored (redeliveries). Returns the new ones.
+    func storeIncoming(_ items: [Incoming], me: String) throws -> [MessageRecord] {
+        try pool.write { db in
+            var added: [MessageRecord] = []
+            for item in items {
+                try db.execute(
+                    sql: "INSERT OR IGNORE INTO messages (id, chat, sender, recipient, text, status, sentAt) VALUES (?, ?, ?, ?, ?, 'received', ?)",
+                    arguments: [item.id, item.from, item.from, me, item.text, Self.millis(item.sentAt)])
+                guard db.changesCount > 0 else { continue }
+                let localID = db.lastInsertedRowID
+                try Self.touchChat(db, item.from, at: item.sentAt, unreadDelta: 1)
+                added.append(MessageRecord(localID: localID, id: item.id, chat: item.from, from: item.from, to: me, text: item.text, status: .received, failureReason: nil, sentAt: item.sentAt))
+            }
+            return added
+        }
+    }
+
+    /// Marks a chat read; returns the ids to report in a read receipt (and queues it) when `report` is set.
+    func markRead(chat: String, report: Bool, receiptID: String) throws -> [String] {
+        try pool.write { db in
+            let ids = try String.fetchAll(db, sql: "SELECT id FROM messages WHERE chat = ? AND status = 'received' AND readReported = 0 ORDER BY localID", arguments: [chat])
+            try db.execute(sql: "UPDATE messages SET readReported = 1 WHERE chat = ? AND status = 'received' AND readReported = 0", arguments: [chat])
+            try db.execute(sql: "UPDATE chats SET unread = 0 WHERE name = ?", arguments: [chat])
+            if report, !ids.isEmpty {
+                for chunk in stride(from: 0, to: ids.count, by: 1000).map({ Array(ids[$0..<min($0 + 1000, ids.count)]) }) {
+                    let payload = Data(chunk.joined(separator: "\n").utf8)
+                    let id = chunk.count == ids.count ? receiptID : receiptID + "-\(chunk.count)-\(chunk[0].prefix(8))"
+                    try db.execute(sql: "INSERT INTO outbox (kind, id, recipient, payload) VALUES ('read', ?, ?, ?)", arguments: [id, chat, payload])
+                }
+            }
+            return ids
+        }
+    }
+
+    // MARK: Queries
+
+    public func chats() throws -> [ChatSummary] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT c.name, c.unread, c.lastActivity,
+                       (SELECT text FROM messages m WHERE m.chat = c.name ORDER BY localID DESC LIMIT 1)
+                FROM chats c ORDER BY c.lastActivity DESC, c.name
+                """).map { ChatSummary(name: $0[0], unread: $0[1], lastActivity: Self.date($0[2]), lastMessage: $0[3]) }
+        }
+    }
+
+    /// A page of one chat's history, oldest first, ending before `beforeLocalID` when given.
+    public func history(chat: String, limit: Int, before beforeLocalID: Int64? = nil) throws -> [MessageRecord] {
+        try pool.read { db in
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT \(Self.columns) FROM messages WHERE chat = ? AND localID < ? ORDER BY localID DESC LIMIT ?
+                """, arguments: [chat, beforeLocalID ?? Int64.max, limit])
+            return rows.map(Self.record).reversed()
+        }
+    }
+
+    /// Full-text search over all history, newest first.
+    public func search(_ text: String, limit: Int = 100) throws -> [MessageRecord] {
+        let terms = text.split(whereSeparator: \.isWhitespace).map { "\"" + $0.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }
+        guard !terms.isEmpty else { return [] }
+        return try pool.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT \(Self.columns) FROM messages WHERE localID IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?)
+                ORDER BY localID DESC LIMIT ?
+                """, arguments: [terms.joined(separator: " "), limit]).map(Self.record)
+        }
+    }
+
+    public func message(localID: Int64) throws -> MessageRecord? {
+        try pool.read { try Self.message($0, localID: localID) }
+    }
+
+    public func message(sender: String, id: String) throws -> MessageRecord? {
+        try pool.read { try Self.message($0, sender: sender, id: id) }
+    }
+
+    public func allMessages() throws -> [MessageRecord] {
+        try pool.read { db in try Row.fetchAll(db, sql: "SELECT \(Self.columns) FROM messages ORDER BY localID").map(Self.record) }
+    }
+
+    // MARK: Helpers
+
+    private static let columns = "localID, id, chat, sender, recipient, text, status, failureReason, sentAt"
+
+    private static func record(_ row: Row) -> MessageRecord {
+        MessageRecord(
+            localID: row[0], id: row[1], chat: row[2], from: row[3], to: row[4], text: row[5],
+            status: MessageStatus(rawValue: row[6]) ?? .failed, failureReason: row[7], sentAt: date(row[8]))
+    }
+
+    private static func message(_ db: Database, sender: String, id: String) throws -> MessageRecord? {
+        try Row.fetchOne(db, sql: "SELECT \(columns) FROM messages WHERE sender = ? AND id = ?", arguments: [sender, id]).map(record)
+    }
+
+    private static func message(_ db: Database, localID: Int64) throws -> MessageRecord? {
+        try Row.fetchOne(db, sql: "SELECT \(columns) FROM messages WHERE localID = ?", arguments: [localID]).map(record)
+    }
+
+    private static func touchChat(_ db: Database, _ name: String, at date: Date, unreadDelta: Int) throws {
+        try db.execute(sql: """
+            INSERT INTO chats (name, unread, lastActivity) VALUES (?, ?, ?)
+            ON CONFLICT(name) DO UPDATE SET unread = unread + excluded.unread, lastActivity = max(lastActivity, excluded.lastActivity)
+            """, arguments: [name, unreadDelta, millis(date)])
+    }
+
+    static func millis(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded()) }
+    static func date(_ millis: Int64) -> Date { Date(timeIntervalSince1970: Double(millis) / 1000) }
+}

@@ -1,0 +1,43 @@
+import Foundation
+
+/// Where a message stands. Outgoing ones only ever move forward:
+/// queued → sent → delivered → read (or failed, with a reason).
+public enum MessageStatus: String, Sendable, Codable, CaseIterable {
+    case queued, sent, delivered, read, failed, received
+
+    /// Rank of outgoing progress; receipts never move a message backwards.
+    var rank: Int {
+        switch self {
+        case .queued: 0
+        case .sent: 1
+        case .delivered: 2
+        case .read: 3
+        case .failed, .received: -1
+        }
+    }
+}
+
+/// One message in the local history.
+public struct MessageRecord: Sendable, Equatable, Identifiable {
+    /// Local position in the history (ascending = older to newer).
+    public var localID: Int64
+    public var id: String
+    /// The chat it belongs to: the other user's name.
+    public var chat: String
+    public var from: String
+    public var to: String
+    public var text: String
+    public var status: MessageStatus
+    public var failureReason: String?
+    /// Outgoing: when composed. Incoming: when the relay accepted it.
+    public var sentAt: Date
+    public var isOutgoing: Bool { status != .received }
+}
+
+/// One conversation in the chat list.
+public struct ChatSummary: Sendable, Equatable {
+    public var name: String
+    public var unread: Int
+    public var lastActivity: Date
+    public var lastMessage: String?
+}

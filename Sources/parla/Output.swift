@@ -1,0 +1,55 @@
+import Foundation
+import ParlaClient
+
+/// How commands print: human lines by default, one JSON object per line with `--json`.
+enum Output {
+    static func iso8601(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.string(from: date)
+    }
+
+    static func printMessage(_ m: MessageRecord, json: Bool) {
+        if json {
+            var object: [String: Any] = [
+                "id": m.id, "chat": m.chat, "from": m.from, "to": m.to, "text": m.text,
+                "status": m.status.rawValue, "sentAt": iso8601(m.sentAt),
+            ]
+            if let reason = m.failureReason { object["reason"] = reason }
+            printJSON(object)
+        } else {
+            let formatter = DateFormatter()
+            formatter.dateFormat = "yyyy-MM-dd HH:mm"
+            var line = "\(formatter.string(from: m.sentAt))  \(m.from): \(m.text)"
+            if m.isOutgoing { line += "  [\(m.status.rawValue)\(m.failureReason.map { ": " + $0 } ?? "")]" }
+            print(line)
+        }
+    }
+
+    static func printChat(_ c: ChatSummary, json: Bool) {
+        if json {
+            var object: [String: Any] = ["chat": c.name, "unread": c.unread, "lastActivity": iso8601(c.lastActivity)]
+            if let last = c.lastMessage { object["lastMessage"] = last }
+            printJSON(object)
+        } else {
+            print("\(c.name)\(c.unread > 0 ? " (\(c.unread) unread)" : "")  \(c.lastMessage ?? "")")
+        }
+    }
+
+    static func printStatus(user: String, server: String, connection: String, outbox: Int, json: Bool) {
+        if json {
+            printJSON(["user": user, "server": server, "connection": connection, "outbox": outbox])
+        } else {
+            print("user:       \(user)")
+            print("server:     \(server)")
+            print("connection: \(connection)")
+            print("outbox:     \(outbox) queued")
+        }
+    }
+
+    static func printJSON(_ object: [String: Any]) {
+        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else { return }
+        print(String(decoding: data, as: UTF8.self))
+        fflush(nil)
+    }
+}

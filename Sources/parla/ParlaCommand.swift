@@ -1,0 +1,249 @@
+import ArgumentParser
+import Foundation
+import Logging
+import ParlaClient
+
+@main
+struct ParlaCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "parla",
+        abstract: "Parla: instant messaging for the terminal.",
+        subcommands: [Init.self, Send.self, Sync.self, Chats.self, History.self, Search.self, Status.self])
+}
+
+/// Options every command takes.
+struct GlobalOptions: ParsableArguments {
+    @Option(help: "Profile directory (default: $PARLA_HOME, else ~/.local/share/parla).") var home: String?
+    @Option(help: "Relay URL, overriding the profile's (e.g. ws://127.0.0.1:7878/v1).") var server: String?
+
+    var directory: String { Profile.resolveDirectory(home: home) }
+
+    func loadProfile() throws -> Profile {
+        do {
+            return try Profile.load(from: directory)
+        } catch {
+            throw CLIError(error.description)
+        }
+    }
+
+    func makeLogger(profile directory: String) -> Logger {
+        let path = (directory as NSString).appendingPathComponent("parla.log")
+        return Logger(label: "parla") { label in FileLogHandler(label: label, path: path) }
+    }
+
+    /// Opens the engine for this profile; callers run it with `EngineRun`.
+    func openClient() throws -> ParlaClient {
+        let profile = try loadProfile()
+        let logger = makeLogger(profile: profile.directory)
+        do {
+            return try ParlaClient(profile: profile, server: server, transport: WebSocketTransport(logger: logger), logger: logger)
+        } catch {
+            throw CLIError("\(error)")
+        }
+    }
+}
+
+/// A one-line error for the user, printed as `parla: …` with exit status 1.
+struct CLIError: Error, CustomStringConvertible {
+    let description: String
+    init(_ message: String) { description = message }
+}
+
+extension AsyncParsableCommand {
+    /// Runs `body`, turning errors into a `parla: …` line and exit status 1.
+    func reportingErrors(_ body: () async throws -> Void) async throws {
+        do {
+            try await body()
+        } catch let error as CLIError {
+            FileHandle.standardError.write(Data("parla: \(error.description)\n".utf8))
+            throw ExitCode(1)
+        } catch let error as ExitCode {
+            throw error
+        } catch let error as ValidationError {
+            throw error
+        } catch {
+            FileHandle.standardError.write(Data("parla: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+}
+
+struct Init: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Create your keys and register NAME on a relay.")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "Your user name: 3-32 characters of a-z 0-9 _ . -") var name: String
+    @Option(help: "An invite code, if the relay's registration is closed.") var invite: String?
+
+    func validate() throws {
+        guard global.server != nil else { throw ValidationError("--server URL is required (e.g. ws://127.0.0.1:7878/v1)") }
+    }
+
+    func run() async throws {
+        try await reportingErrors {
+            let directory = global.directory
+            let logger = global.makeLoggerIfPossible(directory)
+            do {
+                let profile = try await ParlaClient.register(
+                    name: name, server: global.server!, invite: invite, directory: directory,
+                    transport: WebSocketTransport(logger: logger))
+                print("registered \(profile.name) on \(profile.server); profile in \(profile.directory)")
+            } catch {
+                throw CLIError("\(error)")
+            }
+        }
+    }
+}
+
+extension GlobalOptions {
+    /// Logs to the profile only if it exists already; `init` must not leave files behind on failure.
+    func makeLoggerIfPossible(_ directory: String) -> Logger {
+        if FileManager.default.fileExists(atPath: directory) { return makeLogger(profile: directory) }
+        return Logger(label: "parla") { _ in SwiftLogNoOpLogHandler() }
+    }
+}
+
+struct Send: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Send TEXT to TO; prints 'sent ID' or, if the relay is unreachable, 'queued ID'.")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "Recipient's user name.") var to: String
+    @Argument(help: "The message.") var text: String
+    @Option(help: "Seconds to wait for the relay before leaving the message queued.") var timeout: Double = 10
+
+    func run() async throws {
+        try await reportingErrors {
+            let client = try global.openClient()
+            let record: MessageRecord
+            do {
+                record = try await client.send(text, to: to)
+            } catch {
+                throw CLIError("\(error)")
+            }
+            let outcome = try await EngineRun(client).whileRunning(timeout: timeout) {
+                await client.waitUntilSettled(id: record.id)
+            }
+            switch outcome??.status {
+            case .failed?:
+                throw CLIError("message \(record.id) to \(to) failed: \(outcome??.failureReason ?? "refused by the relay")")
+            case nil, .queued?:
+                print("queued \(record.id)")
+            default:
+                print("sent \(record.id)")
+            }
+        }
+    }
+}
+
+struct Sync: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Connect, send the outbox, download and print new messages, then exit.")
+    @OptionGroup var global: GlobalOptions
+    @Option(help: "Seconds to keep listening after catching up.") var wait: Double = 0
+    @Option(help: "Seconds to wait for the relay.") var timeout: Double = 10
+    @Flag(help: "One JSON object per line.") var json = false
+
+    func run() async throws {
+        try await reportingErrors {
+            let client = try global.openClient()
+            let printer = Task {
+                for await event in client.events {
+                    if case .messageAdded(let record) = event, record.status == .received {
+                        Output.printMessage(record, json: json)
+                    }
+                }
+            }
+            let run = EngineRun(client)
+            let synced: Bool? = try await run.whileRunning(timeout: timeout) {
+                await client.waitUntilSynced()
+                await client.waitUntilOutboxEmpty()
+                return true
+            } andThen: {
+                if wait > 0 { try? await Task.sleep(for: .milliseconds(Int64(wait * 1000))) }
+            }
+            await client.finishEvents()
+            await printer.value
+            if synced == nil {
+                let state = await client.connectionState
+                var reason = "no answer within \(Int(timeout)) s"
+                if case .waitingToRetry(_, let why) = state { reason = why }
+                throw CLIError("could not sync with \(client.server): \(reason); \(await client.outboxCount()) message(s) stay queued")
+            }
+        }
+    }
+}
+
+struct Chats: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List chats with unread counts.")
+    @OptionGroup var global: GlobalOptions
+    @Flag(help: "One JSON object per line.") var json = false
+
+    func run() async throws {
+        try await reportingErrors {
+            let client = try global.openClient()
+            await EngineRun(client).flushQueued()
+            for chat in try client.store.chats() {
+                Output.printChat(chat, json: json)
+            }
+        }
+    }
+}
+
+struct History: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show the latest messages with one user.")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The other user's name.") var with: String
+    @Option(help: "How many messages.") var limit = 50
+    @Flag(help: "One JSON object per line.") var json = false
+
+    func validate() throws {
+        guard limit > 0 else { throw ValidationError("--limit must be positive") }
+    }
+
+    func run() async throws {
+        try await reportingErrors {
+            let client = try global.openClient()
+            await EngineRun(client).flushQueued()
+            for message in try client.store.history(chat: with, limit: limit) {
+                Output.printMessage(message, json: json)
+            }
+        }
+    }
+}
+
+struct Search: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Full-text search over your history.")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "Words to look for.") var text: String
+    @Flag(help: "One JSON object per line.") var json = false
+
+    func run() async throws {
+        try await reportingErrors {
+            let client = try global.openClient()
+            await EngineRun(client).flushQueued()
+            for message in try client.store.search(text) {
+                Output.printMessage(message, json: json)
+            }
+        }
+    }
+}
+
+struct Status: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Try the relay and show the connection result and outbox size.")
+    @OptionGroup var global: GlobalOptions
+    @Option(help: "Seconds to wait for the relay.") var timeout: Double = 5
+    @Flag(help: "One JSON object.") var json = false
+
+    func run() async throws {
+        try await reportingErrors {
+            let client = try global.openClient()
+            let online: Bool? = try await EngineRun(client).whileRunning(timeout: timeout) {
+                await client.waitUntilSynced()
+                return true
+            }
+            var connection = "online"
+            if online == nil {
+                connection = "unreachable"
+                if case .waitingToRetry(_, let why) = await client.connectionState { connection += ": " + why }
+            }
+            Output.printStatus(user: client.profile.name, server: client.server, connection: connection, outbox: await client.outboxCount(), json: json)
+        }
+    }
+}
