@@ -41,13 +41,13 @@ public final class RelayProcess: @unchecked Sendable {
     }
 
     /// Starts `parla-relay --port 0 --data DIR ...` and waits until it is listening.
-    public static func start(dataDirectory: String? = nil, arguments: [String] = []) async throws -> RelayProcess {
+    public static func start(dataDirectory: String? = nil, port: Int = 0, arguments: [String] = []) async throws -> RelayProcess {
         let directory = dataDirectory ?? makeTemporaryDirectory(prefix: "parla-relay-proc")
         let logPath = (directory as NSString).appendingPathComponent("relay-\(UUID().uuidString.prefix(6)).log")
         FileManager.default.createFile(atPath: logPath, contents: nil)
         let process = Process()
         process.executableURL = try executable(named: "parla-relay")
-        process.arguments = ["--port", "0", "--data", directory] + arguments
+        process.arguments = ["--port", String(port), "--data", directory] + arguments
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         process.standardOutput = FileHandle.nullDevice
         try process.run()
@@ -64,6 +64,20 @@ public final class RelayProcess: @unchecked Sendable {
         }
         process.terminate()
         throw Failure.didNotStart((try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "")
+    }
+
+    /// A loopback port that was free a moment ago, for a relay that must come back on the same port.
+    public static func freePort() -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = 0
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+        return Int(UInt16(bigEndian: addr.sin_port))
     }
 
     private init(process: Process, port: Int, dataDirectory: String, logPath: String) {

@@ -1,0 +1,111 @@
+import Foundation
+import Logging
+@testable import ParlaClient
+import ParlaRelayTesting
+import Testing
+
+/// A registered profile plus a running engine for it.
+final class RunningClient: @unchecked Sendable {
+    let client: ParlaClient
+    let log = EventLog()
+    private var engine: Task<Void, Never>?
+    private var reader: Task<Void, Never>?
+
+    init(client: ParlaClient) {
+        self.client = client
+        let log = self.log
+        reader = Task {
+            for await event in client.events { await log.append(event) }
+        }
+    }
+
+    var store: ClientStore { client.store }
+
+    func start() {
+        let client = self.client
+        engine = Task { await client.run() }
+    }
+
+    func stop() async {
+        engine?.cancel()
+        await engine?.value
+        engine = nil
+    }
+
+    func shutdown() async {
+        await stop()
+        await client.finishEvents()
+        await reader?.value
+    }
+}
+
+enum TestProfiles {
+    static var quietLogger: Logger {
+        var logger = Logger(label: "test-client")
+        logger.logLevel = .critical
+        return logger
+    }
+
+    static let fastRetry = ReconnectPolicy(base: .milliseconds(50), cap: .milliseconds(400), stableAfter: .seconds(5))
+
+    /// Registers `name` on the relay at `url` in a fresh profile directory.
+    static func register(_ name: String, url: String) async throws -> Profile {
+        let home = makeTemporaryDirectory(prefix: "parla-profile-\(name)")
+        return try await ParlaClient.register(name: name, server: url, invite: nil, directory: home, transport: WebSocketTransport(logger: quietLogger))
+    }
+
+    static func engine(for profile: Profile, server: String? = nil, policy: ReconnectPolicy = fastRetry) throws -> RunningClient {
+        RunningClient(client: try ParlaClient(profile: profile, server: server, transport: WebSocketTransport(pingInterval: .seconds(2), logger: quietLogger), policy: policy, logger: quietLogger))
+    }
+}
+
+/// Every event an engine emitted, with a way to wait for one.
+actor EventLog {
+    private(set) var events: [ClientEvent] = []
+
+    func append(_ event: ClientEvent) { events.append(event) }
+
+    /// Statuses an outgoing message went through, in order.
+    func statuses(of id: String) -> [MessageStatus] {
+        events.compactMap { event in
+            switch event {
+            case .messageAdded(let r) where r.id == id, .messageUpdated(let r) where r.id == id: r.status
+            default: nil
+            }
+        }
+    }
+
+    func added() -> [MessageRecord] {
+        events.compactMap { if case .messageAdded(let r) = $0, r.status == .received { return r } else { return nil } }
+    }
+
+    func connectionStates() -> [ConnectionState] {
+        events.compactMap { if case .connection(let s) = $0 { return s } else { return nil } }
+    }
+}
+
+/// Polls `condition` until it holds or `timeout` passes.
+func eventually(timeout: Duration = .seconds(15), _ what: String, sourceLocation: SourceLocation = #_sourceLocation, _ condition: () async throws -> Bool) async throws {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if try await condition() { return }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+    Issue.record("timed out waiting for: \(what)", sourceLocation: sourceLocation)
+}
+
+/// Runs the real `parla` executable and returns (exit status, stdout, stderr).
+@discardableResult
+func runParla(_ arguments: [String], timeout: Double = 30) throws -> (status: Int32, out: String, err: String) {
+    let process = Process()
+    process.executableURL = try RelayProcess.executable(named: "parla")
+    process.arguments = arguments
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    let outData = out.fileHandleForReading.readDataToEndOfFile()
+    let errData = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+}

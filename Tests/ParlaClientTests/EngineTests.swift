@@ -1,0 +1,125 @@
+import Foundation
+@testable import ParlaClient
+import ParlaRelay
+import ParlaRelayTesting
+import Testing
+
+@Suite struct EngineTests {
+    @Test func ticksProgressFromQueuedToRead() async throws {
+        let relay = try await TestRelay.start()
+        defer { Task { await relay.stop() } }
+        let alice = try TestProfiles.engine(for: try await TestProfiles.register("alice", url: relay.url))
+        let bob = try TestProfiles.engine(for: try await TestProfiles.register("bob", url: relay.url))
+
+        let record = try await alice.client.send("ciao bob", to: "bob")
+        #expect(record.status == .queued)
+        alice.start()
+        try await eventually("sent") { try alice.store.message(localID: record.localID)?.status == .sent }
+        bob.start()
+        try await eventually("bob has it") { await bob.log.added().map(\.text) == ["ciao bob"] }
+        try await eventually("delivered") { try alice.store.message(localID: record.localID)?.status == .delivered }
+        #expect(try bob.store.chats().first?.unread == 1)
+        try await bob.client.markRead(chat: "alice")
+        #expect(try bob.store.chats().first?.unread == 0)
+        try await eventually("read") { try alice.store.message(localID: record.localID)?.status == .read }
+        #expect(await alice.log.statuses(of: record.id) == [.queued, .sent, .delivered, .read])
+        await alice.shutdown()
+        await bob.shutdown()
+    }
+
+    @Test func readReceiptsOffMeansNeitherSendingNorSeeingThem() async throws {
+        let relay = try await TestRelay.start()
+        defer { Task { await relay.stop() } }
+        let alice = try TestProfiles.engine(for: try await TestProfiles.register("alice", url: relay.url))
+        let bob = try TestProfiles.engine(for: try await TestProfiles.register("bob", url: relay.url))
+        try await bob.client.setReadReceipts(false)
+        alice.start()
+        bob.start()
+        let toBob = try await alice.client.send("one", to: "bob")
+        try await eventually("delivered") { try alice.store.message(localID: toBob.localID)?.status == .delivered }
+        try await bob.client.markRead(chat: "alice")
+        let toAlice = try await bob.client.send("two", to: "alice")
+        try await eventually("bob's delivered") { try bob.store.message(localID: toAlice.localID)?.status == .delivered }
+        try await alice.client.markRead(chat: "bob")
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(try alice.store.message(localID: toBob.localID)?.status == .delivered, "bob sent no read receipt")
+        #expect(try bob.store.message(localID: toAlice.localID)?.status == .delivered, "bob does not see alice's")
+        await alice.shutdown()
+        await bob.shutdown()
+    }
+
+    @Test func rejectedMessagesShowTheirReasonAndCanBeRetriedOrDeleted() async throws {
+        let relay = try await TestRelay.start()
+        defer { Task { await relay.stop() } }
+        let alice = try TestProfiles.engine(for: try await TestProfiles.register("alice", url: relay.url))
+        alice.start()
+        let record = try await alice.client.send("hello?", to: "nobody")
+        try await eventually("failed") { try alice.store.message(localID: record.localID)?.status == .failed }
+        let failed = try #require(try alice.store.message(localID: record.localID))
+        #expect(failed.failureReason?.contains("no user named 'nobody'") == true)
+        #expect(await alice.client.outboxCount() == 0)
+
+        // nobody registers; a retry under the same id now goes through.
+        _ = try await TestProfiles.register("nobody", url: relay.url)
+        _ = try await alice.client.retry(localID: record.localID)
+        try await eventually("sent after retry") { try alice.store.message(localID: record.localID)?.status == .sent }
+
+        let again = try await alice.client.send("x", to: "ghost")
+        try await eventually("failed again") { try alice.store.message(localID: again.localID)?.status == .failed }
+        #expect(try await alice.client.deleteFailed(localID: again.localID))
+        #expect(try alice.store.message(localID: again.localID) == nil)
+        #expect(try await !alice.client.deleteFailed(localID: record.localID), "only failed messages can be deleted")
+        await alice.shutdown()
+    }
+
+    @Test func invalidInputIsRefusedBeforeAnythingIsStored() async throws {
+        let relay = try await TestRelay.start()
+        defer { Task { await relay.stop() } }
+        let alice = try TestProfiles.engine(for: try await TestProfiles.register("alice", url: relay.url))
+        await #expect(throws: EngineError.invalidRecipient("Bob!")) { try await alice.client.send("hi", to: "Bob!") }
+        await #expect(throws: EngineError.emptyMessage) { try await alice.client.send("", to: "bob") }
+        await #expect(throws: EngineError.messageTooLong(70_000)) { try await alice.client.send(String(repeating: "x", count: 70_000), to: "bob") }
+        #expect(try alice.store.allMessages().isEmpty)
+        await alice.shutdown()
+    }
+
+    @Test func historyIsPagedAndSearchable() async throws {
+        let relay = try await TestRelay.start()
+        defer { Task { await relay.stop() } }
+        let alice = try TestProfiles.engine(for: try await TestProfiles.register("alice", url: relay.url))
+        for i in 0..<30 { try await alice.client.send(i == 7 ? "the pizza è pronta 🍕" : "message \(i)", to: "bob") }
+        let latest = try alice.store.history(chat: "bob", limit: 10)
+        #expect(latest.map(\.text) == (20..<30).map { "message \($0)" })
+        let older = try alice.store.history(chat: "bob", limit: 10, before: latest.first!.localID)
+        #expect(older.map(\.text) == (10..<20).map { "message \($0)" })
+        #expect(try alice.store.search("pizza").map(\.text) == ["the pizza è pronta 🍕"])
+        #expect(try alice.store.search("pronta pizza").count == 1)
+        #expect(try alice.store.search("\"quoted").isEmpty)
+        #expect(try alice.store.search("  ").isEmpty)
+        await alice.shutdown()
+    }
+
+    @Test func aDuplicateDeliveryIsStoredAndShownOnce() throws {
+        let home = makeTemporaryDirectory(prefix: "parla-store")
+        let store = try ClientStore(path: home + "/parla.sqlite")
+        let item = ClientStore.Incoming(id: "m1", from: "alice", text: "once", sentAt: Date())
+        #expect(try store.storeIncoming([item], me: "bob").count == 1)
+        #expect(try store.storeIncoming([item, item], me: "bob").isEmpty)
+        #expect(try store.allMessages().count == 1)
+        #expect(try store.chats().first?.unread == 1)
+    }
+
+    @Test func aChangedRelayIdentityIsRefused() async throws {
+        let relay = try await TestRelay.start()
+        defer { Task { await relay.stop() } }
+        let profile = try await TestProfiles.register("alice", url: relay.url)
+        let other = try await TestRelay.start()
+        defer { Task { await other.stop() } }
+        let alice = try TestProfiles.engine(for: profile, server: other.url)
+        alice.start()
+        try await eventually("refused") {
+            await alice.log.events.contains { if case .notice(let text) = $0 { return text.contains("refusing to log in") } else { return false } }
+        }
+        await alice.shutdown()
+    }
+}
