@@ -24,7 +24,7 @@ public final class ChaosProxy: Sendable {
                 return ClientBootstrap(group: inbound.eventLoop)
                     .connect(host: "127.0.0.1", port: targetPort)
                     .flatMap { outbound in
-                        let (a, b) = Glue.pair()
+                        let (a, b) = Glue.pair(state: state)
                         return inbound.pipeline.addHandler(a).flatMap { outbound.pipeline.addHandler(b) }.map {
                             a.peer = outbound
                             b.peer = inbound
@@ -53,6 +53,10 @@ public final class ChaosProxy: Sendable {
     /// Stops cutting; connections made from now on live on.
     public func calm() { state.calm() }
 
+    /// Silently drops all traffic while keeping sockets open: a peer that vanished without a FIN.
+    public func freeze() { state.setFrozen(true) }
+    public func thaw() { state.setFrozen(false) }
+
     public func stop() async {
         try? await serverChannel.close()
     }
@@ -72,17 +76,24 @@ private final class ProxyState: @unchecked Sendable {
     func cut() { lock.withLock { _cuts += 1 } }
     func calm() { lock.withLock { lifetime = nil } }
     func nextLifetime() -> Int? { lock.withLock { lifetime.map { Int.random(in: $0) } } }
+    private var _frozen = false
+    var frozen: Bool { lock.withLock { _frozen } }
+    func setFrozen(_ value: Bool) { lock.withLock { _frozen = value } }
 }
 
 /// Copies bytes read on one channel to its peer; closing one side closes the other.
 private final class Glue: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = ByteBuffer
     var peer: (any Channel)?
+    private let state: ProxyState
 
-    static func pair() -> (Glue, Glue) { (Glue(), Glue()) }
+    private init(state: ProxyState) { self.state = state }
+
+    static func pair(state: ProxyState) -> (Glue, Glue) { (Glue(state: state), Glue(state: state)) }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
+        if state.frozen { return }
         peer?.writeAndFlush(buffer, promise: nil)
     }
 

@@ -23,6 +23,8 @@ public actor ParlaClient {
     private var maxInflight = 512
     private var retryTask: Task<Void, Never>?
     private var flushRetryScheduled = false
+    private var flushing = false
+    private var flushAgain = false
     /// Outcomes of sends, for callers waiting on one message (e.g. `parla send`).
     private var settledWaiters: [String: [Waiter<MessageRecord?>]] = [:]
     private var syncWaiters: [Waiter<Void>] = []
@@ -378,8 +380,23 @@ public actor ParlaClient {
         await flushOutbox()
     }
 
-    /// Sends outbox items, in order, that are not already on the wire.
+    /// Sends outbox items, in order, that are not already on the wire. One flush runs
+    /// at a time (a request during one makes it go round again), so frames leave in
+    /// outbox order even though sending suspends.
     func flushOutbox() async {
+        if flushing {
+            flushAgain = true
+            return
+        }
+        flushing = true
+        defer { flushing = false }
+        repeat {
+            flushAgain = false
+            await flushOnce()
+        } while flushAgain
+    }
+
+    private func flushOnce() async {
         guard connectionState == .online, let link else { return }
         let room = maxInflight - inflight.count
         guard room > 0 else { return }
