@@ -88,17 +88,22 @@ public final class RelayProcess: @unchecked Sendable {
     }
 
     /// SIGKILL: no chance to flush or clean up anything.
-    public func kill() {
+    public func kill() async {
         Foundation.kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        await waitForExit(process)
     }
 
     /// SIGTERM, then wait for the graceful exit; returns the exit status.
     @discardableResult
-    public func terminate() -> Int32 {
+    public func terminate() async -> Int32 {
         process.terminate()
-        process.waitUntilExit()
+        await waitForExit(process)
         return process.terminationStatus
+    }
+
+    /// For `defer`: stop the process without waiting.
+    public func terminateSoon() {
+        if process.isRunning { process.terminate() }
     }
 
     public var log: String {

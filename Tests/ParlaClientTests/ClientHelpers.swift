@@ -96,16 +96,6 @@ func eventually(timeout: Duration = .seconds(15), _ what: String, sourceLocation
 
 /// Runs the real `parla` executable and returns (exit status, stdout, stderr).
 @discardableResult
-func runParla(_ arguments: [String], timeout: Double = 30) throws -> (status: Int32, out: String, err: String) {
-    let process = Process()
-    process.executableURL = try RelayProcess.executable(named: "parla")
-    process.arguments = arguments
-    let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let outData = out.fileHandleForReading.readDataToEndOfFile()
-    let errData = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+func runParla(_ arguments: [String]) async throws -> (status: Int32, out: String, err: String) {
+    try await runChildProcess(try RelayProcess.executable(named: "parla"), arguments)
 }

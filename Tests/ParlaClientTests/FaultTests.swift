@@ -28,12 +28,12 @@ import Testing
         let texts = (0..<500).map { "burst \($0)" }
         for (i, text) in texts.enumerated() {
             try await alice.client.send(text, to: "bob")
-            if i == 150 { relay.kill() }
+            if i == 150 { await relay.kill() }
         }
         #expect(await alice.client.outboxCount() > 0, "killed mid-burst")
 
         relay = try await RelayProcess.start(dataDirectory: data, port: port)
-        defer { relay.terminate() }
+        defer { relay.terminateSoon() }
         try await eventually(timeout: .seconds(30), "outbox drained") { await alice.client.outboxCount() == 0 }
         let bob = try TestProfiles.engine(for: bobProfile)
         bob.start()
@@ -42,7 +42,7 @@ import Testing
         try expectExactlyOnce(bob.store, texts)
         #expect(await bob.log.added().count == 500, "each shown once")
         try await eventually("relay store empty") {
-            let stats = try JSONSerialization.jsonObject(with: Data(try runRelayStats(data).utf8)) as? [String: Any]
+            let stats = try JSONSerialization.jsonObject(with: Data(try await runRelayStats(data).utf8)) as? [String: Any]
             return stats?["pendingMessages"] as? Int == 0
         }
         await alice.shutdown()
@@ -112,14 +112,6 @@ import Testing
     }
 }
 
-func runRelayStats(_ data: String) throws -> String {
-    let process = Process()
-    process.executableURL = try RelayProcess.executable(named: "parla-relay")
-    process.arguments = ["stats", "--data", data, "--json"]
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    try process.run()
-    let out = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return String(decoding: out, as: UTF8.self)
+func runRelayStats(_ data: String) async throws -> String {
+    try await runChildProcess(try RelayProcess.executable(named: "parla-relay"), ["stats", "--data", data, "--json"]).out
 }

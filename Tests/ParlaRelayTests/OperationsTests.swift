@@ -54,16 +54,16 @@ import Testing
         try await a.expectAck("m1")
         try await a.expectAck("m2")
 
-        let json = try runRelayCommand(["stats", "--data", relay.dataDirectory, "--json"])
+        let json = try await runRelayCommand(["stats", "--data", relay.dataDirectory, "--json"])
         let stats = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any] ?? [:]
         #expect(stats["users"] as? Int == 2)
         #expect(stats["pendingMessages"] as? Int == 2)
         #expect(stats["pendingReceipts"] as? Int == 0)
         #expect((stats["databaseBytes"] as? Int ?? 0) > 0)
 
-        let text = try runRelayCommand(["stats", "--data", relay.dataDirectory])
+        let text = try await runRelayCommand(["stats", "--data", relay.dataDirectory])
         #expect(text.contains("pending messages: 2"))
-        let missing = try runRelayCommand(["stats", "--data", "/nonexistent/parla"])
+        let missing = try await runRelayCommand(["stats", "--data", "/nonexistent/parla"])
         #expect(missing.contains("no relay database"))
         await a.close()
     }
@@ -71,7 +71,7 @@ import Testing
     @Test func inviteCommandPrintsAOneTimeCode() async throws {
         let relay = try await TestRelay.start { $0.registration = .closed }
         defer { Task { await relay.stop() } }
-        let code = try runRelayCommand(["invite", "--data", relay.dataDirectory]).trimmingCharacters(in: .whitespacesAndNewlines)
+        let code = try await runRelayCommand(["invite", "--data", relay.dataDirectory]).trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(code.count == 24)
         let client = try await RelayTestClient.connect(relay.url)
         guard case .welcome = try await client.register("alice", keys: IdentityKeys(), invite: code) else {
@@ -80,10 +80,10 @@ import Testing
         await client.close()
     }
 
-    @Test func badCommandLineArgumentsAreExplained() throws {
-        #expect(try runRelayCommand(["--registration", "maybe"]).contains("--registration must be 'open' or 'closed'"))
-        #expect(try runRelayCommand(["--ttl", "forever"]).contains("--ttl must be a positive duration"))
-        #expect(try runRelayCommand(["--tls-cert", "x.pem"]).contains("--tls-cert and --tls-key go together"))
+    @Test func badCommandLineArgumentsAreExplained() async throws {
+        #expect(try await runRelayCommand(["--registration", "maybe"]).contains("--registration must be 'open' or 'closed'"))
+        #expect(try await runRelayCommand(["--ttl", "forever"]).contains("--ttl must be a positive duration"))
+        #expect(try await runRelayCommand(["--tls-cert", "x.pem"]).contains("--tls-cert and --tls-key go together"))
     }
 
     @Test func servesWSSWithACertificate() async throws {
@@ -96,7 +96,7 @@ import Testing
         openssl.standardError = FileHandle.nullDevice
         openssl.standardOutput = FileHandle.nullDevice
         try openssl.run()
-        openssl.waitUntilExit()
+        await waitForExit(openssl)
         #expect(openssl.terminationStatus == 0)
 
         let relay = try await TestRelay.start {

@@ -40,7 +40,7 @@ import Testing
         while acked.count < 50 {
             if case .ack(let id) = try await a.next() { acked.insert(id) }
         }
-        relay.kill()
+        await relay.kill()
         // Collect acks that were already on the wire.
         for frame in await a.drainBuffered() {
             if case .ack(let id) = frame { acked.insert(id) }
@@ -48,7 +48,7 @@ import Testing
         #expect(acked.count < total, "the kill should land mid-burst")
 
         let restarted = try await RelayProcess.start(dataDirectory: data, arguments: ["--rate-limit", "0"])
-        defer { restarted.terminate() }
+        defer { restarted.terminateSoon() }
         let stats = try await restarted.statsJSON()
         #expect((stats["pendingMessages"] as? Int ?? 0) >= acked.count)
 
@@ -80,7 +80,7 @@ import Testing
         let relay = try await RelayProcess.start()
         let keys = IdentityKeysFixture.make()
         let client = try await RelayTestClient.online(relay.url, name: "alice", keys: keys, register: true)
-        #expect(relay.terminate() == 0)
+        #expect(await relay.terminate() == 0)
         #expect(try await client.closeCode() == 1001)
     }
 }

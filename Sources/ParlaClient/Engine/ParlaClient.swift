@@ -24,6 +24,8 @@ public actor ParlaClient {
     private var retryTask: Task<Void, Never>?
     private var flushRetryScheduled = false
     private var flushing = false
+    /// Bumped for every new connection, so work begun for an old one stops.
+    private var linkGeneration = 0
     private var flushAgain = false
     /// Outcomes of sends, for callers waiting on one message (e.g. `parla send`).
     private var settledWaiters: [String: [Waiter<MessageRecord?>]] = [:]
@@ -159,6 +161,7 @@ public actor ParlaClient {
             do {
                 let link = try await transport.connect(to: server)
                 self.link = link
+                linkGeneration += 1
                 setState(.authenticating)
                 try await authenticate(link)
                 setState(.online)
@@ -398,6 +401,7 @@ public actor ParlaClient {
 
     private func flushOnce() async {
         guard connectionState == .online, let link else { return }
+        let generation = linkGeneration
         let room = maxInflight - inflight.count
         guard room > 0 else { return }
         let items: [ClientStore.OutboxItem]
@@ -409,7 +413,8 @@ public actor ParlaClient {
         }
         var sent = 0
         for item in items where !inflight.contains(item.id) {
-            guard sent < room else { break }
+            // Sending suspends; if the link was replaced meanwhile, the new one's flush takes over.
+            guard sent < room, generation == linkGeneration, self.link != nil else { break }
             inflight.insert(item.id)
             sent += 1
             switch item.kind {
