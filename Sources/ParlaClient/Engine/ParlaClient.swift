@@ -76,6 +76,21 @@ public actor ParlaClient {
         }
     }
 
+    /// Chats, most recent activity first.
+    public func chats() throws -> [ChatSummary] {
+        try store.chats()
+    }
+
+    /// One page of a chat, oldest first; pass the first message's `localID` to get the page before it.
+    public func history(chat: String, limit: Int = 50, before localID: Int64? = nil) throws -> [MessageRecord] {
+        try store.history(chat: chat, limit: limit, before: localID)
+    }
+
+    /// Full-text search over the whole history, newest first.
+    public func search(_ text: String, limit: Int = 100) throws -> [MessageRecord] {
+        try store.search(text, limit: limit)
+    }
+
     /// Off means we neither send read receipts nor show others' (as WhatsApp does).
     public var readReceiptsEnabled: Bool {
         (try? store.setting("readReceipts")) != "off"
