@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "ParlaRelay", targets: ["ParlaRelay"]),
         .library(name: "ParlaRelayTesting", targets: ["ParlaRelayTesting"]),
         .library(name: "ParlaClient", targets: ["ParlaClient"]),
+        .library(name: "ParlaTUI", targets: ["ParlaTUI"]),
         .executable(name: "parla", targets: ["parla"]),
     ],
     dependencies: [
@@ -62,6 +63,7 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOWebSocket", package: "swift-nio"),
         ]),
+        .target(name: "ParlaTUI", dependencies: ["ParlaClient", "ParlaProtocol"]),
         .executableTarget(name: "parla", dependencies: [
             "ParlaClient", "ParlaProtocol",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -72,6 +74,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "ParlaProtocolTests", dependencies: ["ParlaProtocol", "ParlaCrypto"]),
+        .testTarget(name: "ParlaTUITests", dependencies: ["ParlaTUI", "ParlaClient"]),
         .testTarget(name: "ParlaClientTests", dependencies: [
             "ParlaClient", "ParlaRelay", "ParlaRelayTesting", "parla", "parla-relay",
         ]),

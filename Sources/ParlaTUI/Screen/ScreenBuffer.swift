@@ -1,0 +1,104 @@
+/// What a piece of text is, so a theme can colour it.
+public enum StyleRole: String, Sendable, CaseIterable, Hashable {
+    case normal, border, title
+    case chatNormal, chatSelected, chatUnread
+    case ownMessage, otherMessage, senderName, time
+    case tickQueued, tickSent, tickDelivered, tickRead, tickFailed
+    case input, statusLine, separator, unreadSeparator, notice, help
+}
+
+/// One screen column: the grapheme drawn there (empty for the second column of a
+/// wide character) and its style.
+public struct Cell: Sendable, Equatable {
+    public var text: String
+    public var role: StyleRole
+
+    public static let blank = Cell(text: " ", role: .normal)
+    /// The right half of a wide character: nothing is drawn there.
+    public static func continuation(_ role: StyleRole) -> Cell { Cell(text: "", role: role) }
+}
+
+/// The whole screen as a grid of cells: what `render` produces and the terminal
+/// layer copies out. Plain data, so tests compare it as text.
+public struct ScreenBuffer: Sendable, Equatable {
+    public let width: Int
+    public let height: Int
+    public private(set) var cells: [Cell]
+    public let widths: DisplayWidth
+
+    public init(width: Int, height: Int, widths: DisplayWidth = DisplayWidth()) {
+        self.width = max(0, width)
+        self.height = max(0, height)
+        self.widths = widths
+        self.cells = Array(repeating: .blank, count: self.width * self.height)
+    }
+
+    public subscript(x: Int, y: Int) -> Cell {
+        cells[y * width + x]
+    }
+
+    /// Writes `text` from column `x` on row `y`, clipped at `x + maxWidth` and the
+    /// screen edge. A wide character that would not fit whole is replaced by spaces.
+    /// Returns the number of columns written.
+    @discardableResult
+    public mutating func put(_ text: String, x: Int, y: Int, role: StyleRole, maxWidth: Int? = nil) -> Int {
+        guard y >= 0, y < height, x < width else { return 0 }
+        let limit = min(width, x + (maxWidth ?? width))
+        var column = x
+        for character in text {
+            let w = widths.width(of: character)
+            if w == 0 {
+                // Stray zero-width cluster: attach it to the previous cell.
+                if column > x, column - 1 >= 0 { cells[y * width + column - 1].text.append(character) }
+                continue
+            }
+            if column + w > limit {
+                while column < limit {
+                    if column >= 0 { cells[y * width + column] = Cell(text: " ", role: role) }
+                    column += 1
+                }
+                break
+            }
+            if column >= 0 {
+                clearWide(at: column, y: y)
+                cells[y * width + column] = Cell(text: String(character), role: role)
+                if w == 2 {
+                    clearWide(at: column + 1, y: y)
+                    cells[y * width + column + 1] = .continuation(role)
+                }
+            }
+            column += w
+        }
+        return column - x
+    }
+
+    /// Fills a rectangle with spaces of one role.
+    public mutating func fill(x: Int, y: Int, width w: Int, height h: Int, role: StyleRole) {
+        for row in max(0, y)..<min(height, y + h) {
+            for column in max(0, x)..<min(width, x + w) {
+                cells[row * width + column] = Cell(text: " ", role: role)
+            }
+        }
+    }
+
+    /// Overwriting half of a wide character blanks its other half, so nothing shifts.
+    private mutating func clearWide(at column: Int, y: Int) {
+        guard column < width else { return }
+        let index = y * width + column
+        if cells[index].text.isEmpty, column > 0 {
+            cells[index - 1] = Cell(text: " ", role: cells[index - 1].role)
+        } else if widths.width(of: cells[index].text) == 2, column + 1 < width {
+            cells[index + 1] = Cell(text: " ", role: cells[index].role)
+        }
+    }
+
+    /// One row as the terminal would show it.
+    public func row(_ y: Int) -> String {
+        (0..<width).map { self[$0, y].text }.joined()
+    }
+
+    /// The whole screen as text, rows joined by newlines, trailing spaces kept.
+    public var text: String {
+        (0..<height).map(row).joined(separator: "\n")
+    }
+}
