@@ -32,6 +32,18 @@ public struct MessageRecord: Sendable, Equatable, Identifiable {
     /// Outgoing: when composed. Incoming: when the relay accepted it.
     public var sentAt: Date
     public var isOutgoing: Bool { status != .received }
+
+    public init(localID: Int64, id: String, chat: String, from: String, to: String, text: String, status: MessageStatus, failureReason: String?, sentAt: Date) {
+        self.localID = localID
+        self.id = id
+        self.chat = chat
+        self.from = from
+        self.to = to
+        self.text = text
+        self.status = status
+        self.failureReason = failureReason
+        self.sentAt = sentAt
+    }
 }
 
 /// One conversation in the chat list.
@@ -40,4 +52,11 @@ public struct ChatSummary: Sendable, Equatable {
     public var unread: Int
     public var lastActivity: Date
     public var lastMessage: String?
+
+    public init(name: String, unread: Int, lastActivity: Date, lastMessage: String?) {
+        self.name = name
+        self.unread = unread
+        self.lastActivity = lastActivity
+        self.lastMessage = lastMessage
+    }
 }

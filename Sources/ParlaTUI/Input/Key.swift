@@ -1,0 +1,12 @@
+/// A key press (or paste) after the terminal layer decoded escape sequences.
+public enum Key: Sendable, Equatable {
+    case character(Character)
+    case enter, altEnter, tab, backspace, delete, escape
+    case up, down, left, right, home, end, pageUp, pageDown
+    case altUp, altDown
+    case ctrl(Character)
+    case alt(Character)
+    case f1
+    /// A bracketed paste: one block, however many lines.
+    case paste(String)
+}

@@ -1,0 +1,54 @@
+/// Colours and attributes for each style role. The renderer only assigns roles;
+/// the terminal layer asks the theme how a role looks.
+public struct Theme: Sendable, Equatable {
+    public struct Style: Sendable, Equatable {
+        public var foreground: Int?
+        public var background: Int?
+        public var bold = false
+        public var dim = false
+        public var underline = false
+        public var reverse = false
+
+        public init(foreground: Int? = nil, background: Int? = nil, bold: Bool = false, dim: Bool = false, underline: Bool = false, reverse: Bool = false) {
+            self.foreground = foreground
+            self.background = background
+            self.bold = bold
+            self.dim = dim
+            self.underline = underline
+            self.reverse = reverse
+        }
+    }
+
+    public var name: String
+    public var styles: [StyleRole: Style]
+    /// Draw with ASCII substitutes (for terminals whose locale is not UTF-8).
+    public var ascii = false
+
+    public init(name: String, styles: [StyleRole: Style], ascii: Bool = false) {
+        self.name = name
+        self.styles = styles
+        self.ascii = ascii
+    }
+
+    public func style(_ role: StyleRole) -> Style { styles[role] ?? Style() }
+
+    /// The built-in dark theme (xterm-256 colour numbers).
+    public static let `default` = Theme(name: "default", styles: [
+        .border: Style(foreground: 240), .title: Style(foreground: 252, bold: true),
+        .chatSelected: Style(foreground: 231, background: 24, bold: true), .chatUnread: Style(foreground: 222, bold: true),
+        .ownMessage: Style(foreground: 252), .otherMessage: Style(foreground: 255),
+        .senderName: Style(foreground: 117, bold: true), .time: Style(foreground: 244),
+        .tickQueued: Style(foreground: 244), .tickSent: Style(foreground: 250), .tickDelivered: Style(foreground: 250),
+        .tickRead: Style(foreground: 81, bold: true), .tickFailed: Style(foreground: 203, bold: true),
+        .input: Style(foreground: 255), .statusLine: Style(foreground: 252, background: 236),
+        .separator: Style(foreground: 242), .unreadSeparator: Style(foreground: 222), .notice: Style(foreground: 222, bold: true),
+        .help: Style(foreground: 255, background: 237),
+    ])
+
+    /// No colours at all: attributes only (for NO_COLOR and monochrome terminals).
+    public static let mono = Theme(name: "mono", styles: [
+        .title: Style(bold: true), .chatSelected: Style(reverse: true), .chatUnread: Style(bold: true),
+        .senderName: Style(bold: true), .time: Style(dim: true), .tickRead: Style(bold: true), .tickFailed: Style(bold: true, underline: true),
+        .statusLine: Style(reverse: true), .separator: Style(dim: true), .notice: Style(bold: true), .help: Style(reverse: true),
+    ])
+}

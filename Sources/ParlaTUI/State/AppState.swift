@@ -1,0 +1,54 @@
+import Foundation
+import ParlaClient
+
+/// Everything the screen shows, as plain data. Changed only by `reduce`.
+public struct AppState: Sendable, Equatable {
+    public enum Focus: Sendable, Equatable { case input, chatList }
+    public enum Overlay: Sendable, Equatable { case none, help }
+
+    public var me: String
+    public var chats: [ChatSummary] = []
+    public var selectedChat: String?
+    /// The loaded page of the selected chat, oldest first (never the whole history).
+    public var conversation: [MessageRecord] = []
+    public var connection: ConnectionState = .offline
+    public var queuedCount = 0
+    public var editor = LineEditor()
+    public var focus = Focus.input
+    /// How many conversation lines the view is scrolled up from the newest.
+    public var scrollBack = 0
+    public var overlay = Overlay.none
+    public var typing: Set<String> = []
+    public var online: Set<String> = []
+    public var notice: String?
+    public var confirmingQuit = false
+    public var now: Date
+
+    public init(me: String, now: Date = Date()) {
+        self.me = me
+        self.now = now
+    }
+
+    public var totalUnread: Int { chats.reduce(0) { $0 + $1.unread } }
+}
+
+/// What happens to the state.
+public enum AppAction: Sendable, Equatable {
+    case key(Key)
+    case engine(ClientEvent)
+    case chatsLoaded([ChatSummary])
+    case conversationLoaded(chat: String, messages: [MessageRecord])
+    case queuedCount(Int)
+    case tick(Date)
+}
+
+/// What the runner must do for the state's sake (I/O stays out of `reduce`).
+public enum AppEffect: Sendable, Equatable {
+    case send(text: String, to: String)
+    case markRead(chat: String)
+    case loadConversation(chat: String)
+    case loadChats
+    case typing(to: String)
+    case retryConnection
+    case quit
+}

@@ -1,0 +1,164 @@
+import Foundation
+import ParlaClient
+@testable import ParlaTUI
+import Testing
+
+@Suite struct ReducerTests {
+    func reduce(_ state: inout AppState, _ keys: Key...) -> [AppEffect] {
+        keys.flatMap { Reducer.reduce(&state, .key($0)) }
+    }
+
+    func type(_ state: inout AppState, _ text: String) {
+        for c in text { _ = Reducer.reduce(&state, .key(.character(c))) }
+    }
+
+    @Test func enterSendsToTheSelectedChatAndClearsTheInput() {
+        var state = Fixture.state
+        type(&state, "ciao 👋")
+        #expect(reduce(&state, .enter) == [.send(text: "ciao 👋", to: "bob")])
+        #expect(state.editor.isEmpty)
+        #expect(reduce(&state, .enter).isEmpty, "nothing to send")
+    }
+
+    @Test func typingNotifiesThePeer() {
+        var state = Fixture.state
+        #expect(reduce(&state, .character("x")) == [.typing(to: "bob")])
+    }
+
+    @Test func altEnterAndCtrlJInsertNewlines() {
+        var state = Fixture.state
+        type(&state, "a")
+        _ = reduce(&state, .altEnter)
+        type(&state, "b")
+        _ = reduce(&state, .ctrl("j"))
+        type(&state, "c")
+        #expect(reduce(&state, .enter) == [.send(text: "a\nb\nc", to: "bob")])
+    }
+
+    @Test func aPastedBlockIsOneMessage() {
+        var state = Fixture.state
+        _ = reduce(&state, .paste("line one\r\nline two\nline three"))
+        #expect(reduce(&state, .enter) == [.send(text: "line one\nline two\nline three", to: "bob")])
+    }
+
+    @Test func chatSwitchingKeys() {
+        var state = Fixture.state
+        #expect(reduce(&state, .ctrl("n")) == [.loadConversation(chat: "team-dev"), .markRead(chat: "team-dev")])
+        _ = reduce(&state, .altDown)
+        #expect(state.selectedChat == "carol")
+        _ = reduce(&state, .ctrl("n"))
+        #expect(state.selectedChat == "bob", "wraps around")
+        _ = reduce(&state, .ctrl("p"))
+        #expect(state.selectedChat == "carol")
+        _ = reduce(&state, .altUp)
+        #expect(state.selectedChat == "team-dev")
+        _ = reduce(&state, .alt("1"))
+        #expect(state.selectedChat == "bob")
+        #expect(reduce(&state, .alt("9")).isEmpty)
+        _ = reduce(&state, .alt("a"))
+        #expect(state.selectedChat == "team-dev", "next chat with unread messages")
+    }
+
+    @Test func tabMovesFocusAndTheListTakesArrows() {
+        var state = Fixture.state
+        _ = reduce(&state, .tab)
+        #expect(state.focus == .chatList)
+        _ = reduce(&state, .down)
+        #expect(state.selectedChat == "team-dev")
+        _ = reduce(&state, .end)
+        #expect(state.selectedChat == "carol")
+        _ = reduce(&state, .home)
+        #expect(state.selectedChat == "bob")
+        _ = reduce(&state, .enter)
+        #expect(state.focus == .input)
+    }
+
+    @Test func lineEditingKeys() {
+        var state = Fixture.state
+        type(&state, "hello big world")
+        _ = reduce(&state, .ctrl("w"))
+        #expect(state.editor.text == "hello big ")
+        _ = reduce(&state, .ctrl("y"))
+        _ = reduce(&state, .ctrl("a"))
+        _ = reduce(&state, .alt("f"))
+        _ = reduce(&state, .ctrl("k"))
+        #expect(state.editor.text == "hello")
+        _ = reduce(&state, .ctrl("b"), .ctrl("b"), .backspace)
+        #expect(state.editor.text == "helo")
+        _ = reduce(&state, .ctrl("e"), .alt("b"), .delete)
+        #expect(state.editor.text == "elo")
+        _ = reduce(&state, .ctrl("f"), .ctrl("u"))
+        #expect(state.editor.text == "lo")
+        _ = reduce(&state, .left, .right, .end)
+        #expect(state.editor.cursor == 2)
+    }
+
+    @Test func upAndDownRecallSentLines() {
+        var state = Fixture.state
+        type(&state, "first")
+        _ = reduce(&state, .enter)
+        type(&state, "second")
+        _ = reduce(&state, .enter)
+        _ = reduce(&state, .up)
+        #expect(state.editor.text == "second")
+        _ = reduce(&state, .up)
+        #expect(state.editor.text == "first")
+        _ = reduce(&state, .down, .down)
+        #expect(state.editor.text.isEmpty)
+    }
+
+    @Test func scrolling() {
+        var state = Fixture.state
+        _ = reduce(&state, .pageUp, .pageUp)
+        #expect(state.scrollBack == 20)
+        _ = reduce(&state, .pageDown)
+        #expect(state.scrollBack == 10)
+        _ = reduce(&state, .pageDown, .pageDown)
+        #expect(state.scrollBack == 0)
+    }
+
+    @Test func helpQuitAndCommands() {
+        var state = Fixture.state
+        _ = reduce(&state, .f1)
+        #expect(state.overlay == .help)
+        _ = reduce(&state, .character("x"))
+        #expect(state.overlay == .none, "any key closes help")
+        _ = reduce(&state, .character("?"))
+        #expect(state.overlay == .help)
+        _ = reduce(&state, .escape)
+        #expect(reduce(&state, .ctrl("q")) == [.quit])
+        _ = reduce(&state, .ctrl("c"))
+        #expect(state.confirmingQuit)
+        #expect(reduce(&state, .character("n")).isEmpty)
+        _ = reduce(&state, .ctrl("c"))
+        #expect(reduce(&state, .character("y")) == [.quit])
+        type(&state, "/new dave")
+        #expect(reduce(&state, .enter) == [.loadConversation(chat: "dave"), .markRead(chat: "dave")])
+        type(&state, "/frobnicate")
+        _ = reduce(&state, .enter)
+        #expect(state.notice?.contains("unknown command") == true)
+        type(&state, "/quit")
+        #expect(reduce(&state, .enter) == [.quit])
+        #expect(reduce(&state, .ctrl("r")) == [.retryConnection])
+    }
+
+    @Test func engineEventsUpdateTheState() {
+        var state = Fixture.state
+        let incoming = Fixture.message(20, from: "bob", to: "alice", "new!", .received, minutes: 9)
+        #expect(Reducer.reduce(&state, .engine(.messageAdded(incoming))) == [.markRead(chat: "bob"), .loadChats])
+        #expect(state.conversation.last == incoming)
+        var updated = state.conversation[1]
+        updated.status = .failed
+        _ = Reducer.reduce(&state, .engine(.messageUpdated(updated)))
+        #expect(state.conversation[1].status == .failed)
+        _ = Reducer.reduce(&state, .engine(.typing(from: "bob")))
+        #expect(state.typing.contains("bob"))
+        _ = Reducer.reduce(&state, .engine(.presence(user: "bob", online: false, lastSeen: nil)))
+        #expect(!state.online.contains("bob"))
+        _ = Reducer.reduce(&state, .engine(.connection(.connecting)))
+        #expect(state.connection == .connecting)
+        let other = Fixture.message(21, from: "carol", to: "alice", "psst", .received, minutes: 9)
+        #expect(Reducer.reduce(&state, .engine(.messageAdded(other))) == [.loadChats])
+        #expect(state.conversation.last == incoming, "another chat's message stays out of this pane")
+    }
+}
