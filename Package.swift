@@ -63,9 +63,14 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOWebSocket", package: "swift-nio"),
         ]),
-        .target(name: "ParlaTUI", dependencies: ["ParlaClient", "ParlaProtocol"]),
+        .systemLibrary(name: "CNcurses", pkgConfig: "ncursesw", providers: [.apt(["libncurses-dev"])]),
+        .target(name: "ParlaTUI", dependencies: [
+            "ParlaClient", "ParlaProtocol", "CNcurses",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .executableTarget(name: "parla", dependencies: [
-            "ParlaClient", "ParlaProtocol",
+            "ParlaClient", "ParlaProtocol", "ParlaTUI", "ParlaRelay",
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),

@@ -8,7 +8,21 @@ struct ParlaCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "parla",
         abstract: "Parla: instant messaging for the terminal.",
-        subcommands: [Init.self, Send.self, Sync.self, Chats.self, History.self, Search.self, Status.self])
+        subcommands: [Init.self, Send.self, Sync.self, Chats.self, History.self, Search.self, Status.self, Demo.self])
+
+    @OptionGroup var global: GlobalOptions
+    @Option(help: "Colour theme: default or mono (NO_COLOR also selects mono).") var theme: String?
+
+    /// With no subcommand, `parla` opens the full-screen UI.
+    func run() async throws {
+        try await reportingErrors {
+            guard Profile.exists(at: global.directory) else {
+                throw CLIError("no profile in \(global.directory): create one with 'parla init NAME --server URL', or try 'parla demo'")
+            }
+            let client = try global.openClient()
+            try await UILauncher.run(client: client, themeName: theme, logger: global.makeLogger(profile: client.profile.directory))
+        }
+    }
 }
 
 /// Options every command takes.

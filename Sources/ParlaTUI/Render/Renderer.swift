@@ -46,6 +46,18 @@ public struct Renderer: Sendable {
         return screen
     }
 
+    /// Where the terminal cursor goes: after the text before the editor's cursor.
+    public func inputCursor(_ state: AppState, width: Int, height: Int) -> (x: Int, y: Int)? {
+        guard width >= Self.minimumWidth, height >= Self.minimumHeight, state.overlay == .none else { return nil }
+        let layout = TextLayout(widths: widths)
+        let all = inputLayout(state, width: width, layout: layout, ascii: false)
+        let inputHeight = min(3, all.count)
+        let before = layout.wrap(String(state.editor.characters[..<state.editor.cursor]), width: max(1, width - 2))
+        let row = min(inputHeight - 1, max(0, before.count - 1 - (all.count - inputHeight)))
+        let column = min(width - 1, 2 + layout.widths.width(of: before.last ?? ""))
+        return (column, height - 1 - inputHeight + row)
+    }
+
     // MARK: Panes
 
     private func drawBox(_ title: String, into screen: inout ScreenBuffer, x: Int, width: Int, height: Int, glyphs: Glyphs, layout: TextLayout) {

@@ -1,0 +1,34 @@
+// SwiftPM drops pkg-config's -D flags, so wide-character support is switched on here.
+#ifndef PARLA_CNCURSES_SHIM_H
+#define PARLA_CNCURSES_SHIM_H
+#define NCURSES_WIDECHAR 1
+#ifndef _XOPEN_SOURCE_EXTENDED
+#define _XOPEN_SOURCE_EXTENDED 1
+#endif
+#include <locale.h>
+#include <langinfo.h>
+#include <wchar.h>
+#include <curses.h>
+
+static inline WINDOW *parla_stdscr(void) { return stdscr; }
+static inline int parla_lines(void) { return LINES; }
+static inline int parla_cols(void) { return COLS; }
+static inline int parla_colors(void) { return COLORS; }
+static inline int parla_color_pairs(void) { return COLOR_PAIRS; }
+static inline attr_t parla_a_bold(void) { return A_BOLD; }
+static inline attr_t parla_a_dim(void) { return A_DIM; }
+static inline attr_t parla_a_underline(void) { return A_UNDERLINE; }
+static inline attr_t parla_a_reverse(void) { return A_REVERSE; }
+static inline int parla_key_resize(void) { return KEY_RESIZE; }
+static inline int parla_key_code_yes(void) { return KEY_CODE_YES; }
+
+/// Draws one grapheme cluster (base + combining characters) at y, x.
+static inline int parla_put(int y, int x, const wchar_t *cluster, attr_t attr, short pair) {
+    cchar_t cell;
+    if (setcchar(&cell, cluster, attr, pair, NULL) != OK) return ERR;
+    return mvwadd_wch(stdscr, y, x, &cell);
+}
+
+/// Reads one key; returns OK (character in *ch), KEY_CODE_YES (key code in *ch) or ERR (none yet).
+static inline int parla_get(wint_t *ch) { return wget_wch(stdscr, ch); }
+#endif

@@ -1,0 +1,135 @@
+import Foundation
+import Logging
+import ParlaClient
+import Synchronization
+
+/// Runs the full-screen UI for one engine: a dedicated thread owns ncurses and
+/// turns keys, engine events and timers into actions for `Reducer`; effects go to
+/// the engine as tasks whose results come back as actions.
+public final class TUIApp: Sendable {
+    private let client: ParlaClient
+    private let theme: Theme
+    private let widths: DisplayWidth
+    private let logger: Logger
+    private let inbox = Mutex<[AppAction]>([])
+    private let quitRequested = Atomic<Bool>(false)
+    private static let signalled = Atomic<Int32>(0)
+
+    public init(client: ParlaClient, theme: Theme, widths: DisplayWidth, logger: Logger) {
+        self.client = client
+        self.theme = theme
+        self.widths = widths
+        self.logger = logger
+    }
+
+    /// Runs until the user quits or a SIGTERM/SIGHUP/SIGINT arrives; the terminal is restored either way.
+    public func run() async {
+        let engine = Task { await client.run() }
+        let events = Task { [client] in
+            for await event in client.events { self.post(.engine(event)) }
+        }
+        for sig in [SIGTERM, SIGHUP, SIGINT] {
+            signal(sig) { number in TUIApp.signalled.store(number, ordering: .relaxed) }
+        }
+        perform(.loadChats)
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            let thread = Thread { [self] in
+                uiLoop()
+                done.resume()
+            }
+            thread.stackSize = 4 << 20
+            thread.start()
+        }
+        engine.cancel()
+        events.cancel()
+        await engine.value
+    }
+
+    private func post(_ action: AppAction) {
+        inbox.withLock { $0.append(action) }
+    }
+
+    private func uiLoop() {
+        let terminal = Terminal()
+        terminal.start()
+        defer { terminal.stop() }
+        var theme = self.theme
+        if !terminal.isUTF8 { theme.ascii = true }
+        terminal.apply(theme: theme)
+        let renderer = Renderer(widths: widths)
+        var state = AppState(me: client.profile.name)
+        if !terminal.isUTF8 { state.notice = "terminal locale is not UTF-8: showing ASCII" }
+        var decoder = KeyDecoder()
+        var lastFrame: ScreenBuffer?
+        var lastTick = Date()
+        while !quitRequested.load(ordering: .relaxed), TUIApp.signalled.load(ordering: .relaxed) == 0 {
+            let (inputs, resized) = terminal.readInputs()
+            var actions = inbox.withLock { actions -> [AppAction] in
+                defer { actions = [] }
+                return actions
+            }
+            var redraw = resized
+            for key in decoder.decode(inputs) {
+                if key == .ctrl("l") {
+                    terminal.forceRedraw()
+                    redraw = true
+                } else {
+                    actions.append(.key(key))
+                }
+            }
+            let now = Date()
+            if now.timeIntervalSince(lastTick) >= 1 {
+                lastTick = now
+                actions.append(.tick(now))
+                Task { [client] in self.post(.queuedCount(await client.outboxCount())) }
+            }
+            for action in actions {
+                for effect in Reducer.reduce(&state, action) {
+                    perform(effect)
+                }
+            }
+            let (width, height) = terminal.size
+            let frame = renderer.render(state, width: width, height: height, theme: theme)
+            if redraw || frame != lastFrame {
+                terminal.draw(frame, cursor: renderer.inputCursor(state, width: width, height: height))
+                lastFrame = frame
+            }
+        }
+    }
+
+    private func perform(_ effect: AppEffect) {
+        let client = self.client
+        switch effect {
+        case .quit:
+            quitRequested.store(true, ordering: .relaxed)
+        case .send(let text, let to):
+            Task {
+                do {
+                    try await client.send(text, to: to)
+                } catch {
+                    self.post(.engine(.notice("\(error)")))
+                }
+                self.post(.queuedCount(await client.outboxCount()))
+            }
+        case .markRead(let chat):
+            Task {
+                try? await client.markRead(chat: chat)
+                if let chats = try? await client.chats() { self.post(.chatsLoaded(chats)) }
+            }
+        case .loadConversation(let chat):
+            Task {
+                let page = (try? await client.history(chat: chat, limit: 200)) ?? []
+                self.post(.conversationLoaded(chat: chat, messages: page))
+            }
+        case .loadChats:
+            Task {
+                if let chats = try? await client.chats() { self.post(.chatsLoaded(chats)) }
+                self.post(.queuedCount(await client.outboxCount()))
+            }
+        case .typing(let to):
+            Task { await client.sendTyping(to: to) }
+        case .retryConnection:
+            Task { await client.retryNow() }
+        }
+    }
+}
