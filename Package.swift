@@ -79,7 +79,10 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "ParlaProtocolTests", dependencies: ["ParlaProtocol", "ParlaCrypto"]),
-        .testTarget(name: "ParlaTUITests", dependencies: ["ParlaTUI", "ParlaClient"]),
+        .testTarget(name: "ParlaTUITests", dependencies: [
+            "ParlaTUI", "ParlaClient", "ParlaRelayTesting", "parla", "parla-relay",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "ParlaClientTests", dependencies: [
             "ParlaClient", "ParlaRelay", "ParlaRelayTesting", "parla", "parla-relay",
         ]),

@@ -2,18 +2,21 @@ import Foundation
 
 /// Runs a program to completion without blocking Swift's cooperative threads
 /// (on a 2-core machine, two blocked threads would starve an in-process relay).
-public func runChildProcess(_ executable: URL, _ arguments: [String], environment: [String: String]? = nil) async throws -> (status: Int32, out: String, err: String) {
+/// Set `captureOutput` to false for programs that leave a daemon behind holding
+/// their output open (such as `tmux new-session`): only the exit is awaited.
+public func runChildProcess(_ executable: URL, _ arguments: [String], environment: [String: String]? = nil, captureOutput: Bool = true) async throws -> (status: Int32, out: String, err: String) {
     let process = Process()
     process.executableURL = executable
     process.arguments = arguments
     if let environment { process.environment = environment }
     let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
+    process.standardOutput = captureOutput ? out : FileHandle.nullDevice
+    process.standardError = captureOutput ? err : FileHandle.nullDevice
     process.standardInput = FileHandle.nullDevice
     return try await withCheckedThrowingContinuation { continuation in
         let group = DispatchGroup()
         let outData = DataBox(), errData = DataBox()
+        if captureOutput {
         group.enter()
         DispatchQueue.global().async {
             outData.data = out.fileHandleForReading.readDataToEndOfFile()
@@ -23,6 +26,7 @@ public func runChildProcess(_ executable: URL, _ arguments: [String], environmen
         DispatchQueue.global().async {
             errData.data = err.fileHandleForReading.readDataToEndOfFile()
             group.leave()
+        }
         }
         group.enter()
         process.terminationHandler = { _ in group.leave() }
@@ -51,4 +55,32 @@ public func waitForExit(_ process: Process) async {
 /// Written by one reader thread, read after the group is done.
 private final class DataBox: @unchecked Sendable {
     var data = Data()
+}
+
+/// Starts a program with plain `posix_spawn` and waits for it with `waitpid`, for
+/// programs that leave a daemon behind (Foundation's `Process` only notices the exit
+/// once every descendant has closed a descriptor it shares with the child).
+public func spawnAndWait(_ arguments: [String]) async -> Int32 {
+    await withCheckedContinuation { continuation in
+        DispatchQueue.global().async {
+            var pid: pid_t = 0
+            var actions = posix_spawn_file_actions_t()
+            posix_spawn_file_actions_init(&actions)
+            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+            posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+            posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+            let argv = arguments.map { strdup($0) } + [nil]
+            defer {
+                argv.forEach { free($0) }
+                posix_spawn_file_actions_destroy(&actions)
+            }
+            guard posix_spawnp(&pid, arguments[0], &actions, nil, argv, environ) == 0 else {
+                continuation.resume(returning: -1)
+                return
+            }
+            var status: Int32 = 0
+            waitpid(pid, &status, 0)
+            continuation.resume(returning: status)
+        }
+    }
 }

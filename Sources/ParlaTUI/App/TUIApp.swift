@@ -88,6 +88,8 @@ public final class TUIApp: Sendable {
                     perform(effect)
                 }
             }
+            // Nothing happened: nothing to draw (keeps an idle UI near 0% CPU).
+            guard redraw || !actions.isEmpty || lastFrame == nil else { continue }
             let (width, height) = terminal.size
             let frame = renderer.render(state, width: width, height: height, theme: theme)
             if redraw || frame != lastFrame {

@@ -86,8 +86,8 @@ public struct Renderer: Sendable {
             let online = state.online.contains(chat.name) ? " " + glyphs.online : ""
             let nameWidth = inner - layout.widths.width(of: badge) - 1
             let name = layout.fit(marker + chat.name + online, width: max(0, nameWidth))
-            screen.put(name + " " + badge, x: x + 1, y: row + 1, role: role, maxWidth: inner)
-            if selected { screen.fill(x: x + 1 + layout.widths.width(of: name + " " + badge), y: row + 1, width: inner, height: 1, role: role) }
+            let used = screen.put(name + " " + badge, x: x + 1, y: row + 1, role: role, maxWidth: inner)
+            if selected { screen.fill(x: x + 1 + used, y: row + 1, width: inner - used, height: 1, role: role) }
             screen.put(glyphs.vertical, x: x + width - 1, y: row + 1, role: .border)
         }
         if state.chats.isEmpty {

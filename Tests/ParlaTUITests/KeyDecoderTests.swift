@@ -1,0 +1,39 @@
+@testable import ParlaTUI
+import Testing
+
+@Suite struct KeyDecoderTests {
+    func chars(_ text: String) -> [RawInput] { text.unicodeScalars.map { .character($0.value) } }
+
+    @Test func controlCharactersAndPlainText() {
+        var decoder = KeyDecoder()
+        #expect(decoder.decode([.character(13), .character(9), .character(127), .character(1), .character(17)]) == [.enter, .tab, .backspace, .ctrl("a"), .ctrl("q")])
+        #expect(decoder.decode(chars("é漢👋")) == [.character("é"), .character("漢"), .character("👋")])
+        #expect(decoder.decode([.character(10)]) == [.ctrl("j")])
+    }
+
+    @Test func altIsAnEscapePrefix() {
+        var decoder = KeyDecoder()
+        #expect(decoder.decode(chars("\u{1B}b")) == [.alt("b")])
+        #expect(decoder.decode(chars("\u{1B}\r")) == [.altEnter])
+        #expect(decoder.decode(chars("\u{1B}1")) == [.alt("1")])
+        #expect(decoder.decode(chars("\u{1B}")) == [.escape], "a lone ESC at the end of a batch")
+        #expect(decoder.decode(chars("\u{1B}[1;3A\u{1B}[1;3B")) == [.altUp, .altDown])
+        #expect(decoder.decode([.character(27), .keyCode(0o403, name: "KEY_UP")]) == [.altUp])
+        #expect(decoder.decode([.keyCode(0, name: "kDN3")]) == [.altDown])
+    }
+
+    @Test func keyCodes() {
+        var decoder = KeyDecoder()
+        let codes: [(Int32, Key)] = [(0o403, .up), (0o402, .down), (0o404, .left), (0o405, .right), (0o406, .home), (0o550, .end),
+                                     (0o522, .pageUp), (0o523, .pageDown), (0o407, .backspace), (0o512, .delete), (0o411, .f1)]
+        for (code, key) in codes {
+            #expect(decoder.decode([.keyCode(code, name: "")]) == [key])
+        }
+    }
+
+    @Test func bracketedPasteIsOneBlockEvenAcrossReads() {
+        var decoder = KeyDecoder()
+        #expect(decoder.decode(chars("\u{1B}[200~line one\rline")).isEmpty)
+        #expect(decoder.decode(chars(" two\nthree\u{1B}[201~x")) == [.paste("line one\nline two\nthree"), .character("x")])
+    }
+}
