@@ -166,12 +166,9 @@ enum TestLogger {
     }
 }
 
-/// Polls `condition` until it holds or `timeout` passes.
+/// Waits for `condition`, recording a failure that names `what` if it never holds.
 func eventually(timeout: Duration = .seconds(15), _ what: String, sourceLocation: SourceLocation = #_sourceLocation, _ condition: () async throws -> Bool) async throws {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if try await condition() { return }
-        try await Task.sleep(for: .milliseconds(50))
+    if try await !waitUntil(timeout: timeout, condition) {
+        Issue.record("timed out waiting for: \(what)", sourceLocation: sourceLocation)
     }
-    Issue.record("timed out waiting for: \(what)", sourceLocation: sourceLocation)
 }
