@@ -142,6 +142,18 @@ import Testing
         #expect(reduce(&state, .ctrl("r")) == [.retryConnection])
     }
 
+    @Test func retryAndDeleteActOnTheChatsFailedMessages() {
+        var state = Fixture.state
+        type(&state, "/retry")
+        #expect(reduce(&state, .enter) == [.retry(localIDs: [7])])
+        type(&state, "/delete")
+        #expect(reduce(&state, .enter) == [.deleteFailed(localIDs: [7], chat: "bob")])
+        state.conversation.removeAll { $0.status == .failed }
+        type(&state, "/retry")
+        #expect(reduce(&state, .enter).isEmpty)
+        #expect(state.notice == "no failed messages in this chat")
+    }
+
     @Test func engineEventsUpdateTheState() {
         var state = Fixture.state
         let incoming = Fixture.message(20, from: "bob", to: "alice", "new!", .received, minutes: 9)

@@ -132,6 +132,18 @@ public final class TUIApp: Sendable {
             Task { await client.sendTyping(to: to) }
         case .retryConnection:
             Task { await client.retryNow() }
+        case .retry(let localIDs):
+            Task {
+                for id in localIDs {
+                    if let record = try? await client.retry(localID: id) { self.post(.engine(.messageUpdated(record))) }
+                }
+            }
+        case .deleteFailed(let localIDs, let chat):
+            Task {
+                for id in localIDs { _ = try? await client.deleteFailed(localID: id) }
+                let page = (try? await client.history(chat: chat, limit: 200)) ?? []
+                self.post(.conversationLoaded(chat: chat, messages: page))
+            }
         }
     }
 }

@@ -226,7 +226,7 @@ public struct Renderer: Sendable {
         "Ctrl-A/E line start/end · Ctrl-B/F, Alt-B/F move",
         "Ctrl-K/U/W kill · Ctrl-Y yank · Up/Down history",
         "Ctrl-R reconnect now · Ctrl-L redraw",
-        "/new NAME · /help · /quit",
+        "/new NAME · /retry · /delete (failed) · /help · /quit",
         "Ctrl-Q quit · Ctrl-C quit (asks) · any key closes",
     ]
 

@@ -50,5 +50,9 @@ public enum AppEffect: Sendable, Equatable {
     case loadChats
     case typing(to: String)
     case retryConnection
+    /// Put failed messages back in the outbox.
+    case retry(localIDs: [Int64])
+    /// Remove failed messages from the history.
+    case deleteFailed(localIDs: [Int64], chat: String)
     case quit
 }

@@ -169,6 +169,13 @@ public enum Reducer {
         switch parts.first ?? "" {
         case "quit", "q": return [.quit]
         case "help": state.overlay = .help
+        case "retry", "delete":
+            let failed = state.conversation.filter { $0.isOutgoing && $0.status == .failed }.map(\.localID)
+            guard let chat = state.selectedChat, !failed.isEmpty else {
+                state.notice = "no failed messages in this chat"
+                return []
+            }
+            return parts[0] == "retry" ? [.retry(localIDs: failed)] : [.deleteFailed(localIDs: failed, chat: chat)]
         case "new", "open":
             guard parts.count == 2 else {
                 state.notice = "usage: /new NAME"
