@@ -59,6 +59,14 @@ import Testing
         #expect(state.selectedChat == "team-dev", "next chat with unread messages")
     }
 
+    @Test func openingAChatRemembersWhereTheUnreadStart() {
+        var state = Fixture.state
+        _ = reduce(&state, .alt("2"))
+        #expect(state.unreadMarker == 2)
+        _ = reduce(&state, .alt("1"))
+        #expect(state.unreadMarker == 0)
+    }
+
     @Test func tabMovesFocusAndTheListTakesArrows() {
         var state = Fixture.state
         _ = reduce(&state, .tab)
@@ -170,7 +178,7 @@ import Testing
         _ = Reducer.reduce(&state, .engine(.connection(.connecting)))
         #expect(state.connection == .connecting)
         let other = Fixture.message(21, from: "carol", to: "alice", "psst", .received, minutes: 9)
-        #expect(Reducer.reduce(&state, .engine(.messageAdded(other))) == [.loadChats])
+        #expect(Reducer.reduce(&state, .engine(.messageAdded(other))) == [.bell, .loadChats])
         #expect(state.conversation.last == incoming, "another chat's message stays out of this pane")
     }
 }

@@ -79,6 +79,12 @@ enum Fixture {
         try assertSnapshot(renderer.render(state, width: 80, height: 24, theme: .default), named: "wrapped")
     }
 
+    @Test func unreadSeparator() throws {
+        var state = Fixture.state
+        state.unreadMarker = 1
+        try assertSnapshot(renderer.render(state, width: 80, height: 24, theme: .default), named: "unread-separator")
+    }
+
     @Test func helpOverlay() throws {
         var state = Fixture.state
         state.overlay = .help

@@ -13,6 +13,7 @@ public final class TUIApp: Sendable {
     private let logger: Logger
     private let inbox = Mutex<[AppAction]>([])
     private let quitRequested = Atomic<Bool>(false)
+    private let bellRequested = Atomic<Bool>(false)
     private static let signalled = Atomic<Int32>(0)
 
     public init(client: ParlaClient, theme: Theme, widths: DisplayWidth, logger: Logger) {
@@ -88,6 +89,7 @@ public final class TUIApp: Sendable {
                     perform(effect)
                 }
             }
+            if bellRequested.exchange(false, ordering: .relaxed) { terminal.bell() }
             // Nothing happened: nothing to draw (keeps an idle UI near 0% CPU).
             guard redraw || !actions.isEmpty || lastFrame == nil else { continue }
             let (width, height) = terminal.size
@@ -104,6 +106,8 @@ public final class TUIApp: Sendable {
         switch effect {
         case .quit:
             quitRequested.store(true, ordering: .relaxed)
+        case .bell:
+            bellRequested.store(true, ordering: .relaxed)
         case .send(let text, let to):
             Task {
                 do {

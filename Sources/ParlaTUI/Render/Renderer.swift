@@ -144,13 +144,17 @@ public struct Renderer: Sendable {
         let textWidth = max(4, width - prefixWidth - tickWidth)
         var lines: [[Span]] = []
         var lastDay: DateComponents?
+        // The first of the last `unreadMarker` received messages gets the separator.
+        let receivedIDs = state.conversation.filter { !$0.isOutgoing }.map(\.localID)
+        let firstUnread = state.unreadMarker > 0 ? receivedIDs.suffix(state.unreadMarker).first : nil
         for message in state.conversation {
+            if message.localID == firstUnread {
+                lines.append([Span(text: rule(" \(state.unreadMarker) unread ", width: width, glyphs: glyphs, layout: layout), role: .unreadSeparator)])
+            }
             let day = calendar.dateComponents([.year, .month, .day], from: message.sentAt)
             if day != lastDay {
                 lastDay = day
-                let label = " \(dayFormat.string(from: message.sentAt)) "
-                let side = max(0, (width - layout.widths.width(of: label)) / 2)
-                lines.append([Span(text: String(repeating: glyphs.horizontal, count: side) + label + String(repeating: glyphs.horizontal, count: max(0, width - side - layout.widths.width(of: label))), role: .separator)])
+                lines.append([Span(text: rule(" \(dayFormat.string(from: message.sentAt)) ", width: width, glyphs: glyphs, layout: layout), role: .separator)])
             }
             let own = message.from == state.me
             let name = layout.fit(own ? "you" : message.from, width: nameWidth)
@@ -177,6 +181,13 @@ public struct Renderer: Sendable {
             }
         }
         return lines
+    }
+
+    /// A horizontal line across `width` with `label` in the middle.
+    private func rule(_ label: String, width: Int, glyphs: Glyphs, layout: TextLayout) -> String {
+        let labelWidth = layout.widths.width(of: label)
+        let side = max(0, (width - labelWidth) / 2)
+        return String(repeating: glyphs.horizontal, count: side) + label + String(repeating: glyphs.horizontal, count: max(0, width - side - labelWidth))
     }
 
     private func inputLayout(_ state: AppState, width: Int, layout: TextLayout, ascii: Bool) -> [String] {

@@ -22,6 +22,8 @@ public struct AppState: Sendable, Equatable {
     public var online: Set<String> = []
     public var notice: String?
     public var confirmingQuit = false
+    /// How many messages were unread when the chat was opened: the "unread" separator goes before them.
+    public var unreadMarker = 0
     public var now: Date
 
     public init(me: String, now: Date = Date()) {
@@ -50,6 +52,8 @@ public enum AppEffect: Sendable, Equatable {
     case loadChats
     case typing(to: String)
     case retryConnection
+    /// A message arrived in a chat the user is not looking at.
+    case bell
     /// Put failed messages back in the outbox.
     case retry(localIDs: [Int64])
     /// Remove failed messages from the history.

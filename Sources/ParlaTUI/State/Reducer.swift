@@ -14,6 +14,7 @@ public enum Reducer {
             state.chats = chats
             if state.selectedChat == nil, let first = chats.first {
                 state.selectedChat = first.name
+                state.unreadMarker = first.unread
                 return [.loadConversation(chat: first.name), .markRead(chat: first.name)]
             }
             return []
@@ -45,7 +46,7 @@ public enum Reducer {
             }
             if case .messageAdded = event, record.status == .received {
                 state.typing.remove(record.from)
-                return record.chat == state.selectedChat ? [.markRead(chat: record.chat), .loadChats] : [.loadChats]
+                return record.chat == state.selectedChat ? [.markRead(chat: record.chat), .loadChats] : [.bell, .loadChats]
             }
             return [.loadChats]
         case .typing(let from):
@@ -206,6 +207,7 @@ public enum Reducer {
     static func open(_ state: inout AppState, chat: String) -> [AppEffect] {
         guard chat != state.selectedChat else { return [] }
         state.selectedChat = chat
+        state.unreadMarker = state.chats.first { $0.name == chat }?.unread ?? 0
         state.conversation = []
         state.scrollBack = 0
         return [.loadConversation(chat: chat), .markRead(chat: chat)]

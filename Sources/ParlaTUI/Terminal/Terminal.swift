@@ -113,6 +113,10 @@ final class Terminal {
         doupdate()
     }
 
+    func bell() {
+        beep()
+    }
+
     /// Ctrl-L: throw away what ncurses thinks is on screen and paint it all again.
     func forceRedraw() {
         clearok(parla_stdscr(), true)
