@@ -2,13 +2,14 @@ import ArgumentParser
 import Foundation
 import Logging
 import ParlaClient
+import ParlaTUI
 
 @main
 struct ParlaCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "parla",
         abstract: "Parla: instant messaging for the terminal.",
-        subcommands: [Init.self, Send.self, Sync.self, Chats.self, History.self, Search.self, Status.self, Demo.self])
+        subcommands: [Init.self, Send.self, Sync.self, Chats.self, History.self, Search.self, Status.self, Demo.self, Doctor.self])
 
     @OptionGroup var global: GlobalOptions
     @Option(help: "Colour theme: default or mono (NO_COLOR also selects mono).") var theme: String?
@@ -259,5 +260,22 @@ struct Status: AsyncParsableCommand {
             }
             Output.printStatus(user: client.profile.name, server: client.server, connection: connection, outbox: await client.outboxCount(), json: json)
         }
+    }
+}
+
+struct Doctor: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show what Parla sees of this terminal: locale, colours and measured character widths.")
+
+    func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        print("TERM:   \(environment["TERM"] ?? "(unset)")")
+        print("LANG:   \(environment["LANG"] ?? "(unset)")  LC_ALL: \(environment["LC_ALL"] ?? "(unset)")")
+        print("tmux:   \(environment["TMUX"] == nil ? "no" : "yes")")
+        print("NO_COLOR: \(environment["NO_COLOR"].map { $0.isEmpty ? "(empty)" : "set" } ?? "(unset)")")
+        guard let widths = TerminalProbe.measure() else {
+            print("widths: the terminal did not answer the cursor-position query; Unicode defaults apply")
+            return
+        }
+        print("widths: variation-selector emoji \(widths.variationSelectorEmoji), ZWJ sequence \(widths.zwjSequence), flag \(widths.flag)")
     }
 }

@@ -37,3 +37,12 @@ import Testing
         #expect(decoder.decode(chars(" two\nthree\u{1B}[201~x")) == [.paste("line one\nline two\nthree"), .character("x")])
     }
 }
+
+@Suite struct TerminalProbeTests {
+    @Test func parsesCursorReports() {
+        #expect(TerminalProbe.parseCursorReport(Array("\u{1B}[12;3R".utf8)) == 3)
+        #expect(TerminalProbe.parseCursorReport(Array("junk\u{1B}[1;40R".utf8)) == 40)
+        #expect(TerminalProbe.parseCursorReport(Array("\u{1B}[12R".utf8)) == nil)
+        #expect(TerminalProbe.parseCursorReport(Array("no escape".utf8)) == nil)
+    }
+}

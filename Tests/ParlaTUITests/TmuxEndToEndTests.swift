@@ -115,6 +115,17 @@ struct Tmux {
         try await tmux.waitFor("exit") { $0.contains("PARLA-EXITED") && !$0.contains("┌") }
     }
 
+    /// tmux 3.3a draws ❤️ one column wide, ZWJ families and flags two: the probe must see that.
+    @Test func theWidthProbeMeasuresTheRealTerminal() async throws {
+        let tmux = Tmux()
+        defer { Task { await tmux.kill() } }
+        let binary = try RelayProcess.executable(named: "parla").path
+        try await tmux.start("env LANG=C.UTF-8 \(binary) doctor; sleep 30", width: 100, height: 20)
+        try await tmux.waitFor("doctor output") { $0.contains("widths:") }
+        let screen = try await tmux.screen()
+        #expect(screen.contains("widths: variation-selector emoji 1, ZWJ sequence 2, flag 2"), "\(screen)")
+    }
+
     @Test func relayDownShowsTheCountdownAndQueuedMessagesGoOutLater() async throws {
         let port = RelayProcess.freePort()
         let data = makeTemporaryDirectory(prefix: "parla-ui-relay")

@@ -1,0 +1,64 @@
+import Foundation
+
+/// Measures how wide the terminal really draws the clusters terminals disagree on:
+/// print each after a carriage return, ask for the cursor position (`ESC[6n`) and
+/// read the answer. Runs before ncurses takes the screen; a terminal that does not
+/// answer within the timeout leaves the Unicode defaults in place.
+public enum TerminalProbe {
+    public static let samples: [(name: String, cluster: String)] = [
+        ("variation-selector emoji", "\u{2764}\u{FE0F}"),
+        ("ZWJ sequence", "\u{1F468}\u{200D}\u{1F469}\u{200D}\u{1F467}"),
+        ("flag", "\u{1F1EE}\u{1F1F9}"),
+    ]
+
+    /// Widths measured on the controlling terminal, or nil if it is not a terminal or did not answer.
+    public static func measure(timeoutMilliseconds: Int32 = 200) -> DisplayWidth? {
+        guard isatty(STDIN_FILENO) == 1, isatty(STDOUT_FILENO) == 1 else { return nil }
+        var saved = termios()
+        guard tcgetattr(STDIN_FILENO, &saved) == 0 else { return nil }
+        var raw = saved
+        raw.c_lflag &= ~tcflag_t(ICANON | ECHO)
+        tcsetattr(STDIN_FILENO, TCSANOW, &raw)
+        defer {
+            write("\r\u{1B}[K")
+            tcsetattr(STDIN_FILENO, TCSANOW, &saved)
+        }
+        var measured: [Int] = []
+        for sample in samples {
+            write("\r" + sample.cluster + "\u{1B}[6n")
+            guard let column = readCursorColumn(timeoutMilliseconds: timeoutMilliseconds) else { return nil }
+            measured.append(max(1, min(2, column - 1)))
+        }
+        return DisplayWidth(variationSelectorEmoji: measured[0], zwjSequence: measured[1], flag: measured[2])
+    }
+
+    /// Parses `ESC [ row ; col R`.
+    static func parseCursorReport(_ bytes: [UInt8]) -> Int? {
+        guard let start = bytes.lastIndex(of: 0x1B) else { return nil }
+        let text = String(decoding: bytes[start...], as: UTF8.self)
+        guard text.hasPrefix("\u{1B}["), text.hasSuffix("R") else { return nil }
+        let parts = text.dropFirst(2).dropLast().split(separator: ";")
+        guard parts.count == 2, let column = Int(parts[1]) else { return nil }
+        return column
+    }
+
+    private static func readCursorColumn(timeoutMilliseconds: Int32) -> Int? {
+        var bytes: [UInt8] = []
+        let deadline = Date().addingTimeInterval(Double(timeoutMilliseconds) / 1000)
+        while Date() < deadline {
+            var descriptor = pollfd(fd: STDIN_FILENO, events: Int16(POLLIN), revents: 0)
+            let remaining = Int32(max(1, deadline.timeIntervalSinceNow * 1000))
+            guard poll(&descriptor, 1, remaining) > 0 else { return nil }
+            var byte: UInt8 = 0
+            guard read(STDIN_FILENO, &byte, 1) == 1 else { return nil }
+            bytes.append(byte)
+            if byte == UInt8(ascii: "R"), let column = parseCursorReport(bytes) { return column }
+            if bytes.count > 64 { return nil }
+        }
+        return nil
+    }
+
+    private static func write(_ text: String) {
+        FileHandle.standardOutput.write(Data(text.utf8))
+    }
+}
