@@ -125,6 +125,18 @@ import Testing
         #expect(state.scrollBack == 0)
     }
 
+    @Test func scrollingBackLoadsOlderPagesUntilTheStart() {
+        var state = Fixture.state
+        #expect(reduce(&state, .pageUp) == [.loadOlder(chat: "bob", before: 1)])
+        let older = Fixture.message(0, from: "bob", to: "alice", "the very first", .received, minutes: -2000)
+        _ = Reducer.reduce(&state, .olderLoaded(chat: "bob", messages: [older]))
+        #expect(state.conversation.first == older)
+        #expect(state.conversation.count == 8)
+        _ = Reducer.reduce(&state, .olderLoaded(chat: "bob", messages: []))
+        #expect(!state.hasOlder)
+        #expect(reduce(&state, .pageUp).isEmpty, "nothing older to load")
+    }
+
     @Test func helpQuitAndCommands() {
         var state = Fixture.state
         _ = reduce(&state, .f1)

@@ -127,6 +127,11 @@ public final class TUIApp: Sendable {
                 let page = (try? await client.history(chat: chat, limit: 200)) ?? []
                 self.post(.conversationLoaded(chat: chat, messages: page))
             }
+        case .loadOlder(let chat, let before):
+            Task {
+                let page = (try? await client.history(chat: chat, limit: 200, before: before)) ?? []
+                self.post(.olderLoaded(chat: chat, messages: page))
+            }
         case .loadChats:
             Task {
                 if let chats = try? await client.chats() { self.post(.chatsLoaded(chats)) }

@@ -24,6 +24,8 @@ public struct AppState: Sendable, Equatable {
     public var confirmingQuit = false
     /// How many messages were unread when the chat was opened: the "unread" separator goes before them.
     public var unreadMarker = 0
+    /// False once scrolling back found the start of the history.
+    public var hasOlder = true
     public var now: Date
 
     public init(me: String, now: Date = Date()) {
@@ -40,6 +42,8 @@ public enum AppAction: Sendable, Equatable {
     case engine(ClientEvent)
     case chatsLoaded([ChatSummary])
     case conversationLoaded(chat: String, messages: [MessageRecord])
+    /// An older page of the selected chat, to put before what is loaded.
+    case olderLoaded(chat: String, messages: [MessageRecord])
     case queuedCount(Int)
     case tick(Date)
 }
@@ -50,6 +54,8 @@ public enum AppEffect: Sendable, Equatable {
     case markRead(chat: String)
     case loadConversation(chat: String)
     case loadChats
+    /// The page of `chat` that ends before `before` (scrolling back).
+    case loadOlder(chat: String, before: Int64)
     case typing(to: String)
     case retryConnection
     /// A message arrived in a chat the user is not looking at.

@@ -21,6 +21,12 @@ public enum Reducer {
         case .conversationLoaded(let chat, let messages):
             guard chat == state.selectedChat else { return [] }
             state.conversation = messages
+            state.hasOlder = !messages.isEmpty
+            return []
+        case .olderLoaded(let chat, let messages):
+            guard chat == state.selectedChat else { return [] }
+            state.conversation.insert(contentsOf: messages.filter { $0.localID < (state.conversation.first?.localID ?? .max) }, at: 0)
+            state.hasOlder = !messages.isEmpty
             return []
         case .queuedCount(let count):
             state.queuedCount = count
@@ -97,6 +103,11 @@ public enum Reducer {
             return []
         case .pageUp:
             state.scrollBack += 10
+            // Near the top of what is loaded: fetch the page before it (history is never loaded whole).
+            if state.hasOlder, state.scrollBack + 20 >= state.conversation.count,
+               let chat = state.selectedChat, let first = state.conversation.first {
+                return [.loadOlder(chat: chat, before: first.localID)]
+            }
             return []
         case .pageDown:
             state.scrollBack = max(0, state.scrollBack - 10)
