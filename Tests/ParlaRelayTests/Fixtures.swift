@@ -2,10 +2,6 @@ import Foundation
 import ParlaCrypto
 import ParlaRelayTesting
 
-enum IdentityKeysFixture {
-    static func make() -> IdentityKeys { IdentityKeys() }
-}
-
 extension RelayProcess {
     /// Runs `parla-relay stats --json` against this relay's data while it runs.
     func statsJSON() async throws -> [String: Any] {

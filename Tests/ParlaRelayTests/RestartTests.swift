@@ -1,4 +1,5 @@
 import Foundation
+import ParlaCrypto
 import ParlaProtocol
 import ParlaRelay
 import ParlaRelayTesting
@@ -29,8 +30,8 @@ import Testing
         let total = 2000
         let data = makeTemporaryDirectory(prefix: "parla-sigkill")
         let relay = try await RelayProcess.start(dataDirectory: data, arguments: ["--rate-limit", "0"])
-        let aliceKeys = IdentityKeysFixture.make()
-        let bobKeys = IdentityKeysFixture.make()
+        let aliceKeys = IdentityKeys()
+        let bobKeys = IdentityKeys()
         try await RelayTestClient.online(relay.url, name: "alice", keys: aliceKeys, register: true).close()
         try await RelayTestClient.online(relay.url, name: "bob", keys: bobKeys, register: true).close()
 
@@ -78,7 +79,7 @@ import Testing
 
     @Test func sigtermExitsCleanly() async throws {
         let relay = try await RelayProcess.start()
-        let keys = IdentityKeysFixture.make()
+        let keys = IdentityKeys()
         let client = try await RelayTestClient.online(relay.url, name: "alice", keys: keys, register: true)
         #expect(await relay.terminate() == 0)
         #expect(try await client.closeCode() == 1001)

@@ -1,6 +1,8 @@
 import Foundation
+import Logging
 @testable import ParlaClient
 import ParlaRelayTesting
+import ParlaTUI
 import Testing
 
 /// A tmux server of its own, driving the real `parla` binary like a person would.
@@ -107,7 +109,7 @@ struct Tmux {
         try await tmux.waitFor("reflow to 60 columns") { screen in
             let lines = screen.split(separator: "\n", omittingEmptySubsequences: false)
             return lines.first?.hasPrefix("┌") == true && lines.first?.hasSuffix("┐") == true && lines.count <= 21
-                && lines.first.map { DisplayWidthProbe.columns(String($0)) } == 60
+                && lines.first.map { DisplayWidth(variationSelectorEmoji: 1).width(of: $0) } == 60
         }
 
         // Quitting gives the terminal back.
@@ -156,18 +158,8 @@ struct Tmux {
     }
 }
 
-enum DisplayWidthProbe {
-    static func columns(_ line: String) -> Int {
-        ParlaTUIWidth.of(line)
-    }
-}
 
-import Logging
-import ParlaTUI
 
-enum ParlaTUIWidth {
-    static func of(_ line: String) -> Int { DisplayWidth(variationSelectorEmoji: 1).width(of: line) }
-}
 
 enum TestLogger {
     static func make() -> Logger {

@@ -9,5 +9,4 @@ public enum ConnectionState: Sendable, Equatable {
     /// Waiting after a failure; `retryAt` is when the next attempt starts, `reason` why the last one ended.
     case waitingToRetry(retryAt: Date, reason: String)
 
-    public var isOnline: Bool { self == .online }
 }
