@@ -19,6 +19,7 @@ static inline attr_t parla_a_bold(void) { return A_BOLD; }
 static inline attr_t parla_a_dim(void) { return A_DIM; }
 static inline attr_t parla_a_underline(void) { return A_UNDERLINE; }
 static inline attr_t parla_a_reverse(void) { return A_REVERSE; }
+static inline attr_t parla_a_italic(void) { return A_ITALIC; }
 static inline int parla_key_resize(void) { return KEY_RESIZE; }
 static inline int parla_key_code_yes(void) { return KEY_CODE_YES; }
 

@@ -12,7 +12,7 @@ struct ParlaCommand: AsyncParsableCommand {
         subcommands: [Init.self, Send.self, Sync.self, Chats.self, History.self, Search.self, Status.self, Demo.self, Doctor.self])
 
     @OptionGroup var global: GlobalOptions
-    @Option(help: "Colour theme: default or mono (NO_COLOR also selects mono).") var theme: String?
+    @Option(help: "Colour theme: default, light, high-contrast, mono or one of yours in ~/.config/parla/themes (NO_COLOR selects mono).") var theme: String?
 
     /// With no subcommand, `parla` opens the full-screen UI.
     func run() async throws {

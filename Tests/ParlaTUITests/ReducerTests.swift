@@ -193,4 +193,89 @@ import Testing
         #expect(Reducer.reduce(&state, .engine(.messageAdded(other))) == [.bell, .loadChats])
         #expect(state.conversation.last == incoming, "another chat's message stays out of this pane")
     }
+
+    @Test func reboundKeysAreUsed() throws {
+        var state = Fixture.state
+        state.bindings = try AppConfig().applying("[keys]\nquit = \"ctrl-x\"\nnewline = \"ctrl-o\"", file: "c").keys
+        #expect(reduce(&state, .ctrl("x")) == [.quit])
+        #expect(reduce(&state, .ctrl("q")).isEmpty, "no longer bound")
+        type(&state, "a")
+        _ = reduce(&state, .ctrl("o"))
+        type(&state, "b")
+        _ = reduce(&state, .ctrl("j"))
+        #expect(state.editor.text == "a\nb", "Ctrl-J lost its binding")
+    }
+
+    @Test func tabCompletesCommandsChatsAndThemes() {
+        var state = Fixture.state
+        state.themeNames = ["default", "high-contrast", "light", "mono"]
+        type(&state, "/se")
+        _ = reduce(&state, .tab)
+        #expect(state.editor.text == "/search ")
+        #expect(state.focus == .input, "Tab completes instead of moving focus")
+        _ = reduce(&state, .ctrl("u"))
+        type(&state, "/new ca")
+        _ = reduce(&state, .tab)
+        #expect(state.editor.text == "/new carol")
+        _ = reduce(&state, .ctrl("u"))
+        type(&state, "/theme ")
+        _ = reduce(&state, .tab)
+        #expect(state.editor.text == "/theme ", "several matches and no common start")
+        #expect(state.notice == "default high-contrast light mono")
+        type(&state, "h")
+        _ = reduce(&state, .tab)
+        #expect(state.editor.text == "/theme high-contrast")
+        _ = reduce(&state, .ctrl("u"))
+        type(&state, "/zz")
+        _ = reduce(&state, .tab)
+        #expect(state.notice == "no match for 'zz'")
+        _ = reduce(&state, .ctrl("u"))
+        _ = reduce(&state, .tab)
+        #expect(state.focus == .chatList, "an empty line: Tab moves focus as usual")
+    }
+
+    @Test func searchListsResultsAndEnterJumps() {
+        var state = Fixture.state
+        type(&state, "/search bene")
+        #expect(reduce(&state, .enter) == [.search(text: "bene")])
+        _ = Reducer.reduce(&state, .searchLoaded(query: "nothing", results: []))
+        #expect(state.overlay == .none)
+        #expect(state.notice == "no messages match 'nothing'")
+        let hits = [Fixture.message(40, from: "team-dev", to: "alice", "bene old", .received, minutes: -9000),
+                    Fixture.message(2, from: "alice", to: "bob", "tutto bene, e tu?", .read, minutes: 1)]
+        _ = Reducer.reduce(&state, .searchLoaded(query: "bene", results: hits))
+        #expect(state.overlay == .search)
+        #expect(reduce(&state, .character("x")).isEmpty, "typing does not reach the input while the list is open")
+        #expect(state.editor.isEmpty)
+        _ = reduce(&state, .down, .down)
+        #expect(state.searchSelection == 1, "stops at the last result")
+        _ = reduce(&state, .up)
+        #expect(reduce(&state, .enter) == [.jump(chat: "team-dev", localID: 40)])
+        #expect(state.overlay == .none)
+        let page = [Fixture.message(39, from: "team-dev", to: "alice", "before", .received, minutes: -9001), hits[0]]
+        #expect(Reducer.reduce(&state, .jumpLoaded(chat: "team-dev", messages: page, target: 40, hasNewer: true)) == [.markRead(chat: "team-dev")])
+        #expect(state.selectedChat == "team-dev")
+        #expect(state.highlighted == 40)
+        // A message arriving meanwhile is not glued after an old page.
+        _ = Reducer.reduce(&state, .engine(.messageAdded(Fixture.message(99, from: "team-dev", to: "alice", "new", .received, minutes: 10))))
+        #expect(state.conversation.map(\.localID) == [39, 40])
+        #expect(reduce(&state, .pageDown) == [.loadConversation(chat: "team-dev")], "PgDn at the bottom returns to the newest")
+        #expect(state.highlighted == nil && !state.hasNewer)
+    }
+
+    @Test func escapeClosesTheSearchList() {
+        var state = Fixture.state
+        _ = Reducer.reduce(&state, .searchLoaded(query: "x", results: [Fixture.message(2, from: "alice", to: "bob", "x", .read, minutes: 1)]))
+        _ = reduce(&state, .escape)
+        #expect(state.overlay == .none)
+    }
+
+    @Test func themeCommand() {
+        var state = Fixture.state
+        type(&state, "/theme light")
+        #expect(reduce(&state, .enter) == [.setTheme(name: "light")])
+        type(&state, "/theme")
+        #expect(reduce(&state, .enter).isEmpty)
+        #expect(state.notice?.hasPrefix("usage: /theme NAME") == true)
+    }
 }

@@ -91,6 +91,23 @@ enum Fixture {
         try assertSnapshot(renderer.render(state, width: 80, height: 24, theme: .default), named: "help")
     }
 
+    @Test func searchResultsAndTheJumpedToMessage() throws {
+        var state = Fixture.state
+        let hits = (0..<30).map { (n: Int) -> MessageRecord in
+            let fromBob = n % 2 == 0
+            return Fixture.message(100 + Int64(n), from: fromBob ? "bob" : "alice", to: fromBob ? "alice" : "bob",
+                                   "result number \(n) with bene in it", .read, minutes: Double(-60 * n))
+        }
+        _ = Reducer.reduce(&state, .searchLoaded(query: "bene", results: hits))
+        for _ in 0..<20 { _ = Reducer.reduce(&state, .key(.down)) }
+        try assertSnapshot(renderer.render(state, width: 80, height: 24, theme: .default), named: "search")
+        _ = Reducer.reduce(&state, .key(.enter))
+        _ = Reducer.reduce(&state, .jumpLoaded(chat: "bob", messages: Array(state.conversation.prefix(3)), target: 2, hasNewer: true))
+        let screen = renderer.render(state, width: 80, height: 24, theme: .default)
+        try assertSnapshot(screen, named: "jumped")
+        #expect(screen.cells.contains { $0.role == .highlight && $0.text == "t" }, "the found message is highlighted")
+    }
+
     @Test func tooSmall() throws {
         try assertSnapshot(renderer.render(Fixture.state, width: 25, height: 6, theme: .default), named: "too-small")
     }

@@ -10,16 +10,26 @@ public final class TUIApp: Sendable {
     private let client: ParlaClient
     private let theme: Theme
     private let widths: DisplayWidth
+    private let config: AppConfig
+    private let catalog: ThemeCatalog
+    private let startupNotice: String?
     private let logger: Logger
     private let inbox = Mutex<[AppAction]>([])
     private let quitRequested = Atomic<Bool>(false)
     private let bellRequested = Atomic<Bool>(false)
+    /// A theme chosen with `/theme`, for the UI thread to apply.
+    private let pendingTheme = Mutex<Theme?>(nil)
     private static let signalled = Atomic<Int32>(0)
 
-    public init(client: ParlaClient, theme: Theme, widths: DisplayWidth, logger: Logger) {
+    /// `startupNotice` is shown in the status line first (e.g. a broken config file).
+    public init(client: ParlaClient, theme: Theme, widths: DisplayWidth, config: AppConfig = AppConfig(),
+                catalog: ThemeCatalog = .standard(), startupNotice: String? = nil, logger: Logger) {
         self.client = client
         self.theme = theme
         self.widths = widths
+        self.config = config
+        self.catalog = catalog
+        self.startupNotice = startupNotice
         self.logger = logger
     }
 
@@ -33,6 +43,7 @@ public final class TUIApp: Sendable {
             signal(sig) { number in TUIApp.signalled.store(number, ordering: .relaxed) }
         }
         perform(.loadChats)
+        post(.themesAvailable(catalog.names()))
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
             let thread = Thread { [self] in
                 uiLoop()
@@ -59,7 +70,10 @@ public final class TUIApp: Sendable {
         terminal.apply(theme: theme)
         let renderer = Renderer(widths: widths)
         var state = AppState(me: client.profile.name)
+        state.bindings = config.keys
+        state.notice = startupNotice
         if !terminal.isUTF8 { state.notice = "terminal locale is not UTF-8: showing ASCII" }
+        var shownTitle: String?
         var decoder = KeyDecoder()
         var lastFrame: ScreenBuffer?
         var lastTick = Date()
@@ -71,7 +85,7 @@ public final class TUIApp: Sendable {
             }
             var redraw = resized
             for key in decoder.decode(inputs) {
-                if key == .ctrl("l") {
+                if state.overlay == .none, !state.confirmingQuit, state.bindings.command(for: key) == .redraw {
                     terminal.forceRedraw()
                     redraw = true
                 } else {
@@ -89,7 +103,21 @@ public final class TUIApp: Sendable {
                     perform(effect)
                 }
             }
-            if bellRequested.exchange(false, ordering: .relaxed) { terminal.bell() }
+            if bellRequested.exchange(false, ordering: .relaxed), config.bell { terminal.bell() }
+            if let chosen = pendingTheme.withLock({ pending -> Theme? in defer { pending = nil }; return pending }) {
+                theme = chosen
+                if !terminal.isUTF8 { theme.ascii = true }
+                terminal.apply(theme: theme)
+                terminal.forceRedraw()
+                redraw = true
+            }
+            if config.title {
+                let title = state.totalUnread > 0 ? "(\(state.totalUnread)) Parla" : "Parla"
+                if title != shownTitle {
+                    terminal.setTitle(title)
+                    shownTitle = title
+                }
+            }
             // Nothing happened: nothing to draw (keeps an idle UI near 0% CPU).
             guard redraw || !actions.isEmpty || lastFrame == nil else { continue }
             let (width, height) = terminal.size
@@ -136,6 +164,33 @@ public final class TUIApp: Sendable {
             Task {
                 if let chats = try? await client.chats() { self.post(.chatsLoaded(chats)) }
                 self.post(.queuedCount(await client.outboxCount()))
+            }
+        case .search(let text):
+            Task {
+                do {
+                    self.post(.searchLoaded(query: text, results: try await client.search(text, limit: 200)))
+                } catch {
+                    self.post(.notice("search failed: \(error)"))
+                }
+            }
+        case .jump(let chat, let localID):
+            Task {
+                let page = (try? await client.history(chat: chat, limit: 100, before: localID + 1)) ?? []
+                let newest = (try? await client.history(chat: chat, limit: 1))?.last?.localID
+                self.post(.jumpLoaded(chat: chat, messages: page, target: localID, hasNewer: newest.map { $0 > localID } ?? false))
+            }
+        case .setTheme(let name):
+            do {
+                var chosen = try catalog.load(name)
+                if ProcessInfo.processInfo.environment["NO_COLOR"].map({ !$0.isEmpty }) == true, name != "mono" {
+                    chosen = .mono
+                    post(.notice("NO_COLOR is set: staying monochrome"))
+                } else {
+                    post(.notice("theme \(name)"))
+                }
+                pendingTheme.withLock { $0 = chosen }
+            } catch {
+                post(.notice("\(error); keeping the current theme"))
             }
         case .typing(let to):
             Task { await client.sendTyping(to: to) }

@@ -1,5 +1,5 @@
 /// A key press (or paste) after the terminal layer decoded escape sequences.
-public enum Key: Sendable, Equatable {
+public enum Key: Sendable, Hashable {
     case character(Character)
     case enter, altEnter, tab, backspace, delete, escape
     case up, down, left, right, home, end, pageUp, pageDown

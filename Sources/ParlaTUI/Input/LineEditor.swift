@@ -133,7 +133,8 @@ public struct LineEditor: Sendable, Equatable {
     public var cursorOnFirstLine: Bool { !characters[..<cursor].contains("\n") }
     public var cursorOnLastLine: Bool { !characters[cursor...].contains("\n") }
 
-    private mutating func replace(with text: String) {
+    /// Sets the whole text (completion), cursor at the end.
+    public mutating func replace(with text: String) {
         characters = Array(text)
         cursor = characters.count
     }

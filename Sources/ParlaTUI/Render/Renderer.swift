@@ -34,15 +34,19 @@ public struct Renderer: Sendable {
         if width >= Self.splitWidth {
             let listWidth = min(24, width / 4 + 2)
             drawChatList(state, into: &screen, x: 0, width: listWidth, height: paneHeight, glyphs: glyphs, layout: layout)
-            drawConversation(state, into: &screen, x: listWidth, width: width - listWidth, height: paneHeight, glyphs: glyphs, layout: layout)
+            drawConversation(state, into: &screen, x: listWidth, width: width - listWidth, height: paneHeight, theme: theme, layout: layout)
         } else if state.focus == .chatList || state.selectedChat == nil {
             drawChatList(state, into: &screen, x: 0, width: width, height: paneHeight, glyphs: glyphs, layout: layout)
         } else {
-            drawConversation(state, into: &screen, x: 0, width: width, height: paneHeight, glyphs: glyphs, layout: layout)
+            drawConversation(state, into: &screen, x: 0, width: width, height: paneHeight, theme: theme, layout: layout)
         }
         drawInput(state, lines: inputLines, into: &screen, y: paneHeight, height: inputHeight, layout: layout)
         drawStatus(state, into: &screen, y: height - 1, glyphs: glyphs, layout: layout)
-        if state.overlay == .help { drawHelp(into: &screen, glyphs: glyphs, layout: layout) }
+        switch state.overlay {
+        case .help: drawHelp(state, into: &screen, glyphs: glyphs, layout: layout)
+        case .search: drawSearch(state, into: &screen, glyphs: glyphs, layout: layout)
+        case .none: break
+        }
         return screen
     }
 
@@ -95,7 +99,8 @@ public struct Renderer: Sendable {
         }
     }
 
-    private func drawConversation(_ state: AppState, into screen: inout ScreenBuffer, x: Int, width: Int, height: Int, glyphs: Glyphs, layout: TextLayout) {
+    private func drawConversation(_ state: AppState, into screen: inout ScreenBuffer, x: Int, width: Int, height: Int, theme: Theme, layout: TextLayout) {
+        let glyphs = Glyphs(ascii: theme.ascii)
         var title = state.selectedChat ?? "Parla"
         if let chat = state.selectedChat {
             if state.typing.contains(chat) { title += " " + glyphs.typing + " typing" } else if state.online.contains(chat) { title += " " + glyphs.online + " online" }
@@ -103,7 +108,7 @@ public struct Renderer: Sendable {
         drawBox(title, into: &screen, x: x, width: width, height: height, glyphs: glyphs, layout: layout)
         let inner = width - 2
         let rows = height - 2
-        let lines = conversationLines(state, width: inner, glyphs: glyphs, layout: layout)
+        let lines = conversationLines(state, width: inner, theme: theme, layout: layout)
         let maxScroll = max(0, lines.count - rows)
         let scroll = min(state.scrollBack, maxScroll)
         let visible = lines.dropLast(scroll).suffix(rows)
@@ -118,6 +123,9 @@ public struct Renderer: Sendable {
         }
         if scroll > 0 {
             screen.put(" \(glyphs.up) \(scroll) ", x: x + width - 8, y: height - 1, role: .notice)
+        } else if state.hasNewer {
+            let hint = " newer below: PgDn "
+            screen.put(hint, x: x + max(1, width - 1 - layout.widths.width(of: hint)), y: height - 1, role: .notice, maxWidth: inner)
         }
     }
 
@@ -126,7 +134,8 @@ public struct Renderer: Sendable {
         var role: StyleRole
     }
 
-    private func conversationLines(_ state: AppState, width: Int, glyphs: Glyphs, layout: TextLayout) -> [[Span]] {
+    private func conversationLines(_ state: AppState, width: Int, theme: Theme, layout: TextLayout) -> [[Span]] {
+        let glyphs = Glyphs(ascii: theme.ascii)
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = timeZone
         let timeFormat = DateFormatter()
@@ -163,11 +172,12 @@ public struct Renderer: Sendable {
                 var spans: [Span] = []
                 if index == 0 {
                     spans.append(Span(text: timeFormat.string(from: message.sentAt) + " ", role: .time))
-                    spans.append(Span(text: name + " ", role: .senderName))
+                    spans.append(Span(text: name + " ", role: own ? .senderName : theme.senderRole(for: message.from)))
                 } else {
                     spans.append(Span(text: String(repeating: " ", count: prefixWidth), role: .normal))
                 }
-                spans.append(Span(text: layout.fit(text, width: textWidth), role: own ? .ownMessage : .otherMessage))
+                let textRole: StyleRole = message.localID == state.highlighted ? .highlight : own ? .ownMessage : .otherMessage
+                spans.append(Span(text: layout.fit(text, width: textWidth), role: textRole))
                 if own, index == wrapped.count - 1 {
                     let (tick, role) = glyphs.tick(message.status)
                     spans.append(Span(text: " " + tick, role: role))
@@ -229,27 +239,46 @@ public struct Renderer: Sendable {
         screen.put(right, x: leftWidth, y: y, role: .statusLine)
     }
 
-    static let helpLines = [
-        "Enter send · Alt-Enter / Ctrl-J new line",
-        "Ctrl-N / Ctrl-P, Alt-Down / Alt-Up  next / previous chat",
-        "Alt-1..9 chat by position · Alt-A next unread",
-        "Tab switch list / input · PgUp / PgDn scroll",
-        "Ctrl-A/E line start/end · Ctrl-B/F, Alt-B/F move",
-        "Ctrl-K/U/W kill · Ctrl-Y yank · Up/Down history",
-        "Ctrl-R reconnect now · Ctrl-L redraw",
-        "/new NAME · /retry · /delete (failed) · /help · /quit",
-        "Ctrl-Q quit · Ctrl-C quit (asks) · any key closes",
-    ]
+    private func drawHelp(_ state: AppState, into screen: inout ScreenBuffer, glyphs: Glyphs, layout: TextLayout) {
+        let width = min(screen.width - 2, 72)
+        let lines = state.bindings.helpLines.flatMap { layout.wrap($0, width: width - 4) }
+        drawPanel(" Keys (any key closes) ", lines: lines.map { ($0, StyleRole.help) }, width: width, into: &screen, glyphs: glyphs, layout: layout)
+    }
 
-    private func drawHelp(into screen: inout ScreenBuffer, glyphs: Glyphs, layout: TextLayout) {
-        let width = min(screen.width - 2, 64)
-        let height = min(screen.height - 2, Self.helpLines.count + 2)
+    /// The `/search` results: one line each (chat, date, text), the selected one highlighted.
+    private func drawSearch(_ state: AppState, into screen: inout ScreenBuffer, glyphs: Glyphs, layout: TextLayout) {
+        let width = min(screen.width - 2, 100)
+        let rows = max(1, min(state.searchResults.count, screen.height - 4))
+        // Keep the selection in view.
+        let first = max(0, min(state.searchSelection - rows / 2, state.searchResults.count - rows))
+        let dateFormat = DateFormatter()
+        dateFormat.timeZone = timeZone
+        dateFormat.locale = Locale(identifier: "en_US_POSIX")
+        dateFormat.dateFormat = "yyyy-MM-dd HH:mm"
+        let lines = state.searchResults.dropFirst(first).prefix(rows).enumerated().map { offset, message -> (String, StyleRole) in
+            let who = message.from == state.me ? "you" : message.from
+            let text = glyphs.text(message.text).replacingOccurrences(of: "\n", with: " ")
+            let line = layout.fit(message.chat, width: 12) + " " + dateFormat.string(from: message.sentAt) + " " + who + ": " + text
+            return (line, first + offset == state.searchSelection ? .chatSelected : .help)
+        }
+        let title = " \(state.searchResults.count) found for '\(state.searchQuery)' · Enter opens · Esc closes "
+        drawPanel(title, lines: lines, width: width, into: &screen, glyphs: glyphs, layout: layout)
+    }
+
+    /// A centred box over everything else.
+    private func drawPanel(_ title: String, lines: [(String, StyleRole)], width: Int, into screen: inout ScreenBuffer, glyphs: Glyphs, layout: TextLayout) {
+        let height = min(screen.height - 2, lines.count + 2)
         let x = (screen.width - width) / 2
         let y = (screen.height - height) / 2
         screen.fill(x: x, y: y, width: width, height: height, role: .help)
-        screen.put(glyphs.topLeft + layout.fit(" Keys ", width: width - 2).replacingOccurrences(of: " ", with: glyphs.horizontal) + glyphs.topRight, x: x, y: y, role: .help)
-        for (index, line) in Self.helpLines.prefix(height - 2).enumerated() {
-            screen.put(glyphs.vertical + " " + layout.fit(line, width: width - 4) + " " + glyphs.vertical, x: x, y: y + 1 + index, role: .help)
+        let shownTitle = layout.truncate(title, width: width - 4)
+        screen.put(glyphs.topLeft + glyphs.horizontal, x: x, y: y, role: .help)
+        let titleWidth = screen.put(shownTitle, x: x + 2, y: y, role: .help)
+        screen.put(String(repeating: glyphs.horizontal, count: max(0, width - 3 - titleWidth)) + glyphs.topRight, x: x + 2 + titleWidth, y: y, role: .help)
+        for (index, (line, role)) in lines.prefix(height - 2).enumerated() {
+            screen.put(glyphs.vertical + " ", x: x, y: y + 1 + index, role: .help)
+            screen.put(layout.fit(line, width: width - 4), x: x + 2, y: y + 1 + index, role: role)
+            screen.put(" " + glyphs.vertical, x: x + width - 2, y: y + 1 + index, role: .help)
         }
         screen.put(glyphs.bottomLeft + String(repeating: glyphs.horizontal, count: width - 2) + glyphs.bottomRight, x: x, y: y + height - 1, role: .help)
     }

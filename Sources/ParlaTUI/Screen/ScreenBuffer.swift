@@ -1,10 +1,30 @@
 /// What a piece of text is, so a theme can colour it.
-public enum StyleRole: String, Sendable, CaseIterable, Hashable {
+public enum StyleRole: Sendable, Hashable {
     case normal, border, title
     case chatNormal, chatSelected, chatUnread
     case ownMessage, otherMessage, senderName, time
     case tickQueued, tickSent, tickDelivered, tickRead, tickFailed
     case input, statusLine, separator, unreadSeparator, notice, help
+    /// The message a search jumped to.
+    case highlight
+    /// Another person's name, coloured from the theme's sender palette (index into it).
+    case sender(Int)
+
+    /// Every role but the palette entries, in the order themes list them.
+    public static let named: [StyleRole] = [
+        .normal, .border, .title, .chatNormal, .chatSelected, .chatUnread, .ownMessage, .otherMessage, .senderName, .time,
+        .tickQueued, .tickSent, .tickDelivered, .tickRead, .tickFailed, .input, .statusLine, .separator, .unreadSeparator,
+        .notice, .help, .highlight,
+    ]
+
+    /// The role's key in a theme file, e.g. `chat_selected`.
+    public var key: String {
+        if case .sender(let index) = self { return "sender_\(index)" }
+        let name = String(describing: self)
+        return name.reduce(into: "") { result, c in
+            if c.isUppercase { result += "_" + c.lowercased() } else { result.append(c) }
+        }
+    }
 }
 
 /// One screen column: the grapheme drawn there (empty for the second column of a

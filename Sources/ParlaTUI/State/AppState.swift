@@ -4,7 +4,7 @@ import ParlaClient
 /// Everything the screen shows, as plain data. Changed only by `reduce`.
 public struct AppState: Sendable, Equatable {
     public enum Focus: Sendable, Equatable { case input, chatList }
-    public enum Overlay: Sendable, Equatable { case none, help }
+    public enum Overlay: Sendable, Equatable { case none, help, search }
 
     public var me: String
     public var chats: [ChatSummary] = []
@@ -27,6 +27,17 @@ public struct AppState: Sendable, Equatable {
     /// False once scrolling back found the start of the history.
     public var hasOlder = true
     public var now: Date
+    public var bindings = KeyBindings.default
+    /// What `/search` found, newest first, and which result is selected.
+    public var searchQuery = ""
+    public var searchResults: [MessageRecord] = []
+    public var searchSelection = 0
+    /// The message a search jumped to; the loaded page then ends there, so newer
+    /// messages are not shown until the user returns to the newest (`hasNewer`).
+    public var highlighted: Int64?
+    public var hasNewer = false
+    /// Theme names on offer, for `/theme` completion.
+    public var themeNames: [String] = []
 
     public init(me: String, now: Date = Date()) {
         self.me = me
@@ -46,6 +57,11 @@ public enum AppAction: Sendable, Equatable {
     case olderLoaded(chat: String, messages: [MessageRecord])
     case queuedCount(Int)
     case tick(Date)
+    case searchLoaded(query: String, results: [MessageRecord])
+    /// The page ending at `target`, after Enter on a search result.
+    case jumpLoaded(chat: String, messages: [MessageRecord], target: Int64, hasNewer: Bool)
+    case notice(String)
+    case themesAvailable([String])
 }
 
 /// What the runner must do for the state's sake (I/O stays out of `reduce`).
@@ -64,5 +80,9 @@ public enum AppEffect: Sendable, Equatable {
     case retry(localIDs: [Int64])
     /// Remove failed messages from the history.
     case deleteFailed(localIDs: [Int64], chat: String)
+    case search(text: String)
+    /// Open `chat` at the message `localID`.
+    case jump(chat: String, localID: Int64)
+    case setTheme(name: String)
     case quit
 }

@@ -22,6 +22,8 @@ public enum Reducer {
             guard chat == state.selectedChat else { return [] }
             state.conversation = messages
             state.hasOlder = !messages.isEmpty
+            state.hasNewer = false
+            state.highlighted = nil
             return []
         case .olderLoaded(let chat, let messages):
             guard chat == state.selectedChat else { return [] }
@@ -34,6 +36,33 @@ public enum Reducer {
         case .tick(let now):
             state.now = now
             return []
+        case .searchLoaded(let query, let results):
+            state.searchQuery = query
+            state.searchResults = results
+            state.searchSelection = 0
+            if results.isEmpty {
+                state.notice = "no messages match '\(query)'"
+            } else {
+                state.overlay = .search
+            }
+            return []
+        case .jumpLoaded(let chat, let messages, let target, let hasNewer):
+            let effects = chat == state.selectedChat ? [] : [AppEffect.markRead(chat: chat)]
+            state.selectedChat = chat
+            state.unreadMarker = 0
+            state.conversation = messages
+            state.scrollBack = 0
+            state.highlighted = target
+            state.hasNewer = hasNewer
+            state.hasOlder = !messages.isEmpty
+            state.focus = .input
+            return effects
+        case .notice(let text):
+            state.notice = text
+            return []
+        case .themesAvailable(let names):
+            state.themeNames = names
+            return []
         }
     }
 
@@ -43,7 +72,8 @@ public enum Reducer {
             state.connection = connection
             return []
         case .messageAdded(let record), .messageUpdated(let record):
-            if record.chat == state.selectedChat {
+            // On a search result's page newer messages are not shown, so nothing is appended there.
+            if record.chat == state.selectedChat, !state.hasNewer || state.conversation.contains(where: { $0.localID == record.localID }) {
                 if let index = state.conversation.firstIndex(where: { $0.localID == record.localID }) {
                     state.conversation[index] = record
                 } else {
@@ -70,9 +100,14 @@ public enum Reducer {
     }
 
     private static func handleKey(_ state: inout AppState, _ key: Key) -> [AppEffect] {
-        if state.overlay == .help {
+        switch state.overlay {
+        case .help:
             state.overlay = .none
             return []
+        case .search:
+            return searchKey(&state, key)
+        case .none:
+            break
         }
         if state.confirmingQuit {
             state.confirmingQuit = false
@@ -80,41 +115,13 @@ public enum Reducer {
             return []
         }
         state.notice = nil
-        switch key {
-        case .ctrl("q"): return [.quit]
-        case .ctrl("c"):
-            state.confirmingQuit = true
-            return []
-        case .f1:
+        if key == .character("?"), state.editor.isEmpty {
             state.overlay = .help
             return []
-        case .character("?") where state.editor.isEmpty:
-            state.overlay = .help
-            return []
-        case .ctrl("n"), .altDown: return select(&state, offset: 1)
-        case .ctrl("p"), .altUp: return select(&state, offset: -1)
-        case .alt("a"): return selectNextUnread(&state)
-        case .alt(let c) where c.isNumber && c != "0":
-            let index = Int(String(c))! - 1
-            guard index < state.chats.count else { return [] }
-            return open(&state, chat: state.chats[index].name)
-        case .tab:
-            state.focus = state.focus == .input ? .chatList : .input
-            return []
-        case .pageUp:
-            state.scrollBack += 10
-            // Near the top of what is loaded: fetch the page before it (history is never loaded whole).
-            if state.hasOlder, state.scrollBack + 20 >= state.conversation.count,
-               let chat = state.selectedChat, let first = state.conversation.first {
-                return [.loadOlder(chat: chat, before: first.localID)]
-            }
-            return []
-        case .pageDown:
-            state.scrollBack = max(0, state.scrollBack - 10)
-            return []
-        case .ctrl("r"): return [.retryConnection]
-        default:
-            break
+        }
+        if case .alt(let c) = key, let position = c.wholeNumberValue, position > 0, state.bindings.command(for: key) == nil {
+            guard position <= state.chats.count else { return [] }
+            return open(&state, chat: state.chats[position - 1].name)
         }
         if state.focus == .chatList {
             switch key {
@@ -128,52 +135,155 @@ public enum Reducer {
             default: break
             }
         }
-        return edit(&state, key)
+        guard let command = state.bindings.command(for: key) else {
+            switch key {
+            case .character(let c):
+                state.editor.insert(String(c))
+                return state.selectedChat.map { [.typing(to: $0)] } ?? []
+            case .paste(let text):
+                state.editor.insert(text.replacingOccurrences(of: "\r\n", with: "\n").replacingOccurrences(of: "\r", with: "\n"))
+            default:
+                break
+            }
+            return []
+        }
+        return perform(&state, command)
     }
 
-    private static func edit(_ state: inout AppState, _ key: Key) -> [AppEffect] {
-        var editor = state.editor
-        defer { state.editor = editor }
-        switch key {
-        case .character(let c):
-            editor.insert(String(c))
-            return state.selectedChat.map { [.typing(to: $0)] } ?? []
-        case .paste(let text):
-            editor.insert(text.replacingOccurrences(of: "\r\n", with: "\n").replacingOccurrences(of: "\r", with: "\n"))
-            return []
-        case .altEnter, .ctrl("j"): editor.insert("\n")
-        case .backspace: editor.backspace()
-        case .delete, .ctrl("d"): editor.deleteForward()
-        case .left, .ctrl("b"): editor.moveLeft()
-        case .right, .ctrl("f"): editor.moveRight()
-        case .ctrl("a"), .home: editor.moveToLineStart()
-        case .ctrl("e"), .end: editor.moveToLineEnd()
-        case .alt("b"): editor.moveWordLeft()
-        case .alt("f"): editor.moveWordRight()
-        case .ctrl("k"): editor.killToEnd()
-        case .ctrl("u"): editor.killToStart()
-        case .ctrl("w"): editor.killWordBackward()
-        case .ctrl("y"): editor.yank()
-        case .up where editor.cursorOnFirstLine: editor.recallPrevious()
-        case .down where editor.cursorOnLastLine: editor.recallNext()
-        case .enter:
-            let text = editor.text
-            guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { return [] }
-            if text.hasPrefix("/") {
-                _ = editor.submit()
-                state.editor = editor
-                return command(&state, text)
+    private static func perform(_ state: inout AppState, _ command: KeyBindings.Command) -> [AppEffect] {
+        switch command {
+        case .quit: return [.quit]
+        case .askQuit: state.confirmingQuit = true
+        case .help: state.overlay = .help
+        case .nextChat: return select(&state, offset: 1)
+        case .previousChat: return select(&state, offset: -1)
+        case .nextUnread: return selectNextUnread(&state)
+        case .toggleFocus:
+            if state.focus == .input, state.editor.text.hasPrefix("/"), !state.editor.text.contains("\n") {
+                complete(&state)
+            } else {
+                state.focus = state.focus == .input ? .chatList : .input
             }
-            guard let chat = state.selectedChat else {
-                state.notice = "no chat selected: open one with /new NAME"
-                return []
+        case .scrollUp:
+            state.scrollBack += 10
+            // Near the top of what is loaded: fetch the page before it (history is never loaded whole).
+            if state.hasOlder, state.scrollBack + 20 >= state.conversation.count,
+               let chat = state.selectedChat, let first = state.conversation.first {
+                return [.loadOlder(chat: chat, before: first.localID)]
             }
-            _ = editor.submit()
-            state.scrollBack = 0
-            return [.send(text: text, to: chat)]
-        default: break
+        case .scrollDown:
+            if state.scrollBack == 0, state.hasNewer, let chat = state.selectedChat {
+                // Leaving a search result's page: back to the newest messages.
+                state.hasNewer = false
+                state.highlighted = nil
+                return [.loadConversation(chat: chat)]
+            }
+            state.scrollBack = max(0, state.scrollBack - 10)
+        case .redraw: break // the terminal layer repaints; nothing changes in the state
+        case .reconnect: return [.retryConnection]
+        case .send: return submit(&state)
+        case .newline: state.editor.insert("\n")
+        case .lineStart: state.editor.moveToLineStart()
+        case .lineEnd: state.editor.moveToLineEnd()
+        case .charLeft: state.editor.moveLeft()
+        case .charRight: state.editor.moveRight()
+        case .wordLeft: state.editor.moveWordLeft()
+        case .wordRight: state.editor.moveWordRight()
+        case .killToEnd: state.editor.killToEnd()
+        case .killToStart: state.editor.killToStart()
+        case .killWord: state.editor.killWordBackward()
+        case .yank: state.editor.yank()
+        case .deleteChar: state.editor.deleteForward()
+        case .backspace: state.editor.backspace()
+        case .historyPrevious:
+            if state.editor.cursorOnFirstLine { state.editor.recallPrevious() }
+        case .historyNext:
+            if state.editor.cursorOnLastLine { state.editor.recallNext() }
         }
         return []
+    }
+
+    private static func submit(_ state: inout AppState) -> [AppEffect] {
+        let text = state.editor.text
+        guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { return [] }
+        if text.hasPrefix("/") {
+            _ = state.editor.submit()
+            return command(&state, text)
+        }
+        guard let chat = state.selectedChat else {
+            state.notice = "no chat selected: open one with /new NAME"
+            return []
+        }
+        _ = state.editor.submit()
+        state.scrollBack = 0
+        if state.hasNewer {
+            // Sending from a search result's page: show the newest again, where the message goes.
+            state.hasNewer = false
+            state.highlighted = nil
+            return [.send(text: text, to: chat), .loadConversation(chat: chat)]
+        }
+        return [.send(text: text, to: chat)]
+    }
+
+    private static func searchKey(_ state: inout AppState, _ key: Key) -> [AppEffect] {
+        let last = max(0, state.searchResults.count - 1)
+        switch key {
+        case .up, .ctrl("p"): state.searchSelection = max(0, state.searchSelection - 1)
+        case .down, .ctrl("n"): state.searchSelection = min(last, state.searchSelection + 1)
+        case .pageUp: state.searchSelection = max(0, state.searchSelection - 10)
+        case .pageDown: state.searchSelection = min(last, state.searchSelection + 10)
+        case .home: state.searchSelection = 0
+        case .end: state.searchSelection = last
+        case .enter:
+            state.overlay = .none
+            guard state.searchResults.indices.contains(state.searchSelection) else { return [] }
+            let target = state.searchResults[state.searchSelection]
+            return [.jump(chat: target.chat, localID: target.localID)]
+        case .escape, .ctrl("c"), .ctrl("g"):
+            state.overlay = .none
+        default:
+            if state.bindings.command(for: key) == .quit { return [.quit] }
+        }
+        return []
+    }
+
+    static let commandNames = ["delete", "help", "new", "open", "quit", "retry", "search", "theme"]
+
+    /// Tab on a `/` line: completes the command name, then a chat name (`/new`)
+    /// or a theme name (`/theme`). Several matches: the common start, and a list.
+    private static func complete(_ state: inout AppState) {
+        let text = state.editor.text
+        let head: String
+        let word: String
+        let candidates: [String]
+        if let space = text.firstIndex(of: " ") {
+            let command = String(text[text.index(after: text.startIndex)..<space])
+            head = String(text[...space])
+            word = String(text[text.index(after: space)...])
+            switch command {
+            case "new", "open": candidates = state.chats.map(\.name)
+            case "theme": candidates = state.themeNames
+            default: candidates = []
+            }
+        } else {
+            head = "/"
+            word = String(text.dropFirst())
+            candidates = commandNames
+        }
+        let matches = candidates.filter { $0.hasPrefix(word) }
+        switch matches.count {
+        case 0:
+            state.notice = candidates.isEmpty ? "nothing to complete" : "no match for '\(word)'"
+        case 1:
+            state.editor.replace(with: head + matches[0] + (head == "/" ? " " : ""))
+        default:
+            var common = matches[0]
+            for match in matches.dropFirst() {
+                while !match.hasPrefix(common) { common.removeLast() }
+            }
+            state.editor.replace(with: head + common)
+            state.notice = matches.joined(separator: " ")
+        }
     }
 
     private static func command(_ state: inout AppState, _ line: String) -> [AppEffect] {
@@ -181,6 +291,19 @@ public enum Reducer {
         switch parts.first ?? "" {
         case "quit", "q": return [.quit]
         case "help": state.overlay = .help
+        case "search", "s":
+            let query = parts.count == 2 ? parts[1].trimmingCharacters(in: .whitespaces) : ""
+            guard !query.isEmpty else {
+                state.notice = "usage: /search TEXT"
+                return []
+            }
+            return [.search(text: query)]
+        case "theme":
+            guard parts.count == 2 else {
+                state.notice = "usage: /theme NAME (\(state.themeNames.joined(separator: ", ")))"
+                return []
+            }
+            return [.setTheme(name: parts[1].trimmingCharacters(in: .whitespaces))]
         case "retry", "delete":
             let failed = state.conversation.filter { $0.isOutgoing && $0.status == .failed }.map(\.localID)
             guard let chat = state.selectedChat, !failed.isEmpty else {
@@ -221,6 +344,8 @@ public enum Reducer {
         state.unreadMarker = state.chats.first { $0.name == chat }?.unread ?? 0
         state.conversation = []
         state.scrollBack = 0
+        state.hasNewer = false
+        state.highlighted = nil
         return [.loadConversation(chat: chat), .markRead(chat: chat)]
     }
 }

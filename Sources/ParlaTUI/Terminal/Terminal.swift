@@ -27,7 +27,8 @@ final class Terminal {
             start_color()
             use_default_colors()
         }
-        Self.write("\u{1B}[?2004h") // bracketed paste
+        // Bracketed paste on; save the window title so quitting puts it back.
+        Self.write("\u{1B}[?2004h\u{1B}[22;0t")
         started = true
     }
 
@@ -35,6 +36,7 @@ final class Terminal {
     func stop() {
         guard started else { return }
         started = false
+        if titleSet { Self.write("\u{1B}[23;0t") }
         Self.write("\u{1B}[?2004l")
         endwin()
     }
@@ -70,13 +72,14 @@ final class Terminal {
         pairs = [:]
         let colors = has_colors() ? Int(parla_colors()) : 0
         var next: Int16 = 1
-        for role in StyleRole.allCases {
+        for role in StyleRole.named + theme.senderPalette.indices.map(StyleRole.sender) {
             let style = theme.style(role)
             var attr: attr_t = 0
             if style.bold { attr |= parla_a_bold() }
             if style.dim { attr |= parla_a_dim() }
             if style.underline { attr |= parla_a_underline() }
             if style.reverse { attr |= parla_a_reverse() }
+            if style.italic { attr |= parla_a_italic() }
             var pair: Int16 = 0
             if colors > 0, style.foreground != nil || style.background != nil, Int(next) < Int(parla_color_pairs()) {
                 let fg = style.foreground.map { Int16(ColorMapping.nearest($0, available: colors)) } ?? -1
@@ -113,6 +116,15 @@ final class Terminal {
         doupdate()
     }
 
+    private var titleSet = false
+
+    /// Sets the terminal's (or tmux pane's) title; the one from before is restored on stop.
+    func setTitle(_ title: String) {
+        let clean = title.unicodeScalars.filter { $0.value >= 0x20 && $0.value != 0x7F }
+        Self.write("\u{1B}]2;\(String(String.UnicodeScalarView(clean)))\u{07}")
+        titleSet = true
+    }
+
     func bell() {
         beep()
     }
@@ -130,38 +142,5 @@ final class Terminal {
 
     private static func write(_ text: String) {
         FileHandle.standardOutput.write(Data(text.utf8))
-    }
-}
-
-/// Maps xterm-256 colour numbers to what the terminal has (256, 16 or 8 colours).
-enum ColorMapping {
-    static func nearest(_ color: Int, available: Int) -> Int {
-        if color < available { return color }
-        let (r, g, b) = rgb(color)
-        let candidates = min(available, 16)
-        var best = 0
-        var bestDistance = Int.max
-        for index in 0..<candidates {
-            let (cr, cg, cb) = rgb(index)
-            let distance = (r - cr) * (r - cr) + (g - cg) * (g - cg) + (b - cb) * (b - cb)
-            if distance < bestDistance {
-                best = index
-                bestDistance = distance
-            }
-        }
-        return best
-    }
-
-    static func rgb(_ color: Int) -> (Int, Int, Int) {
-        let basic = [(0, 0, 0), (205, 0, 0), (0, 205, 0), (205, 205, 0), (0, 0, 238), (205, 0, 205), (0, 205, 205), (229, 229, 229),
-                     (127, 127, 127), (255, 0, 0), (0, 255, 0), (255, 255, 0), (92, 92, 255), (255, 0, 255), (0, 255, 255), (255, 255, 255)]
-        if color < 16 { return basic[color] }
-        if color < 232 {
-            let index = color - 16
-            let levels = [0, 95, 135, 175, 215, 255]
-            return (levels[index / 36], levels[(index / 6) % 6], levels[index % 6])
-        }
-        let gray = 8 + (color - 232) * 10
-        return (gray, gray, gray)
     }
 }
