@@ -17,8 +17,10 @@ struct ParlaCommand: AsyncParsableCommand {
     /// With no subcommand, `parla` opens the full-screen UI.
     func run() async throws {
         try await reportingErrors {
-            guard Profile.exists(at: global.directory) else {
-                throw CLIError("no profile in \(global.directory): create one with 'parla init NAME --server URL', or try 'parla demo'")
+            let noProfile = "no profile in \(global.directory): create one with 'parla init NAME --server URL', or try 'parla demo'"
+            if !Profile.exists(at: global.directory) {
+                guard isatty(STDIN_FILENO) == 1, isatty(STDOUT_FILENO) == 1 else { throw CLIError(noProfile) }
+                guard try await FirstRun.run(global: global) != nil else { throw CLIError(noProfile) }
             }
             let client = try global.openClient()
             try await UILauncher.run(client: client, themeName: theme, logger: global.makeLogger(profile: client.profile.directory))

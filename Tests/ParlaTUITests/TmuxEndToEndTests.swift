@@ -64,9 +64,11 @@ struct Tmux {
         return (client, Task { await client.run() })
     }
 
-    func parlaCommand(home: String) throws -> String {
+    /// The UI for `home`, with a configuration folder of the test's own (never the user's ~/.config).
+    func parlaCommand(home: String, config: String? = nil, extra: String = "") throws -> String {
         let binary = try RelayProcess.executable(named: "parla").path
-        return "env -u NO_COLOR TERM=xterm-256color LANG=C.UTF-8 \(binary) --home \(home); echo PARLA-EXITED; sleep 30"
+        let configHome = config ?? makeTemporaryDirectory(prefix: "parla-ui-config")
+        return "env -u NO_COLOR TERM=xterm-256color LANG=C.UTF-8 XDG_CONFIG_HOME=\(configHome) \(binary) --home \(home) \(extra); echo PARLA-EXITED; sleep 30"
     }
 
     @Test func twoUsersChatTicksPasteResizeAndQuit() async throws {
@@ -154,6 +156,94 @@ struct Tmux {
         let (bob, bobTask) = try engine(bobProfile)
         defer { bobTask.cancel() }
         try await eventually("bob received it") { try bob.store.allMessages().contains { $0.text == "scritto offline" } }
+        try await tmux.keys("C-q")
+    }
+
+    @Test func configThemesSearchAndTheTitle() async throws {
+        let relay = try await TestRelay.start()
+        defer { Task { await relay.stop() } }
+        let alice = try await register("alice", url: relay.url)
+        let bobProfile = try await register("bob", url: relay.url)
+        let (bob, bobTask) = try engine(bobProfile)
+        defer { bobTask.cancel() }
+        _ = try await bob.send("the wifi password is gelato42", to: "alice")
+        for n in 1...5 { _ = try await bob.send("filler \(n)", to: "alice") }
+        try await eventually("bob's messages went out") { await bob.outboxCount() == 0 }
+
+        let config = makeTemporaryDirectory(prefix: "parla-ui-config")
+        try FileManager.default.createDirectory(atPath: config + "/parla", withIntermediateDirectories: true)
+        try "theme = \"light\"\n[keys]\nquit = \"ctrl-x\"\n".write(toFile: config + "/parla/config.toml", atomically: true, encoding: .utf8)
+        let tmux = Tmux()
+        defer { Task { await tmux.kill() } }
+        try await tmux.start(try parlaCommand(home: alice.directory, config: config), width: 100, height: 30)
+        try await tmux.waitFor("the UI in the light theme", colours: true) { $0.contains("filler 5") && $0.contains("48;5;253") }
+
+        // /theme with Tab completion switches at once.
+        try await tmux.type("/theme hi")
+        try await tmux.keys("Tab")
+        try await tmux.waitFor("completed") { $0.contains("/theme high-contrast") }
+        try await tmux.keys("Enter")
+        try await tmux.waitFor("high-contrast colours", colours: true) { $0.contains("theme high-contrast") && !$0.contains("48;5;253") }
+
+        // /search lists results; Enter jumps to the message, highlighted.
+        try await tmux.type("/search gelato42")
+        try await tmux.keys("Enter")
+        try await tmux.waitFor("results list") { $0.contains("1 found for 'gelato42'") }
+        try await tmux.keys("Enter")
+        try await tmux.waitFor("jumped") { !$0.contains("found for") && $0.contains("the wifi password is gelato42") && $0.contains("newer below") }
+
+        // A message in another chat: the title counts it.
+        try await tmux.type("/new carol")
+        try await tmux.keys("Enter")
+        _ = try await bob.send("are you there?", to: "alice")
+        try await eventually("title shows the unread count") {
+            try await tmux.run(["display-message", "-p", "-t", tmux.session, "#{pane_title}"]).contains("(1) Parla")
+        }
+
+        // The rebound quit key.
+        try await tmux.keys("C-q")
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(try await !tmux.screen().contains("PARLA-EXITED"), "Ctrl-Q was rebound away")
+        try await tmux.keys("C-x")
+        try await tmux.waitFor("exit") { $0.contains("PARLA-EXITED") }
+    }
+
+    @Test func aBrokenConfigIsNamedAndTheUIStillStarts() async throws {
+        let relay = try await TestRelay.start()
+        defer { Task { await relay.stop() } }
+        let alice = try await register("alice", url: relay.url)
+        let config = makeTemporaryDirectory(prefix: "parla-ui-config")
+        try FileManager.default.createDirectory(atPath: config + "/parla/themes", withIntermediateDirectories: true)
+        try "theme = \"mine\"\n".write(toFile: config + "/parla/config.toml", atomically: true, encoding: .utf8)
+        try "[styles]\nborder = { fg = \"purplish\" }\n".write(toFile: config + "/parla/themes/mine.toml", atomically: true, encoding: .utf8)
+        let tmux = Tmux()
+        defer { Task { await tmux.kill() } }
+        try await tmux.start(try parlaCommand(home: alice.directory, config: config), width: 120, height: 20)
+        try await tmux.waitFor("the error, with file, line and key") {
+            $0.contains("mine.toml:2: key 'styles.border.fg': unknown colour 'purplish'") && $0.contains("Chats")
+        }
+        // The default theme is in use: its border colour.
+        #expect(try await tmux.screen(colours: true).contains("38;5;240m"))
+        try await tmux.keys("C-q")
+    }
+
+    @Test func firstRunAsksForNameAndRelayThenOpensTheUI() async throws {
+        let relay = try await TestRelay.start()
+        defer { Task { await relay.stop() } }
+        let home = makeTemporaryDirectory(prefix: "parla-ui-first") + "/profile"
+        let tmux = Tmux()
+        defer { Task { await tmux.kill() } }
+        try await tmux.start(try parlaCommand(home: home), width: 100, height: 30)
+        try await tmux.waitFor("welcome") { $0.contains("Welcome to Parla") && $0.contains("Relay URL") }
+        try await tmux.type(relay.url)
+        try await tmux.keys("Enter")
+        try await tmux.type("X!")
+        try await tmux.keys("Enter")
+        try await tmux.waitFor("bad name explained") { $0.contains("'X!' is not a valid name") }
+        try await tmux.type("dora")
+        try await tmux.keys("Enter")
+        try await tmux.waitFor("the UI, online") { $0.contains("Chats") && $0.contains("● online") }
+        #expect(Profile.exists(at: home))
         try await tmux.keys("C-q")
     }
 }

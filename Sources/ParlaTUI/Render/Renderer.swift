@@ -231,7 +231,8 @@ public struct Renderer: Sendable {
         parts.append("\(state.queuedCount) queued")
         if state.totalUnread > 0 { parts.append("\(state.totalUnread) unread") }
         var left = " " + parts.joined(separator: " · ")
-        if state.confirmingQuit { left = " quit Parla? y/n" } else if let notice = state.notice { left += " · " + notice }
+        // A notice goes first so a long one (a config error naming its file) is not cut off.
+        if state.confirmingQuit { left = " quit Parla? y/n" } else if let notice = state.notice { left = " " + notice + " · " + parts.joined(separator: " · ") }
         let right = "? help "
         screen.fill(x: 0, y: y, width: screen.width, height: 1, role: .statusLine)
         let leftWidth = screen.width - layout.widths.width(of: right)
