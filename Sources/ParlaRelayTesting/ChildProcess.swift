@@ -84,3 +84,46 @@ public func spawnAndWait(_ arguments: [String]) async -> Int32 {
         }
     }
 }
+
+/// A long-running helper (such as `sshd -D`) started with `posix_spawn`. Foundation's
+/// `Process` must not be used for daemons that close every inherited descriptor at
+/// start-up: it then takes them for exited and blocks its monitor thread in `waitpid`,
+/// which stalls every other `Process` in the test run.
+public final class BackgroundProcess: Sendable {
+    public let pid: pid_t
+
+    /// Starts `arguments` with stdin from /dev/null and stdout and stderr appended to `logPath`.
+    public init(_ arguments: [String], logPath: String) throws {
+        var pid: pid_t = 0
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, logPath, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        let argv = arguments.map { strdup($0) } + [nil]
+        defer {
+            argv.forEach { free($0) }
+            posix_spawn_file_actions_destroy(&actions)
+        }
+        let result = posix_spawnp(&pid, arguments[0], &actions, nil, argv, environ)
+        guard result == 0 else { throw POSIXError(POSIXErrorCode(rawValue: result) ?? .EIO) }
+        self.pid = pid
+    }
+
+    public var isRunning: Bool { Foundation.kill(pid, 0) == 0 && !isZombie }
+
+    private var isZombie: Bool {
+        let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+        return stat.split(separator: ")").last?.split(separator: " ").first == "Z"
+    }
+
+    /// SIGTERM and reap in the background.
+    public func stop() {
+        let pid = self.pid
+        Foundation.kill(pid, SIGTERM)
+        DispatchQueue.global().async {
+            var status: Int32 = 0
+            waitpid(pid, &status, 0)
+        }
+    }
+}

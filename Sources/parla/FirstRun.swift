@@ -52,7 +52,7 @@ enum FirstRun {
 
     /// One trimmed line, or nil at end of input.
     private static func ask(_ prompt: String) -> String? {
-        FileHandle.standardOutput.write(Data(prompt.utf8))
+        try? FileHandle.standardOutput.write(contentsOf: Data(prompt.utf8))
         return readLine(strippingNewline: true)?.trimmingCharacters(in: .whitespaces)
     }
 }

@@ -72,14 +72,14 @@ extension AsyncParsableCommand {
         do {
             try await body()
         } catch let error as CLIError {
-            FileHandle.standardError.write(Data("parla: \(error.description)\n".utf8))
+            try? FileHandle.standardError.write(contentsOf: Data("parla: \(error.description)\n".utf8))
             throw ExitCode(1)
         } catch let error as ExitCode {
             throw error
         } catch let error as ValidationError {
             throw error
         } catch {
-            FileHandle.standardError.write(Data("parla: \(error)\n".utf8))
+            try? FileHandle.standardError.write(contentsOf: Data("parla: \(error)\n".utf8))
             throw ExitCode(1)
         }
     }

@@ -141,6 +141,6 @@ final class Terminal {
     }
 
     private static func write(_ text: String) {
-        FileHandle.standardOutput.write(Data(text.utf8))
+        TerminalOutput.write(text)
     }
 }

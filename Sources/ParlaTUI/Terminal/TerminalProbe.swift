@@ -59,6 +59,6 @@ public enum TerminalProbe {
     }
 
     private static func write(_ text: String) {
-        FileHandle.standardOutput.write(Data(text.utf8))
+        TerminalOutput.write(text)
     }
 }
