@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "ParlaClient", targets: ["ParlaClient"]),
         .library(name: "ParlaTUI", targets: ["ParlaTUI"]),
         .executable(name: "parla", targets: ["parla"]),
+        .executable(name: "parla-bench", targets: ["parla-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -71,6 +72,15 @@ let package = Package(
         .executableTarget(name: "parla", dependencies: [
             "ParlaClient", "ParlaProtocol", "ParlaTUI", "ParlaRelay",
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "ParlaBench", dependencies: [
+            "ParlaClient", "ParlaTUI", "ParlaRelay", "ParlaRelayTesting", "ParlaProtocol",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "parla-bench", dependencies: [
+            "ParlaBench",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),

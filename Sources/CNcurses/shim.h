@@ -20,6 +20,11 @@ static inline attr_t parla_a_dim(void) { return A_DIM; }
 static inline attr_t parla_a_underline(void) { return A_UNDERLINE; }
 static inline attr_t parla_a_reverse(void) { return A_REVERSE; }
 static inline attr_t parla_a_italic(void) { return A_ITALIC; }
+static inline int parla_wcwidth(wchar_t c) { return wcwidth(c); }
+
+/// Where ncurses believes the terminal's cursor is after the last update.
+static inline int parla_physical_y(void) { return getcury(curscr); }
+static inline int parla_physical_x(void) { return getcurx(curscr); }
 static inline int parla_key_resize(void) { return KEY_RESIZE; }
 static inline int parla_key_code_yes(void) { return KEY_CODE_YES; }
 

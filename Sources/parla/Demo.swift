@@ -3,7 +3,6 @@ import Foundation
 import Logging
 import ParlaClient
 import ParlaRelay
-import ServiceLifecycle
 
 /// `parla demo`: a relay on a free loopback port with throwaway data, your profile,
 /// and a contact that answers, then the UI. Nothing outside a temporary directory is touched.
@@ -19,13 +18,8 @@ struct Demo: AsyncParsableCommand {
             let logPath = base + "/demo.log"
             let logger = Logger(label: "parla-demo") { FileLogHandler(label: $0, path: logPath) }
 
-            var config = RelayConfiguration()
-            config.port = 0
-            config.dataDirectory = base + "/relay"
-            let relay = try Relay(configuration: config, logger: logger)
-            let group = ServiceGroup(configuration: .init(services: [relay], logger: logger))
-            let relayTask = Task { try await group.run() }
-            let url = "ws://127.0.0.1:\(try await relay.boundPort())/v1"
+            let relay = try await EmbeddedRelay.start(dataDirectory: base + "/relay", logger: logger)
+            let url = relay.url
             let transport = WebSocketTransport(logger: logger)
 
             let me = try await ParlaClient.register(name: "you", server: url, invite: nil, directory: base + "/you", transport: transport)
@@ -50,8 +44,7 @@ struct Demo: AsyncParsableCommand {
             botReplies.cancel()
             botTask.cancel()
             await botTask.value
-            await group.triggerGracefulShutdown()
-            _ = try? await relayTask.value
+            await relay.stop()
         }
     }
 

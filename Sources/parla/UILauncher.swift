@@ -10,6 +10,13 @@ enum UILauncher {
         guard isatty(STDIN_FILENO) == 1, isatty(STDOUT_FILENO) == 1 else {
             throw CLIError("the full-screen UI needs a terminal; for scripts use 'parla send', 'parla sync' and friends")
         }
+        let profileLock: ProfileLock
+        do {
+            profileLock = try ProfileLock(directory: client.profile.directory)
+        } catch {
+            throw CLIError(error.description)
+        }
+        defer { withExtendedLifetime(profileLock) {} }
         // A broken file never stops the UI: defaults are used and the status line says what to fix.
         var problems: [String] = []
         let (config, configErrors) = AppConfig.load(files: AppConfig.files(profileDirectory: client.profile.directory))

@@ -94,8 +94,14 @@ struct Tmux {
         // Read ticks use the theme's "read" colour (xterm 81).
         try await tmux.waitFor("read colour", colours: true) { $0.contains("38;5;81m ✓✓") }
 
-        _ = try await bob.send("benissimo, grazie", to: "alice")
-        try await tmux.waitFor("bob's reply") { $0.contains("benissimo, grazie") }
+        _ = try await bob.send("benissimo, grazie 🇮🇹 👨‍👩‍👧 ❤️ fine", to: "alice")
+        try await tmux.waitFor("bob's reply, flag and ZWJ family whole") { $0.contains("benissimo, grazie 🇮🇹 👨‍👩‍👧 ❤️ fine") }
+        // Every row is exactly as wide as the pane: no cluster shifted a border (tmux draws ❤️ 1 wide).
+        let tmuxWidths = DisplayWidth(variationSelectorEmoji: 1)
+        for line in try await tmux.screen().split(separator: "\n") {
+            #expect(tmuxWidths.width(of: String(line).replacingOccurrences(of: " +$", with: "", options: .regularExpression)) <= 120, "\(line)")
+            if line.hasSuffix("│") { #expect(tmuxWidths.width(of: String(line)) == 120, "\(line)") }
+        }
 
         // A multi-line bracketed paste becomes one message.
         try await tmux.run(["set-buffer", "prima riga\nseconda riga"])

@@ -163,15 +163,23 @@ public final class ClientStore: Sendable {
 
     // MARK: Incoming
 
-    struct Incoming: Sendable {
-        var id: String
-        var from: String
-        var text: String
-        var sentAt: Date
+    /// A message as it arrives from the relay (or from an import or a benchmark's seed).
+    public struct Incoming: Sendable {
+        public var id: String
+        public var from: String
+        public var text: String
+        public var sentAt: Date
+
+        public init(id: String, from: String, text: String, sentAt: Date) {
+            self.id = id
+            self.from = from
+            self.text = text
+            self.sentAt = sentAt
+        }
     }
 
     /// Commits incoming messages, ignoring ones already stored (redeliveries). Returns the new ones.
-    func storeIncoming(_ items: [Incoming], me: String) throws -> [MessageRecord] {
+    public func storeIncoming(_ items: [Incoming], me: String) throws -> [MessageRecord] {
         try pool.write { db in
             var added: [MessageRecord] = []
             for item in items {

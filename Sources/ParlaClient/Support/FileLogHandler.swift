@@ -31,7 +31,7 @@ final class LogFile: @unchecked Sendable {
     private static let registry = NSLock()
     nonisolated(unsafe) private static var files: [String: LogFile] = [:]
     private let lock = NSLock()
-    private let handle: FileHandle?
+    private let descriptor: Int32
 
     static func shared(path: String) -> LogFile {
         registry.withLock {
@@ -43,14 +43,13 @@ final class LogFile: @unchecked Sendable {
     }
 
     private init(path: String) {
-        if !FileManager.default.fileExists(atPath: path) {
-            FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
-        }
-        handle = FileHandle(forWritingAtPath: path)
-        _ = try? handle?.seekToEnd()
+        // O_APPEND: each line lands whole at the end even when two processes log to one file.
+        descriptor = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
     }
 
     func append(_ line: String) {
-        lock.withLock { try? handle?.write(contentsOf: Data(line.utf8)) }
+        guard descriptor >= 0 else { return }
+        let bytes = Array(line.utf8)
+        lock.withLock { _ = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) } }
     }
 }

@@ -20,6 +20,8 @@ public final class TUIApp: Sendable {
     /// A theme chosen with `/theme`, for the UI thread to apply.
     private let pendingTheme = Mutex<Theme?>(nil)
     private static let signalled = Atomic<Int32>(0)
+    /// Messages loaded per page: a screenful many times over, never the whole history.
+    public static let pageSize = 200
 
     /// `startupNotice` is shown in the status line first (e.g. a broken config file).
     public init(client: ParlaClient, theme: Theme, widths: DisplayWidth, config: AppConfig = AppConfig(),
@@ -54,7 +56,21 @@ public final class TUIApp: Sendable {
         }
         engine.cancel()
         events.cancel()
-        await engine.value
+        // Quitting never hangs on the network: everything that matters is already on disk.
+        let stopped = ResumeOnce()
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            Task {
+                await engine.value
+                if stopped.claim() { done.resume() }
+            }
+            Task {
+                try? await Task.sleep(for: .seconds(2))
+                if stopped.claim() {
+                    self.logger.warning("the engine did not stop within 2 s of quitting; leaving anyway")
+                    done.resume()
+                }
+            }
+        }
     }
 
     private func post(_ action: AppAction) {
@@ -74,6 +90,8 @@ public final class TUIApp: Sendable {
         state.notice = startupNotice
         if !terminal.isUTF8 { state.notice = "terminal locale is not UTF-8: showing ASCII" }
         var shownTitle: String?
+        var firstPaintLogged = false
+        let started = Monotonic.nanoseconds()
         var decoder = KeyDecoder()
         var lastFrame: ScreenBuffer?
         var lastTick = Date()
@@ -125,6 +143,12 @@ public final class TUIApp: Sendable {
             if redraw || frame != lastFrame {
                 terminal.draw(frame, cursor: renderer.inputCursor(state, width: width, height: height))
                 lastFrame = frame
+                if !firstPaintLogged, !state.conversation.isEmpty {
+                    // The first screen with messages on it; `parla-bench ui` reads this line.
+                    firstPaintLogged = true
+                    let now = Monotonic.nanoseconds()
+                    logger.info("first paint", metadata: ["monotonicNs": "\(now)", "sinceUIStartMs": "\((now - started) / 1_000_000)"])
+                }
             }
         }
     }
@@ -152,12 +176,12 @@ public final class TUIApp: Sendable {
             }
         case .loadConversation(let chat):
             Task {
-                let page = (try? await client.history(chat: chat, limit: 200)) ?? []
+                let page = (try? await client.history(chat: chat, limit: TUIApp.pageSize)) ?? []
                 self.post(.conversationLoaded(chat: chat, messages: page))
             }
         case .loadOlder(let chat, let before):
             Task {
-                let page = (try? await client.history(chat: chat, limit: 200, before: before)) ?? []
+                let page = (try? await client.history(chat: chat, limit: TUIApp.pageSize, before: before)) ?? []
                 self.post(.olderLoaded(chat: chat, messages: page))
             }
         case .loadChats:
@@ -205,9 +229,25 @@ public final class TUIApp: Sendable {
         case .deleteFailed(let localIDs, let chat):
             Task {
                 for id in localIDs { _ = try? await client.deleteFailed(localID: id) }
-                let page = (try? await client.history(chat: chat, limit: 200)) ?? []
+                let page = (try? await client.history(chat: chat, limit: TUIApp.pageSize)) ?? []
                 self.post(.conversationLoaded(chat: chat, messages: page))
             }
         }
     }
+}
+
+/// CLOCK_MONOTONIC, which is the same clock in every process on the machine, so a
+/// benchmark can compare its own timestamps with the ones the UI logs.
+public enum Monotonic {
+    public static func nanoseconds() -> UInt64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &spec)
+        return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
+    }
+}
+
+/// Lets exactly one of several racing tasks resume a continuation.
+final class ResumeOnce: Sendable {
+    private let claimed = Atomic<Bool>(false)
+    func claim() -> Bool { !claimed.exchange(true, ordering: .relaxed) }
 }

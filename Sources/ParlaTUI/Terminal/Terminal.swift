@@ -8,6 +8,8 @@ final class Terminal {
     private(set) var isUTF8 = true
     private var started = false
     private var pairs: [StyleRole: (attr: attr_t, pair: Int16)] = [:]
+    /// The same styles as escape sequences, for clusters written past ncurses.
+    private var sgr: [StyleRole: String] = [:]
 
     /// Sets the locale (falling back to C.UTF-8 over SSH with LANG=C) and takes the screen.
     func start() {
@@ -70,6 +72,7 @@ final class Terminal {
 
     func apply(theme: Theme) {
         pairs = [:]
+        sgr = [:]
         let colors = has_colors() ? Int(parla_colors()) : 0
         var next: Int16 = 1
         for role in StyleRole.named + theme.senderPalette.indices.map(StyleRole.sender) {
@@ -91,17 +94,26 @@ final class Terminal {
                 attr |= parla_a_reverse()
             }
             pairs[role] = (attr, pair)
+            sgr[role] = Self.sgr(style, colors: colors, reverseInstead: colors == 0 && attr & parla_a_reverse() != 0)
         }
     }
 
     /// Copies the buffer into ncurses' screen and updates the terminal once.
     func draw(_ buffer: ScreenBuffer, cursor: (x: Int, y: Int)?) {
+        var complex: [(x: Int, y: Int, cell: Cell)] = []
         for y in 0..<buffer.height {
             for x in 0..<buffer.width {
                 let cell = buffer[x, y]
                 if cell.text.isEmpty { continue }
                 let style = pairs[cell.role] ?? (0, 0)
                 var scalars = cell.text.unicodeScalars.map { wchar_t(bitPattern: $0.value) }
+                if Self.hasSeveralSpacingCharacters(scalars) {
+                    // ncurses keeps one spacing character per cell, so a flag or a ZWJ sequence
+                    // would be cut apart: it gets a blank of the same width, and the cluster
+                    // itself is written straight to the terminal after the update.
+                    complex.append((x, y, cell))
+                    scalars = [buffer.widths.width(of: cell.text) == 2 ? 0x3000 : 0x20]
+                }
                 scalars.append(0)
                 _ = parla_put(Int32(y), Int32(x), scalars, style.attr, style.pair)
             }
@@ -114,6 +126,38 @@ final class Terminal {
         }
         wnoutrefresh(parla_stdscr())
         doupdate()
+        guard !complex.isEmpty else { return }
+        var out = ""
+        for (x, y, cell) in complex {
+            out += "\u{1B}[\(y + 1);\(x + 1)H" + (sgr[cell.role] ?? "\u{1B}[0m") + cell.text + "\u{1B}[0m"
+        }
+        // Back to where ncurses believes the cursor is, so its next update lines up.
+        out += "\u{1B}[\(parla_physical_y() + 1);\(parla_physical_x() + 1)H"
+        TerminalOutput.write(out)
+    }
+
+    /// True for clusters such as flags (two regional indicators) and ZWJ sequences.
+    static func hasSeveralSpacingCharacters(_ scalars: [wchar_t]) -> Bool {
+        scalars.dropFirst().contains { parla_wcwidth($0) > 0 }
+    }
+
+    /// A style as an SGR escape sequence for a terminal with `colors` colours.
+    static func sgr(_ style: Theme.Style, colors: Int, reverseInstead: Bool) -> String {
+        var codes = ["0"]
+        if style.bold { codes.append("1") }
+        if style.dim { codes.append("2") }
+        if style.italic { codes.append("3") }
+        if style.underline { codes.append("4") }
+        if style.reverse || reverseInstead { codes.append("7") }
+        func color(_ value: Int?, base: Int) -> String? {
+            guard colors > 0, let value else { return nil }
+            let mapped = ColorMapping.nearest(value, available: colors)
+            if mapped >= 16 { return "\(base + 8);5;\(mapped)" }
+            return mapped < 8 ? "\(base + mapped)" : "\(base + 60 + mapped - 8)"
+        }
+        if let fg = color(style.foreground, base: 30) { codes.append(fg) }
+        if let bg = color(style.background, base: 40) { codes.append(bg) }
+        return "\u{1B}[" + codes.joined(separator: ";") + "m"
     }
 
     private var titleSet = false
