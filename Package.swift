@@ -89,6 +89,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "ParlaProtocolTests", dependencies: ["ParlaProtocol", "ParlaCrypto"]),
+        .testTarget(name: "ParlaCryptoTests", dependencies: ["ParlaCrypto"]),
         .testTarget(name: "ParlaTUITests", dependencies: [
             "ParlaTUI", "ParlaClient", "ParlaRelayTesting", "parla", "parla-relay",
             .product(name: "Logging", package: "swift-log"),

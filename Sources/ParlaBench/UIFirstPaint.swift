@@ -31,8 +31,10 @@ public struct UIFirstPaint: Sendable {
         public var seedPerSecond: Double
         /// Open the store, load chats and the newest page, reduce, render to a buffer.
         public var inProcess: Summary
-        /// Real binary in tmux: process start to the first frame with messages drawn.
+        /// Real binary in tmux: launch to the first frame with messages drawn.
         public var terminal: Summary?
+        /// The part of `terminal` after the UI thread started (after the width probe and ncurses set-up).
+        public var terminalAfterUIStart: Summary?
     }
 
     public enum Failure: Error, CustomStringConvertible {
@@ -70,16 +72,20 @@ public struct UIFirstPaint: Sendable {
             progress("in-process run \(run): \(Summary.format(inProcess.last!)) ms")
         }
         var terminal: [Double] = []
+        var afterUIStart: [Double] = []
         if let binary = options.parlaBinary {
             for run in 1...options.runs {
-                terminal.append(try await measureInTerminal(binary: binary, profile: profile, base: base, run: run))
-                progress("terminal run \(run): \(Summary.format(terminal.last!)) ms")
+                let (total, sinceUIStart) = try await measureInTerminal(binary: binary, profile: profile, base: base, run: run)
+                terminal.append(total)
+                afterUIStart.append(sinceUIStart)
+                progress("terminal run \(run): \(Summary.format(total)) ms (\(Summary.format(sinceUIStart)) ms after the UI thread started)")
             }
         }
         await relay.stop()
         return Result(messages: options.messages, chats: options.chats, width: options.width, height: options.height,
                       seedPerSecond: Double(options.messages) / seedSeconds, inProcess: Summary(milliseconds: inProcess),
-                      terminal: terminal.isEmpty ? nil : Summary(milliseconds: terminal))
+                      terminal: terminal.isEmpty ? nil : Summary(milliseconds: terminal),
+                      terminalAfterUIStart: afterUIStart.isEmpty ? nil : Summary(milliseconds: afterUIStart))
     }
 
     /// Varied text (accents, CJK, emoji) of chat-like lengths, spread over a year.
@@ -115,7 +121,7 @@ public struct UIFirstPaint: Sendable {
         return elapsed
     }
 
-    private func measureInTerminal(binary: String, profile: Profile, base: String, run: Int) async throws -> Double {
+    private func measureInTerminal(binary: String, profile: Profile, base: String, run: Int) async throws -> (total: Double, afterUIStart: Double) {
         let logPath = (profile.directory as NSString).appendingPathComponent("parla.log")
         let before = ((try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "").components(separatedBy: "first paint").count
         let socket = "parla-bench-\(UUID().uuidString.prefix(8))"
@@ -130,11 +136,14 @@ public struct UIFirstPaint: Sendable {
             let parts = log.components(separatedBy: "first paint")
             if parts.count > before, let line = log.split(separator: "\n").last(where: { $0.contains("first paint") }),
                let range = line.range(of: #"monotonicNs=(\d+)"#, options: .regularExpression),
-               let painted = UInt64(line[range].dropFirst("monotonicNs=".count)) {
+               let painted = UInt64(line[range].dropFirst("monotonicNs=".count)),
+               let sinceRange = line.range(of: #"sinceUIStartMs=(\d+)"#, options: .regularExpression),
+               let sinceUIStart = Double(line[sinceRange].dropFirst("sinceUIStartMs=".count)) {
                 _ = await spawnAndWait(["tmux", "-L", socket, "kill-server"])
-                // Let this UI close its store before the next one opens it.
-                try await Task.sleep(for: .milliseconds(300))
-                return Double(painted - start) / 1e6
+                // The next UI may only start once this one has let go of the profile.
+                let released = try await waitUntil(timeout: .seconds(10)) { (try? ProfileLock(directory: profile.directory)) != nil }
+                guard released else { throw Failure.noFirstPaint("the UI of run \(run) did not exit after its terminal closed") }
+                return (Double(painted - start) / 1e6, sinceUIStart)
             }
             try await Task.sleep(for: .milliseconds(2))
         }

@@ -63,18 +63,7 @@ private final class DataBox: @unchecked Sendable {
 public func spawnAndWait(_ arguments: [String]) async -> Int32 {
     await withCheckedContinuation { continuation in
         DispatchQueue.global().async {
-            var pid: pid_t = 0
-            var actions = posix_spawn_file_actions_t()
-            posix_spawn_file_actions_init(&actions)
-            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-            posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-            posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
-            let argv = arguments.map { strdup($0) } + [nil]
-            defer {
-                argv.forEach { free($0) }
-                posix_spawn_file_actions_destroy(&actions)
-            }
-            guard posix_spawnp(&pid, arguments[0], &actions, nil, argv, environ) == 0 else {
+            guard let pid = spawn(arguments, outputPath: nil) else {
                 continuation.resume(returning: -1)
                 return
             }
@@ -83,6 +72,37 @@ public func spawnAndWait(_ arguments: [String]) async -> Int32 {
             continuation.resume(returning: status)
         }
     }
+}
+
+/// `posix_spawnp` with stdin from /dev/null and output to `outputPath` (appended) or
+/// /dev/null. The child starts with no signals blocked and default dispositions: it is
+/// often spawned from a Dispatch thread, which blocks every signal, and a tmux server
+/// inheriting that mask would pass it on, leaving the UI under test deaf to SIGHUP.
+func spawn(_ arguments: [String], outputPath: String?) -> pid_t? {
+    var pid: pid_t = 0
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 1, outputPath ?? "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0o644)
+    posix_spawn_file_actions_adddup2(&actions, 1, 2)
+    var attributes = posix_spawnattr_t()
+    posix_spawnattr_init(&attributes)
+    var none = sigset_t()
+    sigemptyset(&none)
+    posix_spawnattr_setsigmask(&attributes, &none)
+    var defaults = sigset_t()
+    sigemptyset(&defaults)
+    for signal in [SIGHUP, SIGINT, SIGTERM, SIGPIPE, SIGWINCH, SIGCHLD] { sigaddset(&defaults, signal) }
+    posix_spawnattr_setsigdefault(&attributes, &defaults)
+    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+    let argv = arguments.map { strdup($0) } + [nil]
+    defer {
+        argv.forEach { free($0) }
+        posix_spawn_file_actions_destroy(&actions)
+        posix_spawnattr_destroy(&attributes)
+    }
+    guard posix_spawnp(&pid, arguments[0], &actions, &attributes, argv, environ) == 0 else { return nil }
+    return pid
 }
 
 /// A long-running helper (such as `sshd -D`) started with `posix_spawn`. Foundation's
@@ -94,19 +114,7 @@ public final class BackgroundProcess: Sendable {
 
     /// Starts `arguments` with stdin from /dev/null and stdout and stderr appended to `logPath`.
     public init(_ arguments: [String], logPath: String) throws {
-        var pid: pid_t = 0
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, logPath, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        let argv = arguments.map { strdup($0) } + [nil]
-        defer {
-            argv.forEach { free($0) }
-            posix_spawn_file_actions_destroy(&actions)
-        }
-        let result = posix_spawnp(&pid, arguments[0], &actions, nil, argv, environ)
-        guard result == 0 else { throw POSIXError(POSIXErrorCode(rawValue: result) ?? .EIO) }
+        guard let pid = spawn(arguments, outputPath: logPath) else { throw POSIXError(.ENOENT) }
         self.pid = pid
     }
 

@@ -66,6 +66,7 @@ struct UI: AsyncParsableCommand {
                          "  seed: \(Int(result.seedPerSecond)) messages/s",
                          "  in-process (open store, load chats and newest page, render): \(result.inProcess.line)"]
             if let terminal = result.terminal { lines.append("  real binary in tmux, launch to first frame with messages: \(terminal.line)") }
+            if let after = result.terminalAfterUIStart { lines.append("    of which after the UI thread started: \(after.line)") }
             return lines.joined(separator: "\n")
         }
     }

@@ -78,6 +78,13 @@ public final class TUIApp: Sendable {
     }
 
     private func uiLoop() {
+        // This thread was started from a Swift task, whose thread blocks every signal.
+        // Unblock the ones the UI lives by (hang-up, quit, resize), or an SSH hang-up
+        // or a window resize would never reach the process.
+        var wanted = sigset_t()
+        sigemptyset(&wanted)
+        for sig in [SIGHUP, SIGTERM, SIGINT, SIGWINCH] { sigaddset(&wanted, sig) }
+        pthread_sigmask(SIG_UNBLOCK, &wanted, nil)
         let terminal = Terminal()
         terminal.start()
         defer { terminal.stop() }
@@ -95,8 +102,12 @@ public final class TUIApp: Sendable {
         var decoder = KeyDecoder()
         var lastFrame: ScreenBuffer?
         var lastTick = Date()
+        var lastActivity = Date()
         while !quitRequested.load(ordering: .relaxed), TUIApp.signalled.load(ordering: .relaxed) == 0 {
-            let (inputs, resized) = terminal.readInputs()
+            // Just after activity, answers from the engine (a page, the chat list) are due:
+            // poll briefly so they show at once; when idle, wait longer to use no CPU.
+            let busy = Date().timeIntervalSince(lastActivity) < 0.5
+            let (inputs, resized) = terminal.readInputs(waitMilliseconds: busy ? 3 : 30)
             var actions = inbox.withLock { actions -> [AppAction] in
                 defer { actions = [] }
                 return actions
@@ -116,8 +127,11 @@ public final class TUIApp: Sendable {
                 actions.append(.tick(now))
                 Task { [client] in self.post(.queuedCount(await client.outboxCount())) }
             }
+            if !inputs.isEmpty { lastActivity = Date() }
             for action in actions {
-                for effect in Reducer.reduce(&state, action) {
+                let effects = Reducer.reduce(&state, action)
+                if !effects.isEmpty { lastActivity = Date() }
+                for effect in effects {
                     perform(effect)
                 }
             }

@@ -45,8 +45,9 @@ final class Terminal {
 
     var size: (width: Int, height: Int) { (Int(parla_cols()), Int(parla_lines())) }
 
-    /// Everything typed since the last call; waits up to 30 ms for the first unit.
-    func readInputs() -> (inputs: [RawInput], resized: Bool) {
+    /// Everything typed since the last call; waits up to `waitMilliseconds` for the first unit.
+    func readInputs(waitMilliseconds: Int32 = 30) -> (inputs: [RawInput], resized: Bool) {
+        wtimeout(parla_stdscr(), waitMilliseconds)
         var inputs: [RawInput] = []
         var resized = false
         var ch: wint_t = 0
@@ -66,7 +67,6 @@ final class Terminal {
             if inputs.count > 4096 { break }
             wtimeout(parla_stdscr(), 0)
         }
-        wtimeout(parla_stdscr(), 30)
         return (inputs, resized)
     }
 

@@ -1,0 +1,49 @@
+import Crypto
+import Foundation
+
+/// An X25519 key pair as raw bytes (swift-crypto's key types are not `Sendable` or `Codable`).
+public struct AgreementKeyPair: Sendable, Equatable, Codable {
+    public let privateKey: Data
+    public let publicKey: Data
+
+    public init() {
+        let key = Curve25519.KeyAgreement.PrivateKey()
+        privateKey = key.rawRepresentation
+        publicKey = key.publicKey.rawRepresentation
+    }
+
+    public init(privateKey: Data) throws(E2EError) {
+        guard let key = try? Curve25519.KeyAgreement.PrivateKey(rawRepresentation: privateKey) else {
+            throw .invalidKey("X25519 private key must be 32 bytes")
+        }
+        self.privateKey = privateKey
+        self.publicKey = key.publicKey.rawRepresentation
+    }
+
+    /// X25519(private, other public): 32 shared bytes.
+    public func agree(with publicKey: Data) throws(E2EError) -> Data {
+        guard let mine = try? Curve25519.KeyAgreement.PrivateKey(rawRepresentation: privateKey),
+              let theirs = try? Curve25519.KeyAgreement.PublicKey(rawRepresentation: publicKey),
+              let secret = try? mine.sharedSecretFromKeyAgreement(with: theirs) else {
+            throw .invalidKey("X25519 public key must be 32 bytes")
+        }
+        return secret.withUnsafeBytes { Data($0) }
+    }
+}
+
+extension IdentityKeys {
+    var agreementPair: AgreementKeyPair {
+        // `IdentityKeys` validated its private key, so this cannot fail.
+        try! AgreementKeyPair(privateKey: agreementPrivate)
+    }
+}
+
+enum Bytes {
+    static func uint32(_ value: UInt32) -> Data {
+        withUnsafeBytes(of: value.bigEndian) { Data($0) }
+    }
+
+    static func readUInt32(_ data: Data, at offset: Int) -> UInt32 {
+        data[data.startIndex + offset..<data.startIndex + offset + 4].reduce(0) { $0 << 8 | UInt32($1) }
+    }
+}
