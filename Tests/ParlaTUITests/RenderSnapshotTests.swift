@@ -91,6 +91,18 @@ enum Fixture {
         try assertSnapshot(renderer.render(state, width: 80, height: 24, theme: .default), named: "help")
     }
 
+    @Test func theInputLineShowsWhoIsTypingAndTheListLastActivity() {
+        var state = Fixture.state
+        state.typing = ["bob"]
+        let screen = renderer.render(state, width: 80, height: 24, theme: .default)
+        #expect(screen.row(22).hasSuffix(" ✎ bob is typing "), "\(screen.row(22))")
+        #expect(screen.row(1).contains("00:53"), "today's activity shows the time")
+        state.now = Fixture.base.addingTimeInterval(3 * 86_400)
+        #expect(renderer.render(state, width: 80, height: 24, theme: .default).row(1).contains("Mon"), "this week: the weekday")
+        state.now = Fixture.base.addingTimeInterval(30 * 86_400)
+        #expect(renderer.render(state, width: 80, height: 24, theme: .default).row(1).contains("30 Nov"), "older: the date")
+    }
+
     @Test func searchResultsAndTheJumpedToMessage() throws {
         var state = Fixture.state
         let hits = (0..<30).map { (n: Int) -> MessageRecord in

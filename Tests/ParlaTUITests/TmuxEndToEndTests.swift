@@ -214,6 +214,23 @@ struct Tmux {
         try await tmux.waitFor("exit") { $0.contains("PARLA-EXITED") }
     }
 
+    /// A crash (here a real SIGSEGV) still gives the terminal back: main screen, echo and line mode on.
+    @Test func aCrashRestoresTheTerminal() async throws {
+        let relay = try await TestRelay.start()
+        defer { Task { await relay.stop() } }
+        let alice = try await register("alice", url: relay.url)
+        let binary = try RelayProcess.executable(named: "parla").path
+        let tmux = Tmux()
+        defer { Task { await tmux.kill() } }
+        try await tmux.start("env TERM=xterm-256color LANG=C.UTF-8 \(binary) --home \(alice.directory); echo CODE=$?; stty -a; sleep 30", width: 100, height: 30)
+        try await tmux.waitFor("the UI") { $0.contains("● online") }
+        let pid = try await runChildProcess(URL(fileURLWithPath: "/usr/bin/pgrep"), ["-f", "^\(binary) --home \(alice.directory)"]).out
+        _ = try await runChildProcess(URL(fileURLWithPath: "/bin/kill"), ["-SEGV", pid.trimmingCharacters(in: .whitespacesAndNewlines)])
+        try await tmux.waitFor("terminal restored after the crash") { screen in
+            screen.contains("CODE=139") && !screen.contains("┌─ Chats") && screen.contains(" icanon") && screen.contains(" echo ")
+        }
+    }
+
     @Test func aBrokenConfigIsNamedAndTheUIStillStarts() async throws {
         let relay = try await TestRelay.start()
         defer { Task { await relay.stop() } }

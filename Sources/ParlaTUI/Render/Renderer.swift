@@ -40,7 +40,7 @@ public struct Renderer: Sendable {
         } else {
             drawConversation(state, into: &screen, x: 0, width: width, height: paneHeight, theme: theme, layout: layout)
         }
-        drawInput(state, lines: inputLines, into: &screen, y: paneHeight, height: inputHeight, layout: layout)
+        drawInput(state, lines: inputLines, into: &screen, y: paneHeight, height: inputHeight, glyphs: glyphs, layout: layout)
         drawStatus(state, into: &screen, y: height - 1, glyphs: glyphs, layout: layout)
         switch state.overlay {
         case .help: drawHelp(state, into: &screen, glyphs: glyphs, layout: layout)
@@ -88,6 +88,8 @@ public struct Renderer: Sendable {
             if chat.unread > 0 { badge += (badge.isEmpty ? "" : " ") + String(chat.unread) }
             let marker = selected ? "> " : "  "
             let online = state.online.contains(chat.name) ? " " + glyphs.online : ""
+            // Last activity, when the list is wide enough to keep names readable.
+            if inner >= 18 { badge = activityLabel(chat.lastActivity, now: state.now) + (badge.isEmpty ? "" : " " + badge) }
             let nameWidth = inner - layout.widths.width(of: badge) - 1
             let name = layout.fit(marker + chat.name + online, width: max(0, nameWidth))
             let used = screen.put(name + " " + badge, x: x + 1, y: row + 1, role: role, maxWidth: inner)
@@ -97,6 +99,23 @@ public struct Renderer: Sendable {
         if state.chats.isEmpty {
             screen.put(layout.truncate("no chats: /new NAME", width: inner), x: x + 1, y: 1, role: .separator)
         }
+    }
+
+    /// "14:05" today, "Mon" within the week, "12 Nov" before that.
+    private func activityLabel(_ date: Date, now: Date) -> String {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = timeZone
+        let format = DateFormatter()
+        format.timeZone = timeZone
+        format.locale = Locale(identifier: "en_US_POSIX")
+        if calendar.isDate(date, inSameDayAs: now) {
+            format.dateFormat = "HH:mm"
+        } else if now.timeIntervalSince(date) < 6 * 86_400, date < now {
+            format.dateFormat = "EEE"
+        } else {
+            format.dateFormat = "d MMM"
+        }
+        return format.string(from: date)
     }
 
     private func drawConversation(_ state: AppState, into screen: inout ScreenBuffer, x: Int, width: Int, height: Int, theme: Theme, layout: TextLayout) {
@@ -205,7 +224,7 @@ public struct Renderer: Sendable {
         return lines.isEmpty ? [""] : lines
     }
 
-    private func drawInput(_ state: AppState, lines: [String], into screen: inout ScreenBuffer, y: Int, height: Int, layout: TextLayout) {
+    private func drawInput(_ state: AppState, lines: [String], into screen: inout ScreenBuffer, y: Int, height: Int, glyphs: Glyphs, layout: TextLayout) {
         let shown = lines.suffix(height)
         for (row, line) in shown.enumerated() {
             screen.put(row == 0 && lines.count <= height ? "> " : "  ", x: 0, y: y + row, role: .input)
@@ -214,6 +233,16 @@ public struct Renderer: Sendable {
         if state.editor.isEmpty {
             let hint = state.selectedChat.map { "message \($0)" } ?? "/new NAME to start a chat"
             screen.put(layout.truncate(hint, width: screen.width - 2), x: 2, y: y, role: .separator)
+        }
+        // Who is typing in this chat, at the right end of the input's last row.
+        if let chat = state.selectedChat, state.typing.contains(chat) {
+            let label = " " + glyphs.typing + " \(chat) is typing "
+            let labelWidth = layout.widths.width(of: label)
+            let row = y + height - 1
+            let used = 2 + layout.widths.width(of: lines.last ?? "")
+            if screen.width - labelWidth > used + 1 {
+                screen.put(label, x: screen.width - labelWidth, y: row, role: .separator)
+            }
         }
     }
 

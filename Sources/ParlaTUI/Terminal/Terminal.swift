@@ -18,6 +18,7 @@ final class Terminal {
             setlocale(LC_ALL, "C.UTF-8")
             isUTF8 = Self.codesetIsUTF8()
         }
+        CrashRestore.install()
         initscr()
         raw()
         noecho()
@@ -38,6 +39,7 @@ final class Terminal {
     func stop() {
         guard started else { return }
         started = false
+        CrashRestore.uninstall()
         if titleSet { Self.write("\u{1B}[23;0t") }
         Self.write("\u{1B}[?2004l")
         endwin()
@@ -186,5 +188,38 @@ final class Terminal {
 
     private static func write(_ text: String) {
         TerminalOutput.write(text)
+    }
+}
+
+/// Gives the terminal back even when the process crashes (a trap, a segfault, an
+/// abort): the handler uses only async-signal-safe calls (`write`, `tcsetattr`,
+/// `signal`, `raise`) with bytes prepared in advance, then lets the signal kill the
+/// process as it would have. The outbox is on disk, so nothing queued is lost.
+enum CrashRestore {
+    static let signals = [SIGSEGV, SIGBUS, SIGILL, SIGTRAP, SIGABRT, SIGFPE]
+    nonisolated(unsafe) static var saved = termios()
+    nonisolated(unsafe) static var reset: UnsafeMutablePointer<UInt8>?
+    nonisolated(unsafe) static var resetCount = 0
+
+    static func install() {
+        guard tcgetattr(STDIN_FILENO, &saved) == 0 else { return }
+        // Normal attributes, bracketed paste off, main screen, cursor visible, title restored.
+        let bytes = Array("\u{1B}[0m\u{1B}[?2004l\u{1B}[?1049l\u{1B}[?25h\u{1B}[23;0t\r\n".utf8)
+        let buffer = UnsafeMutablePointer<UInt8>.allocate(capacity: bytes.count)
+        buffer.initialize(from: bytes, count: bytes.count)
+        reset = buffer
+        resetCount = bytes.count
+        for sig in signals {
+            signal(sig) { number in
+                if let reset = CrashRestore.reset { _ = write(STDOUT_FILENO, reset, CrashRestore.resetCount) }
+                _ = tcsetattr(STDIN_FILENO, TCSANOW, &CrashRestore.saved)
+                signal(number, SIG_DFL)
+                raise(number)
+            }
+        }
+    }
+
+    static func uninstall() {
+        for sig in signals { signal(sig, SIG_DFL) }
     }
 }
