@@ -9,6 +9,7 @@ public enum ClientFrame: Sendable, Equatable {
     case read(Read)
     case typing(Typing)
     case getKeys(GetKeys)
+    case putPrekeys(PutPrekeys)
 
     public struct Register: Sendable, Equatable {
         public var version: Int
@@ -80,7 +81,30 @@ public enum ClientFrame: Sendable, Equatable {
 
     public struct GetKeys: Sendable, Equatable {
         public var name: String
-        public init(name: String) { self.name = name }
+        /// Also hand out a prekey bundle (the signed prekey and one one-time prekey, which is then gone).
+        public var bundle: Bool
+        public init(name: String, bundle: Bool = false) {
+            self.name = name
+            self.bundle = bundle
+        }
+    }
+
+    /// Publishes prekeys for end-to-end encryption; with no keys it only asks how many are left.
+    public struct PutPrekeys: Sendable, Equatable {
+        public var signedPreKeyId: UInt32?
+        public var signedPreKey: Data?
+        public var signedPreKeySignature: Data?
+        public var oneTimePreKeyIds: [UInt32]
+        public var oneTimePreKeys: [Data]
+
+        public init(signedPreKeyId: UInt32? = nil, signedPreKey: Data? = nil, signedPreKeySignature: Data? = nil,
+                    oneTimePreKeyIds: [UInt32] = [], oneTimePreKeys: [Data] = []) {
+            self.signedPreKeyId = signedPreKeyId
+            self.signedPreKey = signedPreKey
+            self.signedPreKeySignature = signedPreKeySignature
+            self.oneTimePreKeyIds = oneTimePreKeyIds
+            self.oneTimePreKeys = oneTimePreKeys
+        }
     }
 
     /// The frame's `type` string on the wire.
@@ -93,6 +117,7 @@ public enum ClientFrame: Sendable, Equatable {
         case .read: "read"
         case .typing: "typing"
         case .getKeys: "getKeys"
+        case .putPrekeys: "putPrekeys"
         }
     }
 
@@ -140,7 +165,16 @@ extension ClientFrame: Codable {
         case "typing":
             self = .typing(Typing(to: try c.string(.to)))
         case "getKeys":
-            self = .getKeys(GetKeys(name: try c.string(.name)))
+            self = .getKeys(GetKeys(name: try c.string(.name), bundle: try c.optionalBool(.bundle) ?? false))
+        case "putPrekeys":
+            let ids = try c.int64s(.oneTimePreKeyIds)
+            guard ids.allSatisfy({ (0...Int64(UInt32.max)).contains($0) }) else {
+                throw FrameError(.badFrame, "field 'oneTimePreKeyIds' must hold integers in 0...\(UInt32.max)")
+            }
+            self = .putPrekeys(PutPrekeys(
+                signedPreKeyId: try c.optionalInt64(.signedPreKeyId, in: 0...Int64(UInt32.max)).map { UInt32($0) },
+                signedPreKey: try c.optionalBytes(.signedPreKey), signedPreKeySignature: try c.optionalBytes(.signedPreKeySignature),
+                oneTimePreKeyIds: ids.map { UInt32($0) }, oneTimePreKeys: try c.bytesArray(.oneTimePreKeys)))
         default:
             throw FrameError(.unknownType, "unknown frame type '\(type)'")
         }
@@ -177,6 +211,15 @@ extension ClientFrame: Codable {
             try c.encode(f.to, forKey: .to)
         case .getKeys(let f):
             try c.encode(f.name, forKey: .name)
+            if f.bundle { try c.encode(true, forKey: .bundle) }
+        case .putPrekeys(let f):
+            try c.encodeIfPresent(f.signedPreKeyId, forKey: .signedPreKeyId)
+            try c.encodeBytesIfPresent(f.signedPreKey, forKey: .signedPreKey)
+            try c.encodeBytesIfPresent(f.signedPreKeySignature, forKey: .signedPreKeySignature)
+            if !f.oneTimePreKeys.isEmpty || !f.oneTimePreKeyIds.isEmpty {
+                try c.encode(f.oneTimePreKeyIds, forKey: .oneTimePreKeyIds)
+                try c.encode(f.oneTimePreKeys.map { $0.base64EncodedString() }, forKey: .oneTimePreKeys)
+            }
         }
     }
 }

@@ -12,6 +12,7 @@ public enum RelayFrame: Sendable, Equatable {
     case keys(Keys)
     case typing(from: String)
     case presence(Presence)
+    case prekeys(Prekeys)
 
     public struct Challenge: Sendable, Equatable {
         public var version: Int
@@ -79,10 +80,34 @@ public enum RelayFrame: Sendable, Equatable {
         public var name: String
         public var signingKey: Data
         public var agreementKey: Data
-        public init(name: String, signingKey: Data, agreementKey: Data) {
+        /// Present when a bundle was asked for and the user has published prekeys.
+        public var signedPreKeyId: UInt32?
+        public var signedPreKey: Data?
+        public var signedPreKeySignature: Data?
+        /// Handed out once; absent when the user has none left.
+        public var oneTimePreKeyId: UInt32?
+        public var oneTimePreKey: Data?
+
+        public init(name: String, signingKey: Data, agreementKey: Data, signedPreKeyId: UInt32? = nil, signedPreKey: Data? = nil,
+                    signedPreKeySignature: Data? = nil, oneTimePreKeyId: UInt32? = nil, oneTimePreKey: Data? = nil) {
             self.name = name
             self.signingKey = signingKey
             self.agreementKey = agreementKey
+            self.signedPreKeyId = signedPreKeyId
+            self.signedPreKey = signedPreKey
+            self.signedPreKeySignature = signedPreKeySignature
+            self.oneTimePreKeyId = oneTimePreKeyId
+            self.oneTimePreKey = oneTimePreKey
+        }
+    }
+
+    /// The answer to `putPrekeys`: what the relay now holds for this user.
+    public struct Prekeys: Sendable, Equatable {
+        public var oneTimePreKeysLeft: Int
+        public var signedPreKeyId: UInt32?
+        public init(oneTimePreKeysLeft: Int, signedPreKeyId: UInt32?) {
+            self.oneTimePreKeysLeft = oneTimePreKeysLeft
+            self.signedPreKeyId = signedPreKeyId
         }
     }
 
@@ -110,6 +135,7 @@ public enum RelayFrame: Sendable, Equatable {
         case .keys: "keys"
         case .typing: "typing"
         case .presence: "presence"
+        case .prekeys: "prekeys"
         }
     }
 
@@ -144,7 +170,15 @@ extension RelayFrame: Codable {
         case "queueEmpty":
             self = .queueEmpty
         case "keys":
-            self = .keys(Keys(name: try c.string(.name), signingKey: try c.bytes(.signingKey), agreementKey: try c.bytes(.agreementKey)))
+            let uint32 = Int64(0)...Int64(UInt32.max)
+            self = .keys(Keys(name: try c.string(.name), signingKey: try c.bytes(.signingKey), agreementKey: try c.bytes(.agreementKey),
+                              signedPreKeyId: try c.optionalInt64(.signedPreKeyId, in: uint32).map { UInt32($0) },
+                              signedPreKey: try c.optionalBytes(.signedPreKey), signedPreKeySignature: try c.optionalBytes(.signedPreKeySignature),
+                              oneTimePreKeyId: try c.optionalInt64(.oneTimePreKeyId, in: uint32).map { UInt32($0) },
+                              oneTimePreKey: try c.optionalBytes(.oneTimePreKey)))
+        case "prekeys":
+            self = .prekeys(Prekeys(oneTimePreKeysLeft: try c.int(.oneTimePreKeysLeft),
+                                    signedPreKeyId: try c.optionalInt64(.signedPreKeyId, in: 0...Int64(UInt32.max)).map { UInt32($0) }))
         case "typing":
             self = .typing(from: try c.string(.from))
         case "presence":
@@ -189,12 +223,20 @@ extension RelayFrame: Codable {
             try c.encode(f.name, forKey: .name)
             try c.encodeBytes(f.signingKey, forKey: .signingKey)
             try c.encodeBytes(f.agreementKey, forKey: .agreementKey)
+            try c.encodeIfPresent(f.signedPreKeyId, forKey: .signedPreKeyId)
+            try c.encodeBytesIfPresent(f.signedPreKey, forKey: .signedPreKey)
+            try c.encodeBytesIfPresent(f.signedPreKeySignature, forKey: .signedPreKeySignature)
+            try c.encodeIfPresent(f.oneTimePreKeyId, forKey: .oneTimePreKeyId)
+            try c.encodeBytesIfPresent(f.oneTimePreKey, forKey: .oneTimePreKey)
         case .typing(let from):
             try c.encode(from, forKey: .from)
         case .presence(let f):
             try c.encode(f.user, forKey: .user)
             try c.encode(f.online, forKey: .online)
             try c.encodeIfPresent(f.lastSeen, forKey: .lastSeen)
+        case .prekeys(let f):
+            try c.encode(f.oneTimePreKeysLeft, forKey: .oneTimePreKeysLeft)
+            try c.encodeIfPresent(f.signedPreKeyId, forKey: .signedPreKeyId)
         }
     }
 }

@@ -5,6 +5,8 @@ enum FieldKey: String, CodingKey {
     case type, version, relay, nonce, time, name, signingKey, agreementKey, timestamp, signature, invite
     case id, to, from, body, ids, code, message, ref, sentAt, kind, messageIds, at, user, online, lastSeen
     case pending
+    case bundle, signedPreKeyId, signedPreKey, signedPreKeySignature, oneTimePreKeyId, oneTimePreKey
+    case oneTimePreKeyIds, oneTimePreKeys, oneTimePreKeysLeft
 }
 
 typealias Fields = KeyedDecodingContainer<FieldKey>
@@ -32,6 +34,34 @@ extension KeyedDecodingContainer where K == FieldKey {
 
     func bool(_ key: FieldKey) throws -> Bool {
         try require(key) { try decode(Bool.self, forKey: key) }
+    }
+
+    func optionalBool(_ key: FieldKey) throws -> Bool? {
+        try require(key) { try decodeIfPresent(Bool.self, forKey: key) }
+    }
+
+    func optionalInt64(_ key: FieldKey, in range: ClosedRange<Int64>) throws -> Int64? {
+        guard let value = try optionalInt64(key) else { return nil }
+        guard range.contains(value) else { throw FrameError(.badFrame, "field '\(key.rawValue)' must be in \(range.lowerBound)...\(range.upperBound)") }
+        return value
+    }
+
+    func optionalBytes(_ key: FieldKey) throws -> Data? {
+        guard try optionalString(key) != nil else { return nil }
+        return try bytes(key)
+    }
+
+    func int64s(_ key: FieldKey) throws -> [Int64] {
+        try require(key) { try decodeIfPresent([Int64].self, forKey: key) ?? [] }
+    }
+
+    /// An array of base64 strings; absent means empty.
+    func bytesArray(_ key: FieldKey) throws -> [Data] {
+        let texts = try require(key) { try decodeIfPresent([String].self, forKey: key) ?? [] }
+        return try texts.map { text in
+            guard let data = Data(base64Encoded: text) else { throw FrameError(.badBase64, "field '\(key.rawValue)' has an entry that is not valid base64") }
+            return data
+        }
     }
 
     func strings(_ key: FieldKey) throws -> [String] {
@@ -80,6 +110,10 @@ extension KeyedDecodingContainer where K == FieldKey {
 extension KeyedEncodingContainer where K == FieldKey {
     mutating func encodeBytes(_ data: Data, forKey key: FieldKey) throws {
         try encode(data.base64EncodedString(), forKey: key)
+    }
+
+    mutating func encodeBytesIfPresent(_ data: Data?, forKey key: FieldKey) throws {
+        if let data { try encodeBytes(data, forKey: key) }
     }
 }
 

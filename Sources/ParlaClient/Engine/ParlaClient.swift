@@ -296,7 +296,7 @@ public actor ParlaClient {
                 eventSink.yield(.typing(from: from))
             case .presence(let presence):
                 eventSink.yield(.presence(user: presence.user, online: presence.online, lastSeen: presence.lastSeen.map { Date(timeIntervalSince1970: Double($0) / 1000) }))
-            case .challenge, .welcome, .keys:
+            case .challenge, .welcome, .keys, .prekeys:
                 break
             }
         }

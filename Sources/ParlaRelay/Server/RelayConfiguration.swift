@@ -23,6 +23,8 @@ public struct RelayConfiguration: Sendable {
     /// Frames per second per connection (0 = unlimited) and the burst allowed above it.
     public var rateLimitPerSecond: Double = 1000
     public var rateLimitBurst: Double = 2000
+    /// One-time prekeys kept per user (end-to-end encryption); more are dropped, not stored.
+    public var maxOneTimePrekeys = 500
     public var quota = MailboxQuota()
     /// Unconfirmed deliveries a connection may have outstanding.
     public var deliveryWindow = 256

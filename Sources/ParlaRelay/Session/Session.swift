@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import ParlaCrypto
 import ParlaProtocol
 
 /// What the connection's writer task should put on the socket.
@@ -119,8 +120,10 @@ actor Session {
                 await storeReadReceipt(read)
             case .typing(let to):
                 await forwardTyping(to: to)
-            case .lookupKeys(let name):
-                await lookupKeys(name)
+            case .lookupKeys(let name, let bundle):
+                await lookupKeys(name, bundle: bundle)
+            case .storePrekeys(let prekeys):
+                await storePrekeys(prekeys)
             }
         }
     }
@@ -288,15 +291,47 @@ actor Session {
         await session.deliverEphemeral(.typing(from: user))
     }
 
-    private func lookupKeys(_ name: String) async {
+    private func lookupKeys(_ name: String, bundle: Bool) async {
         do {
             if let record = try await deps.store.user(named: name) {
-                emit(.keys(.init(name: record.name, signingKey: record.signingKey, agreementKey: record.agreementKey)))
+                var keys = RelayFrame.Keys(name: record.name, signingKey: record.signingKey, agreementKey: record.agreementKey)
+                if bundle {
+                    let prekeys = try await deps.store.takePrekeyBundle(user: name)
+                    keys.signedPreKeyId = prekeys.signed?.id
+                    keys.signedPreKey = prekeys.signed?.key
+                    keys.signedPreKeySignature = prekeys.signed?.signature
+                    keys.oneTimePreKeyId = prekeys.oneTime?.id
+                    keys.oneTimePreKey = prekeys.oneTime?.key
+                }
+                emit(.keys(keys))
             } else {
                 emit(.error(FrameError(.unknownUser, "no user named '\(name)' on this relay", ref: name)))
             }
         } catch {
             emit(.error(FrameError(.storageUnavailable, "the relay cannot reach its storage; try again later", ref: name)))
+        }
+    }
+
+    /// Checks the signed prekey against the user's identity key before storing anything,
+    /// so the relay never serves a bundle that would fail the recipient's check.
+    private func storePrekeys(_ frame: ClientFrame.PutPrekeys) async {
+        guard let user = machine.user else { return }
+        do {
+            guard let record = try await deps.store.user(named: user) else { return }
+            var signed: SignedPrekeyRecord?
+            if let id = frame.signedPreKeyId, let key = frame.signedPreKey, let signature = frame.signedPreKeySignature {
+                guard SignatureVerifier.isValid(signature: signature, of: SignedPreKey.signedBytes(id: id, publicKey: key), publicKey: record.signingKey) else {
+                    emit(.error(FrameError(.badSignature, "the signed prekey is not signed by your identity key", ref: "signedPreKey")))
+                    return
+                }
+                signed = SignedPrekeyRecord(id: id, key: key, signature: signature)
+            }
+            let oneTime = zip(frame.oneTimePreKeyIds, frame.oneTimePreKeys).map { OneTimePrekeyRecord(id: $0, key: $1) }
+            let status = try await deps.store.storePrekeys(user: user, signed: signed, oneTime: oneTime,
+                                                           limit: deps.configuration.maxOneTimePrekeys, now: now)
+            emit(.prekeys(.init(oneTimePreKeysLeft: status.oneTimeLeft, signedPreKeyId: status.signedID)))
+        } catch {
+            emit(.error(FrameError(.storageUnavailable, "the relay could not store the prekeys; send them again later", ref: "prekeys")))
         }
     }
 

@@ -41,7 +41,8 @@ struct SessionStateMachine: Sendable {
         case confirm([String])
         case read(ClientFrame.Read)
         case typing(to: String)
-        case lookupKeys(String)
+        case lookupKeys(String, bundle: Bool)
+        case storePrekeys(ClientFrame.PutPrekeys)
     }
 
     let configuration: Configuration
@@ -178,7 +179,10 @@ struct SessionStateMachine: Sendable {
             guard Validation.isValidName(request.name) else {
                 return [.send(.error(FrameError(.unknownUser, "'\(request.name.prefix(40))' is not a valid user name", ref: request.name.prefix(40).description)))]
             }
-            return [.lookupKeys(request.name)]
+            return [.lookupKeys(request.name, bundle: request.bundle)]
+        case .putPrekeys(let prekeys):
+            if let problem = Self.checkPrekeys(prekeys) { return [.send(.error(problem))] }
+            return [.storePrekeys(prekeys)]
         case .login, .register:
             return [.send(.error(FrameError(.alreadyAuthenticated, "this connection is already logged in")))]
         }
@@ -194,6 +198,33 @@ struct SessionStateMachine: Sendable {
             .send(.error(FrameError(.unsupportedVersion, "protocol version \(version) is not supported; this relay speaks version \(ProtocolVersion.current)"))),
             .close(code: CloseCode.unsupportedVersion, reason: "unsupported protocol version"),
         ]
+    }
+
+    /// Most one-time prekeys in one `putPrekeys` frame.
+    static let maxPrekeysPerFrame = 200
+
+    private static func checkPrekeys(_ frame: ClientFrame.PutPrekeys) -> FrameError? {
+        let signedParts = [frame.signedPreKeyId != nil, frame.signedPreKey != nil, frame.signedPreKeySignature != nil]
+        if signedParts.contains(true), signedParts.contains(false) {
+            return FrameError(.badFrame, "signedPreKeyId, signedPreKey and signedPreKeySignature go together", ref: "signedPreKey")
+        }
+        if let key = frame.signedPreKey, key.count != 32 { return FrameError(.invalidKey, "signedPreKey must be 32 bytes", ref: "signedPreKey") }
+        if let signature = frame.signedPreKeySignature, signature.count != 64 {
+            return FrameError(.badSignature, "signedPreKeySignature must be 64 bytes", ref: "signedPreKey")
+        }
+        guard frame.oneTimePreKeyIds.count == frame.oneTimePreKeys.count else {
+            return FrameError(.badFrame, "oneTimePreKeyIds and oneTimePreKeys must have the same length", ref: "oneTimePreKeys")
+        }
+        if frame.oneTimePreKeys.count > maxPrekeysPerFrame {
+            return FrameError(.tooManyIDs, "at most \(maxPrekeysPerFrame) one-time prekeys per frame", ref: "oneTimePreKeys")
+        }
+        if frame.oneTimePreKeys.contains(where: { $0.count != 32 }) {
+            return FrameError(.invalidKey, "one-time prekeys must be 32 bytes", ref: "oneTimePreKeys")
+        }
+        if Set(frame.oneTimePreKeyIds).count != frame.oneTimePreKeyIds.count {
+            return FrameError(.badFrame, "oneTimePreKeyIds must be distinct", ref: "oneTimePreKeys")
+        }
+        return nil
     }
 
     private static func checkIDs(_ ids: [String], ref: String?) -> FrameError? {

@@ -93,6 +93,10 @@ public protocol MailboxStore: Sendable {
     func relayIdentity() async throws -> String
     func register(_ user: UserRecord, invite: String?, registrationOpen: Bool, now: Int64) async throws -> RegisterOutcome
     func user(named name: String) async throws -> UserRecord?
+    /// Replaces the user's signed prekey (if given) and adds one-time prekeys, keeping at most `limit`.
+    func storePrekeys(user: String, signed: SignedPrekeyRecord?, oneTime: [OneTimePrekeyRecord], limit: Int, now: Int64) async throws -> PrekeyStatus
+    /// The signed prekey and one one-time prekey, which is removed in the same commit.
+    func takePrekeyBundle(user: String) async throws -> PrekeyBundleRecord
     func createInvite(now: Int64) async throws -> String
 
     /// Fixes the message's place in the commit order at call time and returns a handle
@@ -131,4 +135,34 @@ public struct PendingOutcome<T: Sendable>: Sendable {
     public func value() async throws -> T {
         try await wait()
     }
+}
+
+public struct SignedPrekeyRecord: Sendable, Equatable {
+    public var id: UInt32
+    public var key: Data
+    public var signature: Data
+    public init(id: UInt32, key: Data, signature: Data) {
+        self.id = id
+        self.key = key
+        self.signature = signature
+    }
+}
+
+public struct OneTimePrekeyRecord: Sendable, Equatable {
+    public var id: UInt32
+    public var key: Data
+    public init(id: UInt32, key: Data) {
+        self.id = id
+        self.key = key
+    }
+}
+
+public struct PrekeyStatus: Sendable, Equatable {
+    public var oneTimeLeft: Int
+    public var signedID: UInt32?
+}
+
+public struct PrekeyBundleRecord: Sendable, Equatable {
+    public var signed: SignedPrekeyRecord?
+    public var oneTime: OneTimePrekeyRecord?
 }

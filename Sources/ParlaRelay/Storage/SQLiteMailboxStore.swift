@@ -61,7 +61,58 @@ public final class SQLiteMailboxStore: MailboxStore {
             let identity = "relay-" + randomHex(bytes: 16)
             try db.execute(sql: "INSERT INTO meta (key, value) VALUES ('relay_id', ?)", arguments: [identity])
         }
+        migrator.registerMigration("v2-prekeys") { db in
+            try db.execute(sql: """
+                CREATE TABLE signed_prekeys (
+                    user TEXT PRIMARY KEY,
+                    id INTEGER NOT NULL,
+                    key BLOB NOT NULL,
+                    signature BLOB NOT NULL,
+                    updatedAt INTEGER NOT NULL
+                ) WITHOUT ROWID;
+                CREATE TABLE one_time_prekeys (
+                    user TEXT NOT NULL,
+                    id INTEGER NOT NULL,
+                    key BLOB NOT NULL,
+                    PRIMARY KEY (user, id)
+                ) WITHOUT ROWID;
+                """)
+        }
         return migrator
+    }
+
+    public func storePrekeys(user: String, signed: SignedPrekeyRecord?, oneTime: [OneTimePrekeyRecord], limit: Int, now: Int64) async throws -> PrekeyStatus {
+        try await committer.perform { db in
+            if let signed {
+                try db.execute(sql: "INSERT OR REPLACE INTO signed_prekeys (user, id, key, signature, updatedAt) VALUES (?, ?, ?, ?, ?)",
+                               arguments: [user, Int64(signed.id), signed.key, signed.signature, now])
+            }
+            let existing = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM one_time_prekeys WHERE user = ?", arguments: [user]) ?? 0
+            // Past the limit the newest are dropped: a client cannot fill the relay's disk.
+            for key in oneTime.prefix(max(0, limit - existing)) {
+                try db.execute(sql: "INSERT OR IGNORE INTO one_time_prekeys (user, id, key) VALUES (?, ?, ?)", arguments: [user, Int64(key.id), key.key])
+            }
+            return try Self.prekeyStatus(db, user: user)
+        }
+    }
+
+    public func takePrekeyBundle(user: String) async throws -> PrekeyBundleRecord {
+        // Committed before it is sent: a one-time prekey is never handed out twice, even across a crash.
+        try await committer.perform { db in
+            let signed = try Row.fetchOne(db, sql: "SELECT id, key, signature FROM signed_prekeys WHERE user = ?", arguments: [user])
+                .map { SignedPrekeyRecord(id: UInt32(truncatingIfNeeded: $0[0] as Int64), key: $0[1], signature: $0[2]) }
+            let oneTime = try Row.fetchOne(db, sql: "SELECT id, key FROM one_time_prekeys WHERE user = ? ORDER BY id LIMIT 1", arguments: [user])
+                .map { OneTimePrekeyRecord(id: UInt32(truncatingIfNeeded: $0[0] as Int64), key: $0[1]) }
+            if let oneTime {
+                try db.execute(sql: "DELETE FROM one_time_prekeys WHERE user = ? AND id = ?", arguments: [user, Int64(oneTime.id)])
+            }
+            return PrekeyBundleRecord(signed: signed, oneTime: oneTime)
+        }
+    }
+
+    static func prekeyStatus(_ db: Database, user: String) throws -> PrekeyStatus {
+        PrekeyStatus(oneTimeLeft: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM one_time_prekeys WHERE user = ?", arguments: [user]) ?? 0,
+                     signedID: try Int64.fetchOne(db, sql: "SELECT id FROM signed_prekeys WHERE user = ?", arguments: [user]).map { UInt32(truncatingIfNeeded: $0) })
     }
 
     public func relayIdentity() async throws -> String {
