@@ -95,7 +95,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "ParlaClientTests", dependencies: [
-            "ParlaClient", "ParlaRelay", "ParlaRelayTesting", "parla", "parla-relay",
+            "ParlaClient", "ParlaCrypto", "ParlaRelay", "ParlaRelayTesting", "parla", "parla-relay",
         ]),
         .testTarget(name: "ParlaRelayTests", dependencies: [
             "ParlaRelay", "ParlaRelayTesting", "parla-relay",

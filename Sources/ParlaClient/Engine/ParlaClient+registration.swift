@@ -33,10 +33,41 @@ extension ParlaClient {
             await link.close()
             throw error
         }
+        let profile: Profile
+        do {
+            try Profile.save(name: name, server: server, relayIdentity: relayIdentity, keys: keys, in: directory)
+            profile = try Profile.load(from: directory)
+            let store = try ClientStore(path: profile.databasePath)
+            // Publish prekeys at once, so others can write to us before our first login.
+            // Best effort: if this fails, the first login publishes them.
+            await publishInitialPrekeys(keys: keys, store: store, link: link, clock: clock)
+        } catch {
+            await link.close()
+            throw error
+        }
         await link.close()
-        try Profile.save(name: name, server: server, relayIdentity: relayIdentity, keys: keys, in: directory)
-        let profile = try Profile.load(from: directory)
-        _ = try ClientStore(path: profile.databasePath)
         return profile
+    }
+
+    private static func publishInitialPrekeys(keys: IdentityKeys, store: ClientStore, link: any RelayLink, clock: any ClientClock) async {
+        do {
+            let ids = try store.allocatePrekeyIDs(prekeyBatch + 1)
+            let signed = SignedPreKey(id: ids.lowerBound, identity: keys, createdAt: clock.now())
+            let oneTime = ids.dropFirst().map { OneTimePreKey(id: $0) }
+            try store.saveOwnPrekeys(signed: signed, oneTime: oneTime)
+            await link.send(ClientFrame.putPrekeys(.init(
+                signedPreKeyId: signed.id, signedPreKey: signed.keyPair.publicKey, signedPreKeySignature: signed.signature,
+                oneTimePreKeyIds: oneTime.map(\.id), oneTimePreKeys: oneTime.map(\.keyPair.publicKey))).encoded())
+            // Wait for the relay to confirm (other frames, such as queueEmpty, may come first).
+            for _ in 0..<8 {
+                guard let text = await link.receive() else { return }
+                switch try RelayFrame.decode(text) {
+                case .prekeys, .error: return
+                default: continue
+                }
+            }
+        } catch {
+            return
+        }
     }
 }

@@ -8,13 +8,13 @@ import ParlaProtocol
 /// UIs call its methods and read `events`. Long-running work happens in `run()`.
 public actor ParlaClient {
     public nonisolated let events: AsyncStream<ClientEvent>
-    private let eventSink: AsyncStream<ClientEvent>.Continuation
+    let eventSink: AsyncStream<ClientEvent>.Continuation
     public nonisolated let profile: Profile
     public nonisolated let store: ClientStore
     public nonisolated let server: String
     private let transport: any RelayTransport
-    private let clock: any ClientClock
-    private let logger: Logger
+    let clock: any ClientClock
+    let logger: Logger
 
     public private(set) var connectionState: ConnectionState = .offline
     private var policy: ReconnectPolicy
@@ -32,6 +32,8 @@ public actor ParlaClient {
     private var syncWaiters: [Waiter<Void>] = []
     private var hasSynced = false
     private var outboxWaiters: [Waiter<Void>] = []
+    /// Callers waiting for a contact's prekey bundle, by name.
+    var bundleWaiters: [String: [Waiter<BundleResult>]] = [:]
 
     public init(profile: Profile, server: String? = nil, transport: any RelayTransport, clock: any ClientClock = SystemClock(),
                 policy: ReconnectPolicy = ReconnectPolicy(), logger: Logger) throws {
@@ -181,7 +183,9 @@ public actor ParlaClient {
                 try await authenticate(link)
                 setState(.online)
                 let since = clock.uptime()
-                await flushOutbox()
+                await checkPrekeys(on: link)
+                // Not awaited here: sealing may wait for a bundle that only `serve` can receive.
+                Task { await self.flushOutbox() }
                 reason = await serve(link)
                 onlineFor = clock.uptime() - since
             } catch let error as EngineError {
@@ -214,6 +218,7 @@ public actor ParlaClient {
     }
 
     private func dropLink() async {
+        failBundleRequests()
         if let link {
             self.link = nil
             await link.close()
@@ -264,7 +269,7 @@ public actor ParlaClient {
     // MARK: - Frames
 
     private func handle(_ texts: [String], on link: any RelayLink) async {
-        var incoming: [ClientStore.Incoming] = []
+        var incoming: [ClientStore.EncryptedIncoming] = []
         var confirm: [String] = []
         var acked: [String] = []
         for text in texts {
@@ -277,7 +282,7 @@ public actor ParlaClient {
             }
             switch frame {
             case .message(let message):
-                incoming.append(.init(id: message.id, from: message.from, text: String(decoding: message.body, as: UTF8.self), sentAt: Date(timeIntervalSince1970: Double(message.sentAt) / 1000)))
+                incoming.append(.init(id: message.id, from: message.from, body: message.body, sentAt: Date(timeIntervalSince1970: Double(message.sentAt) / 1000)))
                 confirm.append(message.id)
             case .receipt(let receipt):
                 applyReceipt(receipt)
@@ -296,14 +301,18 @@ public actor ParlaClient {
                 eventSink.yield(.typing(from: from))
             case .presence(let presence):
                 eventSink.yield(.presence(user: presence.user, online: presence.online, lastSeen: presence.lastSeen.map { Date(timeIntervalSince1970: Double($0) / 1000) }))
-            case .challenge, .welcome, .keys, .prekeys:
+            case .keys(let keys):
+                bundleArrived(.keys(keys), for: keys.name)
+            case .prekeys(let status):
+                await prekeysReported(status, on: link)
+            case .challenge, .welcome:
                 break
             }
         }
         if !incoming.isEmpty {
             do {
                 // Committed before confirming: a crash here means redelivery, never loss.
-                for record in try store.storeIncoming(incoming, me: profile.name) {
+                for record in try store.receiveEncrypted(incoming, me: profile.name, identity: profile.keys) {
                     eventSink.yield(.messageAdded(record))
                 }
             } catch {
@@ -356,6 +365,10 @@ public actor ParlaClient {
     }
 
     private func handleError(_ error: FrameError) {
+        if error.code == .unknownUser, let ref = error.ref, bundleWaiters[ref] != nil {
+            bundleArrived(.unknownUser, for: ref)
+            return
+        }
         guard let ref = error.ref, inflight.contains(ref) else {
             logger.warning("relay error", metadata: ["code": "\(error.code.rawValue)", "message": "\(error.message)"])
             return
@@ -365,15 +378,20 @@ public actor ParlaClient {
         case .rateLimited, .storageUnavailable, .internalError:
             scheduleFlushRetry()
         default:
-            do {
-                if let record = try store.rejected(id: ref, me: profile.name, reason: error.message) {
-                    settled(record)
-                    eventSink.yield(.messageUpdated(record))
-                }
-                notifyOutboxWaiters()
-            } catch {
-                logger.error("could not record rejection", metadata: ["error": "\(error)"])
+            reject(ref, reason: error.message)
+        }
+    }
+
+    /// An outbox item that can never go out: it fails with `reason` (the user can /retry or /delete it).
+    private func reject(_ id: String, reason: String) {
+        do {
+            if let record = try store.rejected(id: id, me: profile.name, reason: reason) {
+                settled(record)
+                eventSink.yield(.messageUpdated(record))
             }
+            notifyOutboxWaiters()
+        } catch {
+            logger.error("could not record rejection", metadata: ["error": "\(error)"])
         }
     }
 
@@ -434,7 +452,26 @@ public actor ParlaClient {
             sent += 1
             switch item.kind {
             case .message:
-                await link.send(ClientFrame.send(.init(id: item.id, to: item.recipient, body: item.payload)).encoded())
+                var body = item.envelope
+                if body == nil {
+                    switch await seal(item, on: link) {
+                    case .sealed(let envelope):
+                        body = envelope
+                    case .refused(let reason):
+                        inflight.remove(item.id)
+                        reject(item.id, reason: reason)
+                        continue
+                    case .later:
+                        inflight.remove(item.id)
+                        scheduleFlushRetry()
+                        return
+                    }
+                }
+                guard generation == linkGeneration, self.link != nil, let body else {
+                    inflight.remove(item.id)
+                    return
+                }
+                await link.send(ClientFrame.send(.init(id: item.id, to: item.recipient, body: body)).encoded())
             case .read:
                 let ids = String(decoding: item.payload, as: UTF8.self).split(separator: "\n").map(String.init)
                 await link.send(ClientFrame.read(.init(id: item.id, to: item.recipient, messageIds: ids)).encoded())

@@ -4,7 +4,7 @@ import GRDB
 /// The profile's database: history, chats, outbox and settings. Every change that
 /// matters for delivery is committed before the network hears about it.
 public final class ClientStore: Sendable {
-    private let pool: DatabasePool
+    let pool: DatabasePool
 
     public init(path: String) throws {
         var config = Configuration()
@@ -56,6 +56,7 @@ public final class ClientStore: Sendable {
                 END;
                 """)
         }
+        registerEndToEndMigration(&migrator)
         return migrator
     }
 
@@ -91,13 +92,15 @@ public final class ClientStore: Sendable {
         var id: String
         var recipient: String
         var payload: Data
+        /// The encrypted body, once made: a resend sends exactly these bytes again.
+        var envelope: Data?
     }
 
     func outbox(limit: Int) throws -> [OutboxItem] {
         try pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT seq, kind, id, recipient, payload FROM outbox ORDER BY seq LIMIT ?", arguments: [limit]).compactMap { row in
+            try Row.fetchAll(db, sql: "SELECT seq, kind, id, recipient, payload, envelope FROM outbox ORDER BY seq LIMIT ?", arguments: [limit]).compactMap { row in
                 guard let kind = OutboxItem.Kind(rawValue: row[1]) else { return nil }
-                return OutboxItem(seq: row[0], kind: kind, id: row[2], recipient: row[3], payload: row[4])
+                return OutboxItem(seq: row[0], kind: kind, id: row[2], recipient: row[3], payload: row[4], envelope: row[5])
             }
         }
     }
@@ -260,15 +263,15 @@ public final class ClientStore: Sendable {
 
     // MARK: Helpers
 
-    private static let columns = "localID, id, chat, sender, recipient, text, status, failureReason, sentAt"
+    static let columns = "localID, id, chat, sender, recipient, text, status, failureReason, sentAt"
 
-    private static func record(_ row: Row) -> MessageRecord {
+    static func record(_ row: Row) -> MessageRecord {
         MessageRecord(
             localID: row[0], id: row[1], chat: row[2], from: row[3], to: row[4], text: row[5],
             status: MessageStatus(rawValue: row[6]) ?? .failed, failureReason: row[7], sentAt: date(row[8]))
     }
 
-    private static func message(_ db: Database, sender: String, id: String) throws -> MessageRecord? {
+    static func message(_ db: Database, sender: String, id: String) throws -> MessageRecord? {
         try Row.fetchOne(db, sql: "SELECT \(columns) FROM messages WHERE sender = ? AND id = ?", arguments: [sender, id]).map(record)
     }
 
@@ -276,7 +279,7 @@ public final class ClientStore: Sendable {
         try Row.fetchOne(db, sql: "SELECT \(columns) FROM messages WHERE localID = ?", arguments: [localID]).map(record)
     }
 
-    private static func touchChat(_ db: Database, _ name: String, at date: Date, unreadDelta: Int) throws {
+    static func touchChat(_ db: Database, _ name: String, at date: Date, unreadDelta: Int) throws {
         try db.execute(sql: """
             INSERT INTO chats (name, unread, lastActivity) VALUES (?, ?, ?)
             ON CONFLICT(name) DO UPDATE SET unread = unread + excluded.unread, lastActivity = max(lastActivity, excluded.lastActivity)

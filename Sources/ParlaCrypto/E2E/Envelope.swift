@@ -10,7 +10,7 @@ public struct Envelope: Sendable, Equatable {
     public static let version: UInt8 = 1
 
     /// What the responder needs to finish X3DH; sent until the initiator hears back.
-    public struct PreKeyPart: Sendable, Equatable {
+    public struct PreKeyPart: Sendable, Equatable, Codable {
         public var initiatorSigningKey: Data
         public var initiatorAgreementKey: Data
         public var ephemeralKey: Data

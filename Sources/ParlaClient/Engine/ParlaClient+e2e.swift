@@ -1,0 +1,138 @@
+import Foundation
+import ParlaCrypto
+import ParlaProtocol
+
+/// End-to-end encryption in the engine: publishing prekeys, fetching a contact's
+/// bundle, and sealing outbox messages. Every message leaves encrypted; there is
+/// no plaintext path.
+extension ParlaClient {
+    /// Fewer one-time prekeys than this on the relay: publish a new batch.
+    static let prekeyLowWater = 20
+    static let prekeyBatch = 100
+    /// Signed prekeys are replaced after a week.
+    static let signedPreKeyLifetime: TimeInterval = 7 * 86_400
+
+    enum BundleResult: Sendable {
+        case keys(RelayFrame.Keys)
+        case unknownUser
+        case unavailable
+    }
+
+    enum SealOutcome {
+        case sealed(Data)
+        /// Will not work however often it is tried: the message fails with this reason.
+        case refused(String)
+        /// Try again later (link lost, relay busy).
+        case later
+    }
+
+    /// After login: ask the relay how many prekeys it holds for us; `prekeysReported` tops them up.
+    func checkPrekeys(on link: any RelayLink) async {
+        await link.send(ClientFrame.putPrekeys(.init()).encoded())
+    }
+
+    /// Publishes a new signed prekey when there is none (or it is a week old) and a batch
+    /// of one-time prekeys when few are left. Private halves are committed first.
+    func prekeysReported(_ status: RelayFrame.Prekeys, on link: any RelayLink) async {
+        do {
+            var signed: SignedPreKey?
+            let current = try store.currentSignedPreKey()
+            if status.signedPreKeyId == nil || current == nil || status.signedPreKeyId != current?.id
+                || clock.now().timeIntervalSince(current!.createdAt) > Self.signedPreKeyLifetime {
+                let id = try store.allocatePrekeyIDs(1).lowerBound
+                signed = SignedPreKey(id: id, identity: profile.keys, createdAt: clock.now())
+            }
+            var oneTime: [OneTimePreKey] = []
+            if status.oneTimePreKeysLeft < Self.prekeyLowWater {
+                oneTime = try store.allocatePrekeyIDs(Self.prekeyBatch).map { OneTimePreKey(id: $0) }
+            }
+            guard signed != nil || !oneTime.isEmpty else { return }
+            try store.saveOwnPrekeys(signed: signed, oneTime: oneTime)
+            await link.send(ClientFrame.putPrekeys(.init(
+                signedPreKeyId: signed?.id, signedPreKey: signed?.keyPair.publicKey, signedPreKeySignature: signed?.signature,
+                oneTimePreKeyIds: oneTime.map(\.id), oneTimePreKeys: oneTime.map(\.keyPair.publicKey))).encoded())
+        } catch {
+            logger.error("could not prepare prekeys", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Encrypts an outbox message, starting a session from the contact's bundle when there is none.
+    /// The ratchet step and the resulting envelope are committed together.
+    func seal(_ item: ClientStore.OutboxItem, on link: any RelayLink) async -> SealOutcome {
+        do {
+            var session = try store.session(with: item.recipient)
+            if session == nil {
+                switch await requestBundle(for: item.recipient, on: link) {
+                case .unavailable:
+                    return .later
+                case .unknownUser:
+                    return .refused("no user named '\(item.recipient)' on this relay")
+                case .keys(let keys):
+                    guard let signedID = keys.signedPreKeyId, let signedKey = keys.signedPreKey, let signature = keys.signedPreKeySignature else {
+                        return .refused("\(item.recipient) has not set up encryption yet: they need to start Parla once, then /retry")
+                    }
+                    let bundle = PreKeyBundle(identitySigningKey: keys.signingKey, identityAgreementKey: keys.agreementKey, signedPreKeyID: signedID,
+                                              signedPreKey: signedKey, signedPreKeySignature: signature,
+                                              oneTimePreKeyID: keys.oneTimePreKeyId, oneTimePreKey: keys.oneTimePreKey)
+                    if let notice = try store.pin(name: item.recipient, signingKey: keys.signingKey, agreementKey: keys.agreementKey, me: profile.name) {
+                        eventSink.yield(.messageAdded(notice))
+                        eventSink.yield(.notice(notice.text))
+                    }
+                    let started = try X3DH.initiate(identity: profile.keys, bundle: bundle)
+                    let ratchet = try DoubleRatchet.initiator(sharedKey: started.sharedKey, remoteRatchetKey: signedKey, associatedData: started.associatedData)
+                    session = ClientStore.Session(ratchet: ratchet, preKey: Envelope.PreKeyPart(
+                        initiatorSigningKey: profile.keys.signingPublic, initiatorAgreementKey: profile.keys.agreementPublic,
+                        ephemeralKey: started.ephemeralPublicKey, signedPreKeyID: started.signedPreKeyID, oneTimePreKeyID: started.oneTimePreKeyID),
+                        remoteEphemeral: nil)
+                }
+            }
+            guard var current = session else { return .later }
+            let (header, ciphertext) = try current.ratchet.encrypt(Padding.pad(item.payload))
+            let envelope = Envelope(preKey: current.preKey, header: header, ciphertext: ciphertext).encoded
+            try store.commitEnvelope(outboxID: item.id, peer: item.recipient, envelope: envelope, session: current)
+            return .sealed(envelope)
+        } catch let error as E2EError {
+            return .refused("cannot encrypt for \(item.recipient): \(error.description)")
+        } catch {
+            logger.error("could not encrypt", metadata: ["error": "\(error)"])
+            return .later
+        }
+    }
+
+    /// Asks the relay for `peer`'s bundle and waits (at most 10 s) for the answer.
+    private func requestBundle(for peer: String, on link: any RelayLink) async -> BundleResult {
+        let waiter = Waiter<BundleResult>(cancelled: .unavailable)
+        bundleWaiters[peer, default: []].append(waiter)
+        await link.send(ClientFrame.getKeys(.init(name: peer, bundle: true)).encoded())
+        let timeout = Task { [clock] in
+            try? await clock.sleep(for: .seconds(10))
+            waiter.resume(.unavailable)
+        }
+        let result = await waiter.wait()
+        timeout.cancel()
+        return result
+    }
+
+    func bundleArrived(_ result: BundleResult, for peer: String) {
+        for waiter in bundleWaiters.removeValue(forKey: peer) ?? [] { waiter.resume(result) }
+    }
+
+    /// The link is gone: nobody will answer the outstanding bundle requests.
+    func failBundleRequests() {
+        let all = bundleWaiters
+        bundleWaiters = [:]
+        for waiter in all.values.joined() { waiter.resume(.unavailable) }
+    }
+
+    /// The 60-digit safety number for `name`, from the pinned keys (nil before any exchange).
+    public func safetyNumber(with name: String) throws -> String? {
+        guard let contact = try store.contact(name) else { return nil }
+        return SafetyNumber.compute(localName: profile.name, localSigning: profile.keys.signingPublic, localAgreement: profile.keys.agreementPublic,
+                                    remoteName: name, remoteSigning: contact.signingKey, remoteAgreement: contact.agreementKey)
+    }
+
+    public func contact(_ name: String) throws -> ClientStore.Contact? { try store.contact(name) }
+
+    /// Marks `name` verified after the user compared safety numbers; false if there is nothing pinned yet.
+    public func markVerified(_ name: String, _ verified: Bool = true) throws -> Bool { try store.setVerified(name, verified) }
+}

@@ -1,0 +1,229 @@
+import Foundation
+import GRDB
+import ParlaCrypto
+
+/// End-to-end encryption state: our prekeys (private halves), one Double Ratchet
+/// session per contact, and the identity keys pinned on first use.
+extension ClientStore {
+    /// The sender shown for Parla's own notices in a chat (not a valid user name, so never a person).
+    public static let systemSender = "*"
+
+    static func registerEndToEndMigration(_ migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("v2-e2e") { db in
+            try db.execute(sql: """
+                ALTER TABLE outbox ADD COLUMN envelope BLOB;
+                CREATE TABLE own_signed_prekeys (id INTEGER PRIMARY KEY, record BLOB NOT NULL, createdAt INTEGER NOT NULL);
+                CREATE TABLE own_one_time_prekeys (id INTEGER PRIMARY KEY, record BLOB NOT NULL);
+                CREATE TABLE sessions (peer TEXT PRIMARY KEY, record BLOB NOT NULL, updatedAt INTEGER NOT NULL);
+                CREATE TABLE contacts (
+                    name TEXT PRIMARY KEY,
+                    signingKey BLOB NOT NULL,
+                    agreementKey BLOB NOT NULL,
+                    verified INTEGER NOT NULL DEFAULT 0,
+                    pinnedAt INTEGER NOT NULL
+                );
+                """)
+        }
+    }
+
+    // MARK: Own prekeys
+
+    /// The newest signed prekey, if any.
+    func currentSignedPreKey() throws -> SignedPreKey? {
+        try pool.read { db in
+            try Data.fetchOne(db, sql: "SELECT record FROM own_signed_prekeys ORDER BY createdAt DESC, id DESC LIMIT 1").map(Self.decode)
+        }
+    }
+
+    /// Stores new prekeys' private halves (before they are published, so no reply can find them missing).
+    func saveOwnPrekeys(signed: SignedPreKey?, oneTime: [OneTimePreKey]) throws {
+        try pool.write { db in
+            if let signed {
+                try db.execute(sql: "INSERT OR REPLACE INTO own_signed_prekeys (id, record, createdAt) VALUES (?, ?, ?)",
+                               arguments: [Int64(signed.id), try Self.encode(signed), Self.millis(signed.createdAt)])
+                // Old signed prekeys are kept a while for messages still on the way, then forgotten.
+                try db.execute(sql: "DELETE FROM own_signed_prekeys WHERE id NOT IN (SELECT id FROM own_signed_prekeys ORDER BY createdAt DESC, id DESC LIMIT 3)")
+            }
+            for key in oneTime {
+                try db.execute(sql: "INSERT OR REPLACE INTO own_one_time_prekeys (id, record) VALUES (?, ?)", arguments: [Int64(key.id), try Self.encode(key)])
+            }
+        }
+    }
+
+    /// A fresh range of prekey ids (never reused, so a stale bundle cannot name a newer key).
+    func allocatePrekeyIDs(_ count: Int) throws -> ClosedRange<UInt32> {
+        try pool.write { db in
+            let next = UInt32(try String.fetchOne(db, sql: "SELECT value FROM settings WHERE key = 'nextPrekeyID'").flatMap { UInt32($0) } ?? 1)
+            try db.execute(sql: "INSERT OR REPLACE INTO settings (key, value) VALUES ('nextPrekeyID', ?)", arguments: [String(next + UInt32(count))])
+            return next...(next + UInt32(count) - 1)
+        }
+    }
+
+    // MARK: Sessions
+
+    struct Session: Codable, Sendable {
+        var ratchet: DoubleRatchet
+        /// Attached to every message until the contact answers, so they can start the session from any of them.
+        var preKey: Envelope.PreKeyPart?
+        /// The ephemeral key of the prekey message that started a session we answer; a repeat of it is not a new session.
+        var remoteEphemeral: Data?
+    }
+
+    func session(with peer: String) throws -> Session? {
+        try pool.read { db in try Self.session(db, peer) }
+    }
+
+    static func session(_ db: Database, _ peer: String) throws -> Session? {
+        try Data.fetchOne(db, sql: "SELECT record FROM sessions WHERE peer = ?", arguments: [peer]).map(decode)
+    }
+
+    static func saveSession(_ db: Database, _ peer: String, _ session: Session) throws {
+        try db.execute(sql: "INSERT OR REPLACE INTO sessions (peer, record, updatedAt) VALUES (?, ?, ?)",
+                       arguments: [peer, try encode(session), millis(Date())])
+    }
+
+    /// The ratchet step and the envelope it produced, in one transaction: a crash leaves either both or neither.
+    func commitEnvelope(outboxID: String, peer: String, envelope: Data, session: Session) throws {
+        try pool.write { db in
+            try Self.saveSession(db, peer, session)
+            try db.execute(sql: "UPDATE outbox SET envelope = ? WHERE id = ?", arguments: [envelope, outboxID])
+        }
+    }
+
+    // MARK: Contacts (identity keys pinned on first use)
+
+    public struct Contact: Sendable, Equatable {
+        public var name: String
+        public var signingKey: Data
+        public var agreementKey: Data
+        public var verified: Bool
+    }
+
+    public func contact(_ name: String) throws -> Contact? {
+        try pool.read { db in try Self.contact(db, name) }
+    }
+
+    static func contact(_ db: Database, _ name: String) throws -> Contact? {
+        try Row.fetchOne(db, sql: "SELECT name, signingKey, agreementKey, verified FROM contacts WHERE name = ?", arguments: [name])
+            .map { Contact(name: $0[0], signingKey: $0[1], agreementKey: $0[2], verified: $0[3]) }
+    }
+
+    public func setVerified(_ name: String, _ verified: Bool) throws -> Bool {
+        try pool.write { db in
+            try db.execute(sql: "UPDATE contacts SET verified = ? WHERE name = ?", arguments: [verified, name])
+            return db.changesCount > 0
+        }
+    }
+
+    /// Pins `name`'s identity keys the first time; when they differ from the pinned ones, re-pins,
+    /// clears "verified" and writes a notice into the chat. Returns that notice, if any.
+    static func pin(_ db: Database, name: String, signingKey: Data, agreementKey: Data, me: String, at date: Date) throws -> MessageRecord? {
+        if let pinned = try contact(db, name) {
+            if pinned.signingKey == signingKey, pinned.agreementKey == agreementKey { return nil }
+            try db.execute(sql: "UPDATE contacts SET signingKey = ?, agreementKey = ?, verified = 0, pinnedAt = ? WHERE name = ?",
+                           arguments: [signingKey, agreementKey, millis(date), name])
+            try db.execute(sql: "DELETE FROM sessions WHERE peer = ?", arguments: [name])
+            let text = "⚠ \(name)'s security key changed: they reinstalled Parla, or someone is intercepting. "
+                + "Compare safety numbers with 'parla verify \(name)' or /verify \(name)."
+            return try insertNotice(db, chat: name, text: text, me: me, at: date)
+        }
+        try db.execute(sql: "INSERT INTO contacts (name, signingKey, agreementKey, verified, pinnedAt) VALUES (?, ?, ?, 0, ?)",
+                       arguments: [name, signingKey, agreementKey, millis(date)])
+        return nil
+    }
+
+    func pin(name: String, signingKey: Data, agreementKey: Data, me: String) throws -> MessageRecord? {
+        try pool.write { db in try Self.pin(db, name: name, signingKey: signingKey, agreementKey: agreementKey, me: me, at: Date()) }
+    }
+
+    static func insertNotice(_ db: Database, chat: String, text: String, me: String, at date: Date) throws -> MessageRecord {
+        let id = "notice-" + UUID().uuidString.lowercased()
+        try db.execute(sql: "INSERT INTO messages (id, chat, sender, recipient, text, status, sentAt, readReported) VALUES (?, ?, ?, ?, ?, 'received', ?, 1)",
+                       arguments: [id, chat, systemSender, me, text, millis(date)])
+        let localID = db.lastInsertedRowID
+        try touchChat(db, chat, at: date, unreadDelta: 1)
+        return MessageRecord(localID: localID, id: id, chat: chat, from: systemSender, to: me, text: text, status: .received, failureReason: nil, sentAt: date)
+    }
+
+    // MARK: Incoming, decrypted in the same transaction that stores them
+
+    struct EncryptedIncoming: Sendable {
+        var id: String
+        var from: String
+        var body: Data
+        var sentAt: Date
+    }
+
+    /// Decrypts and stores a batch in one transaction: ratchet states, consumed one-time
+    /// prekeys and the messages are committed together before anything is confirmed, so a
+    /// crash leaves the old state and the redelivered messages decrypt again. A message
+    /// that cannot be decrypted is stored as a notice saying why, and never blocks the rest.
+    func receiveEncrypted(_ items: [EncryptedIncoming], me: String, identity: IdentityKeys) throws -> [MessageRecord] {
+        try pool.write { db in
+            var added: [MessageRecord] = []
+            for item in items {
+                // Already stored (a redelivery after a crash before confirm): nothing to decrypt again.
+                if try Self.message(db, sender: item.from, id: item.id) != nil { continue }
+                let text: String
+                do {
+                    let (plaintext, notice) = try Self.decrypt(db, item, me: me, identity: identity)
+                    if let notice { added.append(notice) }
+                    text = String(decoding: plaintext, as: UTF8.self)
+                } catch let error as E2EError {
+                    text = "⚠ could not decrypt this message: \(error.description)"
+                }
+                try db.execute(
+                    sql: "INSERT INTO messages (id, chat, sender, recipient, text, status, sentAt) VALUES (?, ?, ?, ?, ?, 'received', ?)",
+                    arguments: [item.id, item.from, item.from, me, text, Self.millis(item.sentAt)])
+                let localID = db.lastInsertedRowID
+                try Self.touchChat(db, item.from, at: item.sentAt, unreadDelta: 1)
+                added.append(MessageRecord(localID: localID, id: item.id, chat: item.from, from: item.from, to: me, text: text,
+                                           status: .received, failureReason: nil, sentAt: item.sentAt))
+            }
+            return added
+        }
+    }
+
+    private static func decrypt(_ db: Database, _ item: EncryptedIncoming, me: String, identity: IdentityKeys) throws -> (Data, MessageRecord?) {
+        let envelope = try Envelope(decoding: item.body)
+        var session = try Self.session(db, item.from)
+        var notice: MessageRecord?
+        var consumedOneTime: UInt32?
+        if let part = envelope.preKey, session?.remoteEphemeral != part.ephemeralKey {
+            // A new session started by the sender.
+            notice = try pin(db, name: item.from, signingKey: part.initiatorSigningKey, agreementKey: part.initiatorAgreementKey, me: me, at: item.sentAt)
+            guard let signedData = try Data.fetchOne(db, sql: "SELECT record FROM own_signed_prekeys WHERE id = ?", arguments: [Int64(part.signedPreKeyID)]) else {
+                throw E2EError.signedPreKeyUnknown(part.signedPreKeyID)
+            }
+            let signed: SignedPreKey = try decode(signedData)
+            var oneTime: OneTimePreKey?
+            if let id = part.oneTimePreKeyID {
+                guard let data = try Data.fetchOne(db, sql: "SELECT record FROM own_one_time_prekeys WHERE id = ?", arguments: [Int64(id)]) else {
+                    throw E2EError.oneTimePreKeyUnknown(id)
+                }
+                oneTime = try decode(data)
+                consumedOneTime = id
+            }
+            let (shared, ad) = try X3DH.respond(identity: identity, signedPreKey: signed.keyPair, oneTimePreKey: oneTime?.keyPair,
+                                                initiatorSigningKey: part.initiatorSigningKey, initiatorAgreementKey: part.initiatorAgreementKey,
+                                                ephemeralKey: part.ephemeralKey)
+            session = Session(ratchet: DoubleRatchet.responder(sharedKey: shared, signedPreKey: signed.keyPair, associatedData: ad),
+                              preKey: nil, remoteEphemeral: part.ephemeralKey)
+        }
+        guard var current = session else { throw E2EError.noSession }
+        let padded = try current.ratchet.decrypt(header: envelope.header, ciphertext: envelope.ciphertext)
+        let plaintext = try Padding.unpad(padded)
+        // They have answered: our prekey part is no longer needed on what we send.
+        if envelope.preKey == nil { current.preKey = nil }
+        try saveSession(db, item.from, current)
+        if let consumedOneTime {
+            try db.execute(sql: "DELETE FROM own_one_time_prekeys WHERE id = ?", arguments: [Int64(consumedOneTime)])
+        }
+        return (plaintext, notice)
+    }
+
+    // MARK: Coding
+
+    static func encode<T: Encodable>(_ value: T) throws -> Data { try JSONEncoder().encode(value) }
+    static func decode<T: Decodable>(_ data: Data) throws -> T { try JSONDecoder().decode(T.self, from: data) }
+}

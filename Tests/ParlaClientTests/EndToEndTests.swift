@@ -1,0 +1,113 @@
+import Foundation
+@testable import ParlaClient
+import ParlaCrypto
+import ParlaRelay
+import ParlaRelayTesting
+import Testing
+
+/// End-to-end encryption through real engines and a real relay, and the decrypt-and-store
+/// transaction on its own.
+@Suite struct EndToEndTests {
+    @Test func theRelayNeverSeesAPlaintextAndBothSidesAgreeOnSafetyNumbers() async throws {
+        let relay = try await TestRelay.start()
+        defer { Task { await relay.stop() } }
+        let alice = try TestProfiles.engine(for: try await TestProfiles.register("alice", url: relay.url))
+        let bob = try TestProfiles.engine(for: try await TestProfiles.register("bob", url: relay.url))
+        let marker = "MARKER-\(UUID().uuidString)"
+        alice.start()
+        // Bob is offline: the message waits in the relay's mailbox, encrypted.
+        for n in 0..<20 { _ = try await alice.client.send("\(marker) \(n)", to: "bob") }
+        try await eventually("all stored by the relay") { try alice.store.outboxCount() == 0 }
+        let stored = try relay.databaseFileBytes()
+        #expect(stored.range(of: Data(marker.utf8)) == nil, "the relay's database holds only ciphertext")
+        bob.start()
+        try await eventually("bob decrypted all twenty, in order") {
+            await bob.log.added().map(\.text) == (0..<20).map { "\(marker) \($0)" }
+        }
+        _ = try await bob.client.send("reply \(marker)", to: "alice")
+        try await eventually("alice decrypted the reply") { await alice.log.added().map(\.text).contains("reply \(marker)") }
+        #expect(try relay.databaseFileBytes().range(of: Data(marker.utf8)) == nil)
+        let aliceSees = try #require(try await alice.client.safetyNumber(with: "bob"))
+        let bobSees = try #require(try await bob.client.safetyNumber(with: "alice"))
+        #expect(aliceSees == bobSees)
+        #expect(aliceSees.filter(\.isNumber).count == 60)
+        #expect(try await alice.client.markVerified("bob"))
+        #expect(try await alice.client.contact("bob")?.verified == true)
+        await alice.shutdown()
+        await bob.shutdown()
+    }
+
+    /// Bob's side of a first message, built by hand so the tests can tamper with it.
+    struct Handshake {
+        let alice = IdentityKeys()
+        let bob = IdentityKeys()
+        let bobStore: ClientStore
+        let signed: SignedPreKey
+        let oneTime: OneTimePreKey
+
+        init() throws {
+            bobStore = try ClientStore(path: makeTemporaryDirectory(prefix: "parla-e2e") + "/bob.sqlite")
+            signed = SignedPreKey(id: 1, identity: bob)
+            oneTime = OneTimePreKey(id: 2)
+            try bobStore.saveOwnPrekeys(signed: signed, oneTime: [oneTime])
+        }
+
+        /// A new session from Alice (a fresh X3DH each time) and its first envelope.
+        func firstMessage(_ text: String) throws -> (envelope: Data, ratchet: DoubleRatchet) {
+            let bundle = PreKeyBundle(identitySigningKey: bob.signingPublic, identityAgreementKey: bob.agreementPublic, signedPreKeyID: signed.id,
+                                      signedPreKey: signed.keyPair.publicKey, signedPreKeySignature: signed.signature,
+                                      oneTimePreKeyID: oneTime.id, oneTimePreKey: oneTime.keyPair.publicKey)
+            let started = try X3DH.initiate(identity: alice, bundle: bundle)
+            var ratchet = try DoubleRatchet.initiator(sharedKey: started.sharedKey, remoteRatchetKey: signed.keyPair.publicKey, associatedData: started.associatedData)
+            let (header, ciphertext) = try ratchet.encrypt(Padding.pad(Data(text.utf8)))
+            let part = Envelope.PreKeyPart(initiatorSigningKey: alice.signingPublic, initiatorAgreementKey: alice.agreementPublic,
+                                           ephemeralKey: started.ephemeralPublicKey, signedPreKeyID: signed.id, oneTimePreKeyID: oneTime.id)
+            return (Envelope(preKey: part, header: header, ciphertext: ciphertext).encoded, ratchet)
+        }
+
+        func receive(_ id: String, _ body: Data) throws -> [MessageRecord] {
+            try bobStore.receiveEncrypted([.init(id: id, from: "alice", body: body, sentAt: Date())], me: "bob", identity: bob)
+        }
+    }
+
+    @Test func aRedeliveryAfterACrashBeforeConfirmIsNeitherLostNorDoubled() throws {
+        let handshake = try Handshake()
+        let (envelope, _) = try handshake.firstMessage("only once")
+        #expect(try handshake.receive("m1", envelope).map(\.text) == ["only once"])
+        // The process died after the commit but before `confirm`: the relay delivers it again.
+        #expect(try handshake.receive("m1", envelope).isEmpty)
+        #expect(try handshake.bobStore.allMessages().map(\.text) == ["only once"])
+    }
+
+    @Test func damagedReplayedAndReusedPrekeyMessagesAreShownWithTheirReason() throws {
+        let handshake = try Handshake()
+        var (envelope, ratchet) = try handshake.firstMessage("first")
+        var damaged = envelope
+        damaged[damaged.count - 3] ^= 0x40
+        #expect(try handshake.receive("bad", damaged).map(\.text) == ["⚠ could not decrypt this message: the message failed authentication (altered in transit, or sent with other keys)"])
+        #expect(try handshake.receive("m1", envelope).map(\.text) == ["first"], "a damaged copy did not spoil the session")
+        // The same ciphertext under a new id: a replay.
+        #expect(try handshake.receive("m1-again", envelope).first?.text.contains("was already decrypted") == true)
+        // A second session that names the one-time prekey already used.
+        let (second, _) = try handshake.firstMessage("second session")
+        #expect(try handshake.receive("m2", second).first?.text == "⚠ could not decrypt this message: one-time prekey 2 is unknown or was already used")
+        // Later messages on the good session still decrypt.
+        let (header, ciphertext) = try ratchet.encrypt(Padding.pad(Data("still fine".utf8)))
+        let next = Envelope(preKey: nil, header: header, ciphertext: ciphertext).encoded
+        envelope = next
+        #expect(try handshake.receive("m3", envelope).map(\.text) == ["still fine"])
+    }
+
+    @Test func aChangedIdentityKeyWarnsAndClearsVerified() throws {
+        let store = try ClientStore(path: makeTemporaryDirectory(prefix: "parla-pin") + "/a.sqlite")
+        let first = IdentityKeys(), second = IdentityKeys()
+        #expect(try store.pin(name: "bob", signingKey: first.signingPublic, agreementKey: first.agreementPublic, me: "alice") == nil, "first use: pinned silently")
+        #expect(try store.setVerified("bob", true))
+        #expect(try store.pin(name: "bob", signingKey: first.signingPublic, agreementKey: first.agreementPublic, me: "alice") == nil)
+        let notice = try #require(try store.pin(name: "bob", signingKey: second.signingPublic, agreementKey: second.agreementPublic, me: "alice"))
+        #expect(notice.chat == "bob" && notice.from == ClientStore.systemSender)
+        #expect(notice.text.contains("bob's security key changed"))
+        #expect(try store.contact("bob")?.verified == false)
+        #expect(try store.contact("bob")?.signingKey == second.signingPublic)
+    }
+}
