@@ -31,8 +31,15 @@ import Testing
         let bobSees = try #require(try await bob.client.safetyNumber(with: "alice"))
         #expect(aliceSees == bobSees)
         #expect(aliceSees.filter(\.isNumber).count == 60)
-        #expect(try await alice.client.markVerified("bob"))
+        // `parla verify` shows the same number and records the check.
+        let home = alice.client.profile.directory
+        let shown = try await runParla(["verify", "bob", "--home", home, "--json"])
+        #expect(shown.status == 0, "\(shown.err)")
+        #expect(shown.out.contains("\"safetyNumber\":\"\(aliceSees)\"") && shown.out.contains("\"verified\":false"), "\(shown.out)")
+        #expect(try await runParla(["verify", "bob", "--mark", "--home", home]).out.contains("bob is verified."))
         #expect(try await alice.client.contact("bob")?.verified == true)
+        let unknown = try await runParla(["verify", "carol", "--home", home])
+        #expect(unknown.status == 1 && unknown.err.contains("no keys for carol yet"))
         await alice.shutdown()
         await bob.shutdown()
     }

@@ -278,4 +278,14 @@ import Testing
         #expect(reduce(&state, .enter).isEmpty)
         #expect(state.notice?.hasPrefix("usage: /theme NAME") == true)
     }
+
+    @Test func verifyCommand() {
+        var state = Fixture.state
+        type(&state, "/verify")
+        #expect(reduce(&state, .enter) == [.verify(name: "bob", mark: false)], "defaults to the open chat")
+        type(&state, "/verify carol yes")
+        #expect(reduce(&state, .enter) == [.verify(name: "carol", mark: true)])
+        _ = Reducer.reduce(&state, .verifiedLoaded(["bob"]))
+        #expect(Renderer(timeZone: Fixture.utc).render(state, width: 80, height: 24, theme: .default).row(0).contains("bob · verified"))
+    }
 }

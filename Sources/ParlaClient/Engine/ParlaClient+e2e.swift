@@ -133,6 +133,8 @@ extension ParlaClient {
 
     public func contact(_ name: String) throws -> ClientStore.Contact? { try store.contact(name) }
 
+    public func verifiedContacts() throws -> Set<String> { try store.verifiedContacts() }
+
     /// Marks `name` verified after the user compared safety numbers; false if there is nothing pinned yet.
     public func markVerified(_ name: String, _ verified: Bool = true) throws -> Bool { try store.setVerified(name, verified) }
 }

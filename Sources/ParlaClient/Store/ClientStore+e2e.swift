@@ -108,6 +108,10 @@ extension ClientStore {
             .map { Contact(name: $0[0], signingKey: $0[1], agreementKey: $0[2], verified: $0[3]) }
     }
 
+    public func verifiedContacts() throws -> Set<String> {
+        try pool.read { db in Set(try String.fetchAll(db, sql: "SELECT name FROM contacts WHERE verified = 1")) }
+    }
+
     public func setVerified(_ name: String, _ verified: Bool) throws -> Bool {
         try pool.write { db in
             try db.execute(sql: "UPDATE contacts SET verified = ? WHERE name = ?", arguments: [verified, name])

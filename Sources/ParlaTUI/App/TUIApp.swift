@@ -201,6 +201,7 @@ public final class TUIApp: Sendable {
         case .loadChats:
             Task {
                 if let chats = try? await client.chats() { self.post(.chatsLoaded(chats)) }
+                if let verified = try? await client.verifiedContacts() { self.post(.verifiedLoaded(verified)) }
                 self.post(.queuedCount(await client.outboxCount()))
             }
         case .search(let text):
@@ -229,6 +230,22 @@ public final class TUIApp: Sendable {
                 pendingTheme.withLock { $0 = chosen }
             } catch {
                 post(.notice("\(error); keeping the current theme"))
+            }
+        case .verify(let name, let mark):
+            Task {
+                do {
+                    guard let number = try await client.safetyNumber(with: name) else {
+                        self.post(.notice("no keys for \(name) yet: exchange a message first"))
+                        return
+                    }
+                    if mark { _ = try await client.markVerified(name) }
+                    let verified = try await client.contact(name)?.verified ?? false
+                    self.post(.notice("safety number with \(name): \(number)"
+                        + (verified ? " · verified" : " · compare with \(name)'s, then /verify \(name) yes")))
+                    if mark { self.post(.verifiedLoaded(try await client.verifiedContacts())) }
+                } catch {
+                    self.post(.notice("\(error)"))
+                }
             }
         case .typing(let to):
             Task { await client.sendTyping(to: to) }

@@ -122,6 +122,7 @@ public struct Renderer: Sendable {
         let glyphs = Glyphs(ascii: theme.ascii)
         var title = state.selectedChat ?? "Parla"
         if let chat = state.selectedChat {
+            if state.verified.contains(chat) { title += " · verified" }
             if state.typing.contains(chat) { title += " " + glyphs.typing + " typing" } else if state.online.contains(chat) { title += " " + glyphs.online + " online" }
         }
         drawBox(title, into: &screen, x: x, width: width, height: height, glyphs: glyphs, layout: layout)
@@ -195,7 +196,8 @@ public struct Renderer: Sendable {
                 } else {
                     spans.append(Span(text: String(repeating: " ", count: prefixWidth), role: .normal))
                 }
-                let textRole: StyleRole = message.localID == state.highlighted ? .highlight : own ? .ownMessage : .otherMessage
+                let textRole: StyleRole = message.localID == state.highlighted ? .highlight
+                    : message.from == ClientStore.systemSender ? .notice : own ? .ownMessage : .otherMessage
                 spans.append(Span(text: layout.fit(text, width: textWidth), role: textRole))
                 if own, index == wrapped.count - 1 {
                     let (tick, role) = glyphs.tick(message.status)

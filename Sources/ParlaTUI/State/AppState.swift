@@ -38,6 +38,8 @@ public struct AppState: Sendable, Equatable {
     public var hasNewer = false
     /// Theme names on offer, for `/theme` completion.
     public var themeNames: [String] = []
+    /// Contacts whose safety number the user confirmed.
+    public var verified: Set<String> = []
 
     public init(me: String, now: Date = Date()) {
         self.me = me
@@ -62,6 +64,7 @@ public enum AppAction: Sendable, Equatable {
     case jumpLoaded(chat: String, messages: [MessageRecord], target: Int64, hasNewer: Bool)
     case notice(String)
     case themesAvailable([String])
+    case verifiedLoaded(Set<String>)
 }
 
 /// What the runner must do for the state's sake (I/O stays out of `reduce`).
@@ -84,5 +87,7 @@ public enum AppEffect: Sendable, Equatable {
     /// Open `chat` at the message `localID`.
     case jump(chat: String, localID: Int64)
     case setTheme(name: String)
+    /// Show the safety number for `name`; with `mark`, record it as verified.
+    case verify(name: String, mark: Bool)
     case quit
 }

@@ -63,6 +63,9 @@ public enum Reducer {
         case .themesAvailable(let names):
             state.themeNames = names
             return []
+        case .verifiedLoaded(let names):
+            state.verified = names
+            return []
         }
     }
 
@@ -247,7 +250,7 @@ public enum Reducer {
         return []
     }
 
-    static let commandNames = ["delete", "help", "new", "open", "quit", "retry", "search", "theme"]
+    static let commandNames = ["delete", "help", "new", "open", "quit", "retry", "search", "theme", "verify"]
 
     /// Tab on a `/` line: completes the command name, then a chat name (`/new`)
     /// or a theme name (`/theme`). Several matches: the common start, and a list.
@@ -261,7 +264,7 @@ public enum Reducer {
             head = String(text[...space])
             word = String(text[text.index(after: space)...])
             switch command {
-            case "new", "open": candidates = state.chats.map(\.name)
+            case "new", "open", "verify": candidates = state.chats.map(\.name)
             case "theme": candidates = state.themeNames
             default: candidates = []
             }
@@ -298,6 +301,13 @@ public enum Reducer {
                 return []
             }
             return [.search(text: query)]
+        case "verify":
+            let words = parts.count == 2 ? parts[1].split(separator: " ").map(String.init) : []
+            guard let name = words.first ?? state.selectedChat else {
+                state.notice = "usage: /verify NAME (then /verify NAME yes once the numbers match)"
+                return []
+            }
+            return [.verify(name: name, mark: words.dropFirst().first == "yes")]
         case "theme":
             guard parts.count == 2 else {
                 state.notice = "usage: /theme NAME (\(state.themeNames.joined(separator: ", ")))"
