@@ -67,6 +67,15 @@ import Testing
         #expect(state.unreadMarker == 0)
     }
 
+    @Test func theUnreadSeparatorStaysPutWhenMoreMessagesArrive() {
+        var state = Fixture.state
+        state.unreadMarker = 1
+        _ = Reducer.reduce(&state, .conversationLoaded(chat: "bob", messages: state.conversation))
+        #expect(state.unreadFrom == 3, "bob's last message was the unread one")
+        _ = Reducer.reduce(&state, .engine(.messageAdded(Fixture.message(8, from: "bob", to: "alice", "new", .received, minutes: 9))))
+        #expect(state.unreadFrom == 3)
+    }
+
     @Test func tabMovesFocusAndTheListTakesArrows() {
         var state = Fixture.state
         _ = reduce(&state, .tab)

@@ -82,6 +82,7 @@ enum Fixture {
     @Test func unreadSeparator() throws {
         var state = Fixture.state
         state.unreadMarker = 1
+        _ = Reducer.reduce(&state, .conversationLoaded(chat: "bob", messages: state.conversation))
         try assertSnapshot(renderer.render(state, width: 80, height: 24, theme: .default), named: "unread-separator")
     }
 

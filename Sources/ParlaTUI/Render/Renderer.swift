@@ -173,9 +173,7 @@ public struct Renderer: Sendable {
         let textWidth = max(4, width - prefixWidth - tickWidth)
         var lines: [[Span]] = []
         var lastDay: DateComponents?
-        // The first of the last `unreadMarker` received messages gets the separator.
-        let receivedIDs = state.conversation.filter { !$0.isOutgoing }.map(\.localID)
-        let firstUnread = state.unreadMarker > 0 ? receivedIDs.suffix(state.unreadMarker).first : nil
+        let firstUnread = state.unreadFrom
         for message in state.conversation {
             if message.localID == firstUnread {
                 lines.append([Span(text: rule(" \(state.unreadMarker) unread ", width: width, glyphs: glyphs, layout: layout), role: .unreadSeparator)])

@@ -24,6 +24,9 @@ public struct AppState: Sendable, Equatable {
     public var confirmingQuit = false
     /// How many messages were unread when the chat was opened: the "unread" separator goes before them.
     public var unreadMarker = 0
+    /// The message the "unread" separator goes before, fixed when the page loads so
+    /// that messages arriving later do not move it.
+    public var unreadFrom: Int64?
     /// False once scrolling back found the start of the history.
     public var hasOlder = true
     public var now: Date

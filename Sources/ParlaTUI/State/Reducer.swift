@@ -22,6 +22,8 @@ public enum Reducer {
             guard chat == state.selectedChat else { return [] }
             state.conversation = messages
             state.hasOlder = !messages.isEmpty
+            let received = messages.filter { !$0.isOutgoing }.map(\.localID)
+            state.unreadFrom = state.unreadMarker > 0 ? received.suffix(state.unreadMarker).first : nil
             state.hasNewer = false
             state.highlighted = nil
             return []
