@@ -44,6 +44,29 @@ import Testing
         await bob.shutdown()
     }
 
+    /// The real relay executable at its most verbose: neither its log nor its files ever hold the text.
+    @Test func theRelaysLogAtTraceLevelNeverHoldsAPlaintext() async throws {
+        let relay = try await RelayProcess.start(arguments: ["--log-level", "trace"])
+        defer { relay.terminateSoon() }
+        let alice = try TestProfiles.engine(for: try await TestProfiles.register("alice", url: relay.url))
+        let bob = try TestProfiles.engine(for: try await TestProfiles.register("bob", url: relay.url))
+        let marker = "MARKER-\(UUID().uuidString)"
+        alice.start()
+        bob.start()
+        for n in 0..<10 { _ = try await alice.client.send("\(marker) \(n)", to: "bob") }
+        try await eventually("bob decrypted all") { await bob.log.added().count == 10 }
+        await alice.shutdown()
+        await bob.shutdown()
+        await relay.terminate()
+        #expect(!relay.log.isEmpty, "the relay did log")
+        #expect(!relay.log.contains(marker))
+        var files = Data()
+        for file in (try? FileManager.default.contentsOfDirectory(atPath: relay.dataDirectory)) ?? [] {
+            files.append(FileManager.default.contents(atPath: relay.dataDirectory + "/" + file) ?? Data())
+        }
+        #expect(files.range(of: Data(marker.utf8)) == nil)
+    }
+
     /// Bob's side of a first message, built by hand so the tests can tamper with it.
     struct Handshake {
         let alice = IdentityKeys()
