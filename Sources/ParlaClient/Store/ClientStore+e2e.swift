@@ -69,23 +69,50 @@ extension ClientStore {
         var remoteEphemeral: Data?
     }
 
+    /// A contact's sessions: the one used for sending and a few earlier ones still able to
+    /// decrypt (both sides may start a session at the same moment, and messages sealed
+    /// before a switch are still on their way).
+    struct SessionSet: Codable, Sendable {
+        var current: Session?
+        var archived: [Session] = []
+        static let keptArchived = 4
+
+        var all: [Session] { (current.map { [$0] } ?? []) + archived }
+
+        /// Makes `session` the one used for sending; the previous one is kept for decrypting.
+        mutating func promote(_ session: Session, replacingArchivedAt index: Int? = nil) {
+            if let index { archived.remove(at: index) }
+            if let current { archived.insert(current, at: 0) }
+            archived = Array(archived.prefix(Self.keptArchived))
+            current = session
+        }
+    }
+
     func session(with peer: String) throws -> Session? {
-        try pool.read { db in try Self.session(db, peer) }
+        try pool.read { db in try Self.sessions(db, peer).current }
     }
 
-    static func session(_ db: Database, _ peer: String) throws -> Session? {
-        try Data.fetchOne(db, sql: "SELECT record FROM sessions WHERE peer = ?", arguments: [peer]).map(decode)
+    static func sessions(_ db: Database, _ peer: String) throws -> SessionSet {
+        guard let data = try Data.fetchOne(db, sql: "SELECT record FROM sessions WHERE peer = ?", arguments: [peer]) else { return SessionSet() }
+        if let set = try? JSONDecoder().decode(SessionSet.self, from: data) { return set }
+        return SessionSet(current: try decode(data))
     }
 
-    static func saveSession(_ db: Database, _ peer: String, _ session: Session) throws {
+    static func saveSessions(_ db: Database, _ peer: String, _ set: SessionSet) throws {
         try db.execute(sql: "INSERT OR REPLACE INTO sessions (peer, record, updatedAt) VALUES (?, ?, ?)",
-                       arguments: [peer, try encode(session), millis(Date())])
+                       arguments: [peer, try encode(set), millis(Date())])
     }
 
     /// The ratchet step and the envelope it produced, in one transaction: a crash leaves either both or neither.
     func commitEnvelope(outboxID: String, peer: String, envelope: Data, session: Session) throws {
         try pool.write { db in
-            try Self.saveSession(db, peer, session)
+            var set = try Self.sessions(db, peer)
+            if set.current?.ratchet.associatedData == session.ratchet.associatedData, set.current?.preKey == session.preKey {
+                set.current = session
+            } else {
+                set.promote(session)
+            }
+            try Self.saveSessions(db, peer, set)
             try db.execute(sql: "UPDATE outbox SET envelope = ? WHERE id = ?", arguments: [envelope, outboxID])
         }
     }
@@ -190,12 +217,12 @@ extension ClientStore {
 
     private static func decrypt(_ db: Database, _ item: EncryptedIncoming, me: String, identity: IdentityKeys) throws -> (Data, MessageRecord?) {
         let envelope = try Envelope(decoding: item.body)
-        var session = try Self.session(db, item.from)
+        var set = try sessions(db, item.from)
         var notice: MessageRecord?
-        var consumedOneTime: UInt32?
-        if let part = envelope.preKey, session?.remoteEphemeral != part.ephemeralKey {
-            // A new session started by the sender.
+        if let part = envelope.preKey, !set.all.contains(where: { $0.remoteEphemeral == part.ephemeralKey }) {
+            // A new session started by the sender (perhaps while ours to them was starting too).
             notice = try pin(db, name: item.from, signingKey: part.initiatorSigningKey, agreementKey: part.initiatorAgreementKey, me: me, at: item.sentAt)
+            if notice != nil { set = SessionSet() }
             guard let signedData = try Data.fetchOne(db, sql: "SELECT record FROM own_signed_prekeys WHERE id = ?", arguments: [Int64(part.signedPreKeyID)]) else {
                 throw E2EError.signedPreKeyUnknown(part.signedPreKeyID)
             }
@@ -206,24 +233,44 @@ extension ClientStore {
                     throw E2EError.oneTimePreKeyUnknown(id)
                 }
                 oneTime = try decode(data)
-                consumedOneTime = id
             }
             let (shared, ad) = try X3DH.respond(identity: identity, signedPreKey: signed.keyPair, oneTimePreKey: oneTime?.keyPair,
                                                 initiatorSigningKey: part.initiatorSigningKey, initiatorAgreementKey: part.initiatorAgreementKey,
                                                 ephemeralKey: part.ephemeralKey)
-            session = Session(ratchet: DoubleRatchet.responder(sharedKey: shared, signedPreKey: signed.keyPair, associatedData: ad),
-                              preKey: nil, remoteEphemeral: part.ephemeralKey)
+            var fresh = Session(ratchet: DoubleRatchet.responder(sharedKey: shared, signedPreKey: signed.keyPair, associatedData: ad),
+                                preKey: nil, remoteEphemeral: part.ephemeralKey)
+            let padded = try fresh.ratchet.decrypt(header: envelope.header, ciphertext: envelope.ciphertext)
+            let plaintext = try Padding.unpad(padded)
+            set.promote(fresh)
+            try saveSessions(db, item.from, set)
+            if let id = part.oneTimePreKeyID {
+                try db.execute(sql: "DELETE FROM own_one_time_prekeys WHERE id = ?", arguments: [Int64(id)])
+            }
+            return (plaintext, notice)
         }
-        guard var current = session else { throw E2EError.noSession }
-        let padded = try current.ratchet.decrypt(header: envelope.header, ciphertext: envelope.ciphertext)
-        let plaintext = try Padding.unpad(padded)
-        // They have answered: our prekey part is no longer needed on what we send.
-        if envelope.preKey == nil { current.preKey = nil }
-        try saveSession(db, item.from, current)
-        if let consumedOneTime {
-            try db.execute(sql: "DELETE FROM own_one_time_prekeys WHERE id = ?", arguments: [Int64(consumedOneTime)])
+        // An existing session: the one for sending first, then the earlier ones.
+        let candidates = set.all
+        guard !candidates.isEmpty else { throw E2EError.noSession }
+        var firstError: E2EError?
+        for (index, candidate) in candidates.enumerated() {
+            if let part = envelope.preKey, candidate.remoteEphemeral != part.ephemeralKey { continue }
+            var session = candidate
+            do {
+                let plaintext = try Padding.unpad(try session.ratchet.decrypt(header: envelope.header, ciphertext: envelope.ciphertext))
+                // They have answered on this session: our prekey part is no longer needed, and we send on it.
+                if envelope.preKey == nil { session.preKey = nil }
+                if index == 0, set.current != nil {
+                    set.current = session
+                } else {
+                    set.promote(session, replacingArchivedAt: set.current == nil ? index : index - 1)
+                }
+                try saveSessions(db, item.from, set)
+                return (plaintext, notice)
+            } catch let error as E2EError {
+                firstError = firstError ?? error
+            }
         }
-        return (plaintext, notice)
+        throw firstError ?? E2EError.noSession
     }
 
     // MARK: Coding
