@@ -314,6 +314,8 @@ public actor ParlaClient {
                 // Committed before confirming: a crash here means redelivery, never loss.
                 for record in try store.receiveEncrypted(incoming, me: profile.name, identity: profile.keys) {
                     eventSink.yield(.messageAdded(record))
+                    // A key change is also said in the status line, not only in its chat.
+                    if record.from == ClientStore.systemSender { eventSink.yield(.notice(record.text)) }
                 }
             } catch {
                 logger.error("could not store incoming messages; not confirming", metadata: ["error": "\(error)"])
