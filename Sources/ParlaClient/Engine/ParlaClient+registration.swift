@@ -58,13 +58,20 @@ extension ParlaClient {
             await link.send(ClientFrame.putPrekeys(.init(
                 signedPreKeyId: signed.id, signedPreKey: signed.keyPair.publicKey, signedPreKeySignature: signed.signature,
                 oneTimePreKeyIds: oneTime.map(\.id), oneTimePreKeys: oneTime.map(\.keyPair.publicKey))).encoded())
-            // Wait for the relay to confirm (other frames, such as queueEmpty, may come first).
-            for _ in 0..<8 {
-                guard let text = await link.receive() else { return }
-                switch try RelayFrame.decode(text) {
-                case .prekeys, .error: return
-                default: continue
+            // Wait (at most 5 s) for the relay to confirm; other frames, such as queueEmpty, may come first.
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    for _ in 0..<8 {
+                        guard let text = await link.receive(), let frame = try? RelayFrame.decode(text) else { return }
+                        switch frame {
+                        case .prekeys, .error: return
+                        default: continue
+                        }
+                    }
                 }
+                group.addTask { try? await clock.sleep(for: .seconds(5)) }
+                await group.next()
+                group.cancelAll()
             }
         } catch {
             return

@@ -315,9 +315,15 @@ actor Session {
     /// Checks the signed prekey against the user's identity key before storing anything,
     /// so the relay never serves a bundle that would fail the recipient's check.
     private func storePrekeys(_ frame: ClientFrame.PutPrekeys) async {
-        guard let user = machine.user else { return }
+        guard let user = machine.user else {
+            emit(.error(FrameError(.notAuthenticated, "log in before publishing prekeys", ref: "prekeys")))
+            return
+        }
         do {
-            guard let record = try await deps.store.user(named: user) else { return }
+            guard let record = try await deps.store.user(named: user) else {
+                emit(.error(FrameError(.unknownUser, "your account is not known to this relay", ref: "prekeys")))
+                return
+            }
             var signed: SignedPrekeyRecord?
             if let id = frame.signedPreKeyId, let key = frame.signedPreKey, let signature = frame.signedPreKeySignature {
                 guard SignatureVerifier.isValid(signature: signature, of: SignedPreKey.signedBytes(id: id, publicKey: key), publicKey: record.signingKey) else {
