@@ -192,12 +192,14 @@ extension ClientStore {
     func receiveEncrypted(_ items: [EncryptedIncoming], me: String, identity: IdentityKeys) throws -> [MessageRecord] {
         try pool.write { db in
             var added: [MessageRecord] = []
+            // Each sender's sessions are read once and written once per batch, not per message.
+            var sessionCache: [String: SessionSet] = [:]
             for item in items {
                 // Already stored (a redelivery after a crash before confirm): nothing to decrypt again.
                 if try Self.message(db, sender: item.from, id: item.id) != nil { continue }
                 let text: String
                 do {
-                    let (plaintext, notice) = try Self.decrypt(db, item, me: me, identity: identity)
+                    let (plaintext, notice) = try Self.decrypt(db, item, me: me, identity: identity, sessions: &sessionCache)
                     if let notice { added.append(notice) }
                     text = String(decoding: plaintext, as: UTF8.self)
                 } catch let error as E2EError {
@@ -211,18 +213,23 @@ extension ClientStore {
                 added.append(MessageRecord(localID: localID, id: item.id, chat: item.from, from: item.from, to: me, text: text,
                                            status: .received, failureReason: nil, sentAt: item.sentAt))
             }
+            for (peer, set) in sessionCache { try Self.saveSessions(db, peer, set) }
             return added
         }
     }
 
-    private static func decrypt(_ db: Database, _ item: EncryptedIncoming, me: String, identity: IdentityKeys) throws -> (Data, MessageRecord?) {
+    private static func decrypt(_ db: Database, _ item: EncryptedIncoming, me: String, identity: IdentityKeys,
+                                sessions cache: inout [String: SessionSet]) throws -> (Data, MessageRecord?) {
         let envelope = try Envelope(decoding: item.body)
-        var set = try sessions(db, item.from)
+        var set = try cache[item.from] ?? sessions(db, item.from)
         var notice: MessageRecord?
         if let part = envelope.preKey, !set.all.contains(where: { $0.remoteEphemeral == part.ephemeralKey }) {
             // A new session started by the sender (perhaps while ours to them was starting too).
             notice = try pin(db, name: item.from, signingKey: part.initiatorSigningKey, agreementKey: part.initiatorAgreementKey, me: me, at: item.sentAt)
-            if notice != nil { set = SessionSet() }
+            if notice != nil {
+                set = SessionSet()
+                cache[item.from] = set
+            }
             guard let signedData = try Data.fetchOne(db, sql: "SELECT record FROM own_signed_prekeys WHERE id = ?", arguments: [Int64(part.signedPreKeyID)]) else {
                 throw E2EError.signedPreKeyUnknown(part.signedPreKeyID)
             }
@@ -242,7 +249,7 @@ extension ClientStore {
             let padded = try fresh.ratchet.decrypt(header: envelope.header, ciphertext: envelope.ciphertext)
             let plaintext = try Padding.unpad(padded)
             set.promote(fresh)
-            try saveSessions(db, item.from, set)
+            cache[item.from] = set
             if let id = part.oneTimePreKeyID {
                 try db.execute(sql: "DELETE FROM own_one_time_prekeys WHERE id = ?", arguments: [Int64(id)])
             }
@@ -255,20 +262,22 @@ extension ClientStore {
         for (index, candidate) in candidates.enumerated() {
             if let part = envelope.preKey, candidate.remoteEphemeral != part.ephemeralKey { continue }
             var session = candidate
-            do {
-                let plaintext = try Padding.unpad(try session.ratchet.decrypt(header: envelope.header, ciphertext: envelope.ciphertext))
-                // They have answered on this session: our prekey part is no longer needed, and we send on it.
-                if envelope.preKey == nil { session.preKey = nil }
-                if index == 0, set.current != nil {
-                    set.current = session
-                } else {
-                    set.promote(session, replacingArchivedAt: set.current == nil ? index : index - 1)
-                }
-                try saveSessions(db, item.from, set)
-                return (plaintext, notice)
-            } catch let error as E2EError {
-                firstError = firstError ?? error
+            let attempt = Result { () throws(E2EError) -> Data in
+                try Padding.unpad(try session.ratchet.decrypt(header: envelope.header, ciphertext: envelope.ciphertext))
             }
+            guard case .success(let plaintext) = attempt else {
+                if case .failure(let error) = attempt { firstError = firstError ?? error }
+                continue
+            }
+            // They have answered on this session: our prekey part is no longer needed, and we send on it.
+            if envelope.preKey == nil { session.preKey = nil }
+            if index == 0, set.current != nil {
+                set.current = session
+            } else {
+                set.promote(session, replacingArchivedAt: set.current == nil ? index : index - 1)
+            }
+            cache[item.from] = set
+            return (plaintext, notice)
         }
         throw firstError ?? E2EError.noSession
     }

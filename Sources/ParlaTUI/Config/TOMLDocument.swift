@@ -131,18 +131,23 @@ private struct Parser {
             if c == "[" {
                 try header()
             } else {
-                let keyLine = line
-                let key = try dottedKey()
-                skipSpaces()
-                guard peek == "=" else { throw fail("expected '=' after key '\(key.joined(separator: "."))'") }
-                advance()
-                skipSpaces()
-                let value = try value()
+                let (key, value, keyLine) = try keyValue()
                 try insert(value, at: current + key, line: keyLine, in: &root, prefix: [])
                 try endOfLine()
             }
         }
         return root
+    }
+
+    /// `key = value` (at top level or inside an inline table), with the line the key is on.
+    mutating func keyValue() throws(TOMLError) -> (key: [String], value: TOMLValue, line: Int) {
+        let keyLine = line
+        let key = try dottedKey()
+        skipSpaces()
+        guard peek == "=" else { throw fail("expected '=' after key '\(key.joined(separator: "."))'") }
+        advance()
+        skipSpaces()
+        return (key, try value(), keyLine)
     }
 
     mutating func header() throws(TOMLError) {
@@ -333,13 +338,7 @@ private struct Parser {
         }
         while true {
             skipSpaces()
-            let keyLine = line
-            let key = try dottedKey()
-            skipSpaces()
-            guard peek == "=" else { throw fail("expected '=' after key '\(key.joined(separator: "."))'") }
-            advance()
-            skipSpaces()
-            let value = try value()
+            let (key, value, keyLine) = try keyValue()
             try insert(value, at: key, line: keyLine, in: &table, prefix: [])
             skipSpaces()
             guard let c = peek else { throw fail("inline table opened on line \(start) is not closed with '}'") }
