@@ -96,9 +96,13 @@ public enum ClientFrame: Sendable, Equatable {
         public var signedPreKeySignature: Data?
         public var oneTimePreKeyIds: [UInt32]
         public var oneTimePreKeys: [Data]
+        /// The client lost the private halves of what it published before (a reinstall):
+        /// the relay drops every one-time prekey it holds for the user before storing these.
+        public var replaceOneTimePreKeys: Bool
 
         public init(signedPreKeyId: UInt32? = nil, signedPreKey: Data? = nil, signedPreKeySignature: Data? = nil,
-                    oneTimePreKeyIds: [UInt32] = [], oneTimePreKeys: [Data] = []) {
+                    oneTimePreKeyIds: [UInt32] = [], oneTimePreKeys: [Data] = [], replaceOneTimePreKeys: Bool = false) {
+            self.replaceOneTimePreKeys = replaceOneTimePreKeys
             self.signedPreKeyId = signedPreKeyId
             self.signedPreKey = signedPreKey
             self.signedPreKeySignature = signedPreKeySignature
@@ -174,7 +178,8 @@ extension ClientFrame: Codable {
             self = .putPrekeys(PutPrekeys(
                 signedPreKeyId: try c.optionalInt64(.signedPreKeyId, in: 0...Int64(UInt32.max)).map { UInt32($0) },
                 signedPreKey: try c.optionalBytes(.signedPreKey), signedPreKeySignature: try c.optionalBytes(.signedPreKeySignature),
-                oneTimePreKeyIds: ids.map { UInt32($0) }, oneTimePreKeys: try c.bytesArray(.oneTimePreKeys)))
+                oneTimePreKeyIds: ids.map { UInt32($0) }, oneTimePreKeys: try c.bytesArray(.oneTimePreKeys),
+                replaceOneTimePreKeys: try c.optionalBool(.replaceOneTimePreKeys) ?? false))
         default:
             throw FrameError(.unknownType, "unknown frame type '\(type)'")
         }
@@ -216,6 +221,7 @@ extension ClientFrame: Codable {
             try c.encodeIfPresent(f.signedPreKeyId, forKey: .signedPreKeyId)
             try c.encodeBytesIfPresent(f.signedPreKey, forKey: .signedPreKey)
             try c.encodeBytesIfPresent(f.signedPreKeySignature, forKey: .signedPreKeySignature)
+            if f.replaceOneTimePreKeys { try c.encode(true, forKey: .replaceOneTimePreKeys) }
             if !f.oneTimePreKeys.isEmpty || !f.oneTimePreKeyIds.isEmpty {
                 try c.encode(f.oneTimePreKeyIds, forKey: .oneTimePreKeyIds)
                 try c.encode(f.oneTimePreKeys.map { $0.base64EncodedString() }, forKey: .oneTimePreKeys)

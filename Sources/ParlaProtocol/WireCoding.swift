@@ -6,7 +6,7 @@ enum FieldKey: String, CodingKey {
     case id, to, from, body, ids, code, message, ref, sentAt, kind, messageIds, at, user, online, lastSeen
     case pending
     case bundle, signedPreKeyId, signedPreKey, signedPreKeySignature, oneTimePreKeyId, oneTimePreKey
-    case oneTimePreKeyIds, oneTimePreKeys, oneTimePreKeysLeft
+    case oneTimePreKeyIds, oneTimePreKeys, oneTimePreKeysLeft, replaceOneTimePreKeys
 }
 
 typealias Fields = KeyedDecodingContainer<FieldKey>

@@ -44,6 +44,66 @@ import Testing
         await bob.shutdown()
     }
 
+    /// Bob loses his database (a reinstall that kept only his identity): Alice's messages on
+    /// the old session cannot be decrypted, so Bob's Parla asks for them again over a new
+    /// session; they arrive once each, in their original place, and both sides see a notice.
+    /// The one-time prekeys the relay still held for Bob are replaced, so a new contact's
+    /// first message decrypts too.
+    @Test func aLostSessionIsRebuiltAndItsMessagesAreSentAgain() async throws {
+        let relay = try await TestRelay.start()
+        defer { Task { await relay.stop() } }
+        let bobProfile = try await TestProfiles.register("bob", url: relay.url)
+        let alice = try TestProfiles.engine(for: try await TestProfiles.register("alice", url: relay.url))
+        let carol = try TestProfiles.engine(for: try await TestProfiles.register("carol", url: relay.url))
+        var bob = try TestProfiles.engine(for: bobProfile)
+        alice.start()
+        bob.start()
+        _ = try await alice.client.send("before", to: "bob")
+        try await eventually("bob got the first") { try bob.store.allMessages().contains { $0.text == "before" } }
+        _ = try await bob.client.send("hi alice", to: "alice")
+        try await eventually("alice got the reply") { try alice.store.allMessages().contains { $0.text == "hi alice" } }
+        await bob.shutdown()
+
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: bobProfile.databasePath + suffix) }
+        _ = try await alice.client.send("after reinstall 1", to: "bob")
+        _ = try await alice.client.send("after reinstall 2", to: "bob")
+        try await eventually("queued on the relay") { try alice.store.outboxCount() == 0 }
+
+        bob = try TestProfiles.engine(for: bobProfile)
+        bob.start()
+        try await eventually(timeout: .seconds(20), "bob reads both after the resend") {
+            let texts = try bob.store.history(chat: "alice", limit: 50).map(\.text)
+            return texts == ["after reinstall 1", "after reinstall 2"]
+        }
+        let aliceNotices = try alice.store.history(chat: "bob", limit: 50).filter { $0.from == ClientStore.systemSender }.map(\.text)
+        #expect(aliceNotices.count == 1 && aliceNotices[0].contains("could not decrypt 2 of your messages"), "\(aliceNotices)")
+
+        // The new session is used from now on in both directions: nothing more to resend.
+        _ = try await alice.client.send("on the new session", to: "bob")
+        _ = try await bob.client.send("back again", to: "alice")
+        try await eventually("both directions work") {
+            try bob.store.allMessages().contains { $0.text == "on the new session" } && alice.store.allMessages().contains { $0.text == "back again" }
+        }
+        #expect(try !bob.store.allMessages().contains { $0.text.hasPrefix("⚠") })
+
+        // Carol's first message uses a one-time prekey from the batch published after the reinstall.
+        carol.start()
+        _ = try await carol.client.send("hello from carol", to: "bob")
+        try await eventually("carol's first message decrypts") { try bob.store.allMessages().contains { $0.text == "hello from carol" } }
+        #expect(try !bob.store.allMessages().contains { $0.text.hasPrefix("⚠") })
+        await alice.shutdown()
+        await bob.shutdown()
+        await carol.shutdown()
+    }
+
+    @Test func controlContentRoundTripsAndTextsStayPlain() throws {
+        for content: MessageContent in [.text("hello ✓"), .resendRequest(ids: ["a", "b"]), .resent(id: "x", text: "again")] {
+            #expect(MessageContent(decoding: content.encoded) == content)
+        }
+        #expect(MessageContent.text("hi").encoded == Data("hi".utf8), "a text is exactly its UTF-8 bytes")
+        #expect(MessageContent(decoding: Data([0]) + Data(#"{"type":"from-the-future"}"#.utf8)) == nil)
+    }
+
     /// Two engines exchange thousands of messages both ways while incoming messages are
     /// reordered, duplicated and lost (then redelivered after reconnects): every message
     /// is decrypted and stored exactly once, none fails to decrypt.
@@ -127,7 +187,7 @@ import Testing
         }
 
         func receive(_ id: String, _ body: Data) throws -> [MessageRecord] {
-            try bobStore.receiveEncrypted([.init(id: id, from: "alice", body: body, sentAt: Date())], me: "bob", identity: bob)
+            try bobStore.receiveEncrypted([.init(id: id, from: "alice", body: body, sentAt: Date())], me: "bob", identity: bob).added
         }
     }
 
@@ -145,13 +205,13 @@ import Testing
         var (envelope, ratchet) = try handshake.firstMessage("first")
         var damaged = envelope
         damaged[damaged.count - 3] ^= 0x40
-        #expect(try handshake.receive("bad", damaged).map(\.text) == ["⚠ could not decrypt this message: the message failed authentication (altered in transit, or sent with other keys)"])
+        #expect(try handshake.receive("bad", damaged).map(\.text) == ["⚠ could not decrypt this message: the message failed authentication (altered in transit, or sent with other keys); asked alice to send it again"])
         #expect(try handshake.receive("m1", envelope).map(\.text) == ["first"], "a damaged copy did not spoil the session")
         // The same ciphertext under a new id: a replay.
         #expect(try handshake.receive("m1-again", envelope).first?.text.contains("was already decrypted") == true)
         // A second session that names the one-time prekey already used.
         let (second, _) = try handshake.firstMessage("second session")
-        #expect(try handshake.receive("m2", second).first?.text == "⚠ could not decrypt this message: one-time prekey 2 is unknown or was already used")
+        #expect(try handshake.receive("m2", second).first?.text == "⚠ could not decrypt this message: one-time prekey 2 is unknown or was already used; asked alice to send it again")
         // Later messages on the good session still decrypt.
         let (header, ciphertext) = try ratchet.encrypt(Padding.pad(Data("still fine".utf8)))
         let next = Envelope(preKey: nil, header: header, ciphertext: ciphertext).encoded

@@ -79,6 +79,7 @@ import Testing
         await #expect(throws: EngineError.invalidRecipient("Bob!")) { try await alice.client.send("hi", to: "Bob!") }
         await #expect(throws: EngineError.emptyMessage) { try await alice.client.send("", to: "bob") }
         await #expect(throws: EngineError.messageTooLong(70_000)) { try await alice.client.send(String(repeating: "x", count: 70_000), to: "bob") }
+        await #expect(throws: EngineError.nulCharacter) { try await alice.client.send("a\u{0}b", to: "bob") }
         #expect(try alice.store.allMessages().isEmpty)
         await alice.shutdown()
     }

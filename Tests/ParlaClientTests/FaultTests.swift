@@ -110,6 +110,29 @@ import Testing
         await alice.shutdown()
         await proxy.stop()
     }
+
+    /// A server that takes the TCP connection but never answers the WebSocket upgrade
+    /// (a frozen relay or middlebox) must not hold the engine in "connecting" for ever.
+    @Test func aServerThatNeverAnswersTheUpgradeTimesOutAndCancels() async throws {
+        let relay = try await TestRelay.start()
+        defer { Task { await relay.stop() } }
+        let proxy = try await ChaosProxy.start(forwardingTo: relay.port, lifetime: nil)
+        proxy.freeze()
+        let transport = WebSocketTransport(connectTimeout: .seconds(1), logger: .init(label: "test"))
+        let url = "ws://127.0.0.1:\(proxy.port)/v1"
+
+        let started = ContinuousClock.now
+        await #expect(throws: TransportError.self) { _ = try await transport.connect(to: url) }
+        #expect(ContinuousClock.now - started < .seconds(5), "timed out in \(ContinuousClock.now - started)")
+
+        let attempt = Task { try await transport.connect(to: url) }
+        try await Task.sleep(for: .milliseconds(200))
+        let cancelledAt = ContinuousClock.now
+        attempt.cancel()
+        _ = await attempt.result
+        #expect(ContinuousClock.now - cancelledAt < .seconds(4), "cancelled in \(ContinuousClock.now - cancelledAt)")
+        await proxy.stop()
+    }
 }
 
 func runRelayStats(_ data: String) async throws -> String {

@@ -18,6 +18,7 @@ public enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
     case invalidRecipient(String)
     case emptyMessage
     case messageTooLong(Int)
+    case nulCharacter
     case relayRefused(code: String, message: String)
     case relayIdentityChanged(expected: String, got: String)
     case protocolViolation(String)
@@ -28,6 +29,7 @@ public enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
         case .invalidRecipient(let name): "'\(name)' is not a valid user name (3-32 of a-z 0-9 _ . -)"
         case .emptyMessage: "the message is empty"
         case .messageTooLong(let bytes): "the message is \(bytes) bytes; the limit is 65536"
+        case .nulCharacter: "the message contains a NUL character (U+0000), which cannot be sent"
         case .relayRefused(let code, let message): "the relay refused: \(message) (\(code))"
         case .relayIdentityChanged(let expected, let got):
             "the relay presented identity \(got), but this profile registered with \(expected); refusing to log in (was the relay reset, or is this the wrong server?)"

@@ -37,20 +37,24 @@ extension ParlaClient {
         do {
             var signed: SignedPreKey?
             let current = try store.currentSignedPreKey()
+            // The relay holds a signed prekey this database never made: Parla was reinstalled (or its
+            // database lost), so the one-time prekeys on the relay are useless and must be replaced.
+            let lostLocalKeys = try status.signedPreKeyId.map { try !store.hasOwnSignedPreKey(id: $0) } ?? false
             if status.signedPreKeyId == nil || current == nil || status.signedPreKeyId != current?.id
                 || clock.now().timeIntervalSince(current!.createdAt) > Self.signedPreKeyLifetime {
                 let id = try store.allocatePrekeyIDs(1).lowerBound
                 signed = SignedPreKey(id: id, identity: profile.keys, createdAt: clock.now())
             }
             var oneTime: [OneTimePreKey] = []
-            if status.oneTimePreKeysLeft < Self.prekeyLowWater {
+            if status.oneTimePreKeysLeft < Self.prekeyLowWater || lostLocalKeys {
                 oneTime = try store.allocatePrekeyIDs(Self.prekeyBatch).map { OneTimePreKey(id: $0) }
             }
             guard signed != nil || !oneTime.isEmpty else { return }
             try store.saveOwnPrekeys(signed: signed, oneTime: oneTime)
             await link.send(ClientFrame.putPrekeys(.init(
                 signedPreKeyId: signed?.id, signedPreKey: signed?.keyPair.publicKey, signedPreKeySignature: signed?.signature,
-                oneTimePreKeyIds: oneTime.map(\.id), oneTimePreKeys: oneTime.map(\.keyPair.publicKey))).encoded())
+                oneTimePreKeyIds: oneTime.map(\.id), oneTimePreKeys: oneTime.map(\.keyPair.publicKey),
+                replaceOneTimePreKeys: lostLocalKeys)).encoded())
         } catch {
             logger.error("could not prepare prekeys", metadata: ["error": "\(error)"])
         }

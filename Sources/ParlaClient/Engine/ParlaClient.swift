@@ -59,6 +59,8 @@ public actor ParlaClient {
         guard Validation.isValidName(recipient) else { throw EngineError.invalidRecipient(recipient) }
         guard !text.isEmpty else { throw EngineError.emptyMessage }
         guard text.utf8.count <= ProtocolLimits.maxBodyBytes else { throw EngineError.messageTooLong(text.utf8.count) }
+        // A leading 0x00 marks Parla's own control messages inside the encryption (MessageContent).
+        guard !text.utf8.contains(0) else { throw EngineError.nulCharacter }
         let record: MessageRecord
         do {
             record = try store.enqueueMessage(id: UUID().uuidString.lowercased(), from: profile.name, to: recipient, text: text, at: clock.now())
@@ -312,11 +314,14 @@ public actor ParlaClient {
         if !incoming.isEmpty {
             do {
                 // Committed before confirming: a crash here means redelivery, never loss.
-                for record in try store.receiveEncrypted(incoming, me: profile.name, identity: profile.keys) {
+                let batch = try store.receiveEncrypted(incoming, me: profile.name, identity: profile.keys)
+                for record in batch.added {
                     eventSink.yield(.messageAdded(record))
-                    // A key change is also said in the status line, not only in its chat.
+                    // A key change or a session reset is also said in the status line, not only in its chat.
                     if record.from == ClientStore.systemSender { eventSink.yield(.notice(record.text)) }
                 }
+                for record in batch.updated { eventSink.yield(.messageUpdated(record)) }
+                if batch.queuedControl { Task { await self.flushOutbox() } }
             } catch {
                 logger.error("could not store incoming messages; not confirming", metadata: ["error": "\(error)"])
                 let ids = Set(incoming.map(\.id))
@@ -453,7 +458,7 @@ public actor ParlaClient {
             inflight.insert(item.id)
             sent += 1
             switch item.kind {
-            case .message:
+            case .message, .control:
                 var body = item.envelope
                 if body == nil {
                     switch await seal(item, on: link) {

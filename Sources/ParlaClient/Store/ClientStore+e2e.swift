@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import ParlaCrypto
+import ParlaProtocol
 
 /// End-to-end encryption state: our prekeys (private halves), one Double Ratchet
 /// session per contact, and the identity keys pinned on first use.
@@ -9,6 +10,12 @@ extension ClientStore {
     public static let systemSender = "*"
 
     static func registerEndToEndMigration(_ migrator: inout DatabaseMigrator) {
+        defer {
+            migrator.registerMigration("v3-resend") { db in
+                // Marks a received message whose text is only the "could not decrypt" notice, until a resent copy fills it in.
+                try db.execute(sql: "ALTER TABLE messages ADD COLUMN undecryptable INTEGER NOT NULL DEFAULT 0")
+            }
+        }
         migrator.registerMigration("v2-e2e") { db in
             try db.execute(sql: """
                 ALTER TABLE outbox ADD COLUMN envelope BLOB;
@@ -33,6 +40,10 @@ extension ClientStore {
         try pool.read { db in
             try Data.fetchOne(db, sql: "SELECT record FROM own_signed_prekeys ORDER BY createdAt DESC, id DESC LIMIT 1").map(Self.decode)
         }
+    }
+
+    func hasOwnSignedPreKey(id: UInt32) throws -> Bool {
+        try pool.read { db in try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM own_signed_prekeys WHERE id = ?)", arguments: [Int64(id)]) ?? false }
     }
 
     /// Stores new prekeys' private halves (before they are published, so no reply can find them missing).
@@ -78,6 +89,14 @@ extension ClientStore {
         static let keptArchived = 4
 
         var all: [Session] { (current.map { [$0] } ?? []) + archived }
+
+        /// Stops sending on the current session (it is kept for decrypting), so the next message starts a new one.
+        mutating func retireCurrent() {
+            guard let current else { return }
+            archived.insert(current, at: 0)
+            archived = Array(archived.prefix(Self.keptArchived))
+            self.current = nil
+        }
 
         /// Makes `session` the one used for sending; the previous one is kept for decrypting.
         mutating func promote(_ session: Session, replacingArchivedAt index: Int? = nil) {
@@ -185,37 +204,111 @@ extension ClientStore {
         var sentAt: Date
     }
 
+    /// What one batch of incoming messages changed.
+    struct ReceivedBatch: Sendable {
+        var added: [MessageRecord] = []
+        /// Messages that could not be decrypted before and now hold the copy their sender resent.
+        var updated: [MessageRecord] = []
+        /// Resend requests or resent copies were queued: the outbox needs a flush.
+        var queuedControl = false
+    }
+
     /// Decrypts and stores a batch in one transaction: ratchet states, consumed one-time
     /// prekeys and the messages are committed together before anything is confirmed, so a
     /// crash leaves the old state and the redelivered messages decrypt again. A message
-    /// that cannot be decrypted is stored as a notice saying why, and never blocks the rest.
-    func receiveEncrypted(_ items: [EncryptedIncoming], me: String, identity: IdentityKeys) throws -> [MessageRecord] {
+    /// that cannot be decrypted is stored as a notice saying why, and never blocks the rest;
+    /// when a new session could help (the sender's session is one we lost or that broke),
+    /// the sender is asked, over a fresh session, to send it again.
+    func receiveEncrypted(_ items: [EncryptedIncoming], me: String, identity: IdentityKeys) throws -> ReceivedBatch {
         try pool.write { db in
-            var added: [MessageRecord] = []
+            var batch = ReceivedBatch()
             // Each sender's sessions are read once and written once per batch, not per message.
             var sessionCache: [String: SessionSet] = [:]
+            var unreadable: [String: [String]] = [:]
             for item in items {
                 // Already stored (a redelivery after a crash before confirm): nothing to decrypt again.
                 if try Self.message(db, sender: item.from, id: item.id) != nil { continue }
-                let text: String
+                let content: MessageContent
                 do {
                     let (plaintext, notice) = try Self.decrypt(db, item, me: me, identity: identity, sessions: &sessionCache)
-                    if let notice { added.append(notice) }
-                    text = String(decoding: plaintext, as: UTF8.self)
+                    if let notice { batch.added.append(notice) }
+                    guard let decoded = MessageContent(decoding: plaintext) else { continue }
+                    content = decoded
                 } catch let error as E2EError {
-                    text = "⚠ could not decrypt this message: \(error.description)"
+                    var text = "⚠ could not decrypt this message: \(error.description)"
+                    if error.isCuredByANewSession {
+                        unreadable[item.from, default: []].append(item.id)
+                        text += "; asked \(item.from) to send it again"
+                    }
+                    try Self.insertIncoming(db, id: item.id, from: item.from, me: me, text: text, at: item.sentAt, undecryptable: true, into: &batch)
+                    continue
                 }
-                try db.execute(
-                    sql: "INSERT INTO messages (id, chat, sender, recipient, text, status, sentAt) VALUES (?, ?, ?, ?, ?, 'received', ?)",
-                    arguments: [item.id, item.from, item.from, me, text, Self.millis(item.sentAt)])
-                let localID = db.lastInsertedRowID
-                try Self.touchChat(db, item.from, at: item.sentAt, unreadDelta: 1)
-                added.append(MessageRecord(localID: localID, id: item.id, chat: item.from, from: item.from, to: me, text: text,
-                                           status: .received, failureReason: nil, sentAt: item.sentAt))
+                switch content {
+                case .text(let text):
+                    try Self.insertIncoming(db, id: item.id, from: item.from, me: me, text: text, at: item.sentAt, undecryptable: false, into: &batch)
+                case .resent(let id, let text):
+                    try Self.receiveResent(db, id: id, from: item.from, me: me, text: text, at: item.sentAt, into: &batch)
+                case .resendRequest(let ids):
+                    try Self.resend(db, ids: ids, to: item.from, me: me, at: item.sentAt, into: &batch)
+                }
+            }
+            for (peer, ids) in unreadable {
+                // The next message to them starts a new session, which they adopt for replying.
+                var set = try sessionCache[peer] ?? Self.sessions(db, peer)
+                set.retireCurrent()
+                sessionCache[peer] = set
+                try Self.enqueueControl(db, .resendRequest(ids: ids), to: peer)
+                batch.queuedControl = true
             }
             for (peer, set) in sessionCache { try Self.saveSessions(db, peer, set) }
-            return added
+            return batch
         }
+    }
+
+    private static func insertIncoming(_ db: Database, id: String, from: String, me: String, text: String, at date: Date,
+                                       undecryptable: Bool, into batch: inout ReceivedBatch) throws {
+        try db.execute(
+            sql: "INSERT INTO messages (id, chat, sender, recipient, text, status, sentAt, undecryptable) VALUES (?, ?, ?, ?, ?, 'received', ?, ?)",
+            arguments: [id, from, from, me, text, millis(date), undecryptable])
+        let localID = db.lastInsertedRowID
+        try touchChat(db, from, at: date, unreadDelta: 1)
+        batch.added.append(MessageRecord(localID: localID, id: id, chat: from, from: from, to: me, text: text,
+                                         status: .received, failureReason: nil, sentAt: date))
+    }
+
+    /// A resent copy fills in the message that could not be decrypted, in its original place.
+    private static func receiveResent(_ db: Database, id: String, from: String, me: String, text: String, at date: Date,
+                                      into batch: inout ReceivedBatch) throws {
+        guard let existing = try message(db, sender: from, id: id) else {
+            try insertIncoming(db, id: id, from: from, me: me, text: text, at: date, undecryptable: false, into: &batch)
+            return
+        }
+        try db.execute(sql: "UPDATE messages SET text = ?, undecryptable = 0 WHERE localID = ? AND undecryptable = 1",
+                       arguments: [text, existing.localID])
+        guard db.changesCount > 0 else { return }
+        var updated = existing
+        updated.text = text
+        batch.updated.append(updated)
+    }
+
+    /// Queues copies of our messages that `peer` could not decrypt, and says so in the chat.
+    private static func resend(_ db: Database, ids: [String], to peer: String, me: String, at date: Date, into batch: inout ReceivedBatch) throws {
+        var count = 0
+        for id in ids.prefix(ProtocolLimits.maxIDsPerFrame) {
+            guard let original = try message(db, sender: me, id: id), original.to == peer else { continue }
+            try enqueueControl(db, .resent(id: id, text: original.text), to: peer)
+            count += 1
+        }
+        guard count > 0 else { return }
+        batch.queuedControl = true
+        let what = count == 1 ? "1 of your messages" : "\(count) of your messages"
+        batch.added.append(try insertNotice(db, chat: peer, text: "\(peer)'s Parla could not decrypt \(what) (it lost its session, perhaps after a reinstall); "
+            + "a new secure session was set up and \(count == 1 ? "it was" : "they were") sent again.", me: me, at: date))
+    }
+
+    static func enqueueControl(_ db: Database, _ content: MessageContent, to peer: String) throws {
+        try db.execute(sql: "INSERT INTO outbox (kind, id, recipient, payload) VALUES ('control', ?, ?, ?)",
+                       arguments: ["ctl-" + UUID().uuidString.lowercased(), peer, content.encoded])
     }
 
     private static func decrypt(_ db: Database, _ item: EncryptedIncoming, me: String, identity: IdentityKeys,

@@ -86,7 +86,8 @@ public final class ClientStore: Sendable {
     }
 
     struct OutboxItem: Sendable, Equatable {
-        enum Kind: String, Sendable { case message, read }
+        /// `control`: an encrypted `MessageContent` of Parla's own (a resend request or a resent copy), never shown.
+        enum Kind: String, Sendable { case message, read, control }
         var seq: Int64
         var kind: Kind
         var id: String

@@ -118,14 +118,23 @@ final class WebSocketLink: RelayLink, @unchecked Sendable {
         commands.yield(.close)
         commands.finish()
         let task = lock.withLock { self.task }
-        // Give the close handshake a moment, then drop the socket regardless.
-        let waiter = Task { await task?.value }
-        let deadline = Task {
-            try? await Task.sleep(for: .seconds(2))
-            task?.cancel()
+        // Give the close handshake a moment, then drop the socket. A server that took the
+        // TCP connection but never answered the upgrade leaves the WebSocket client waiting
+        // on a future that cancellation does not reach, so the wait is bounded either way.
+        let ended = OneShot<Void>()
+        let waiter = Task {
+            await task?.value
+            ended.resolve(.success(()))
         }
-        await waiter.value
+        let deadline = Task {
+            try await Task.sleep(for: .seconds(2))
+            task?.cancel()
+            try await Task.sleep(for: .seconds(1))
+            ended.resolve(.success(()))
+        }
+        try? await ended.value()
         deadline.cancel()
+        _ = waiter
         await buffer.finish(closeCode: nil)
     }
 
@@ -136,30 +145,42 @@ final class WebSocketLink: RelayLink, @unchecked Sendable {
     }
 }
 
-/// A value set once and awaited by anyone.
+/// A value set once and awaited by anyone; a waiter whose task is cancelled stops
+/// waiting at once (with `CancellationError`), so no caller hangs on a value that never comes.
 final class OneShot<T: Sendable>: @unchecked Sendable {
     private let lock = NSLock()
     private var result: Result<T, any Error>?
-    private var waiters: [CheckedContinuation<T, any Error>] = []
+    private var waiters: [Int: CheckedContinuation<T, any Error>] = [:]
+    private var nextWaiter = 0
 
     func resolve(_ result: Result<T, any Error>) {
         let waiters: [CheckedContinuation<T, any Error>] = lock.withLock {
             guard self.result == nil else { return [] }
             self.result = result
-            defer { self.waiters = [] }
-            return self.waiters
+            defer { self.waiters = [:] }
+            return Array(self.waiters.values)
         }
         for waiter in waiters { waiter.resume(with: result) }
     }
 
     func value() async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            let ready: Result<T, any Error>? = lock.withLock {
-                if let result { return result }
-                waiters.append(continuation)
-                return nil
+        let id = lock.withLock {
+            nextWaiter += 1
+            return nextWaiter
+        }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                let ready: Result<T, any Error>? = lock.withLock {
+                    if let result { return result }
+                    if Task.isCancelled { return .failure(CancellationError()) }
+                    waiters[id] = continuation
+                    return nil
+                }
+                if let ready { continuation.resume(with: ready) }
             }
-            if let ready { continuation.resume(with: ready) }
+        } onCancel: {
+            let waiter = lock.withLock { waiters.removeValue(forKey: id) }
+            waiter?.resume(throwing: CancellationError())
         }
     }
 }

@@ -14,6 +14,15 @@ public enum E2EError: Error, Sendable, Equatable, CustomStringConvertible {
     case oneTimePreKeyUnknown(UInt32)
     case signedPreKeyUnknown(UInt32)
 
+    /// The sender's session is one we lost or one that broke: a message over a new session would decrypt.
+    /// (A replay, a malformed envelope or a newer version would not.)
+    public var isCuredByANewSession: Bool {
+        switch self {
+        case .noSession, .authenticationFailed, .tooManySkipped, .oneTimePreKeyUnknown, .signedPreKeyUnknown: true
+        case .badSignedPreKeySignature, .invalidKey, .malformedEnvelope, .unsupportedVersion, .replayed: false
+        }
+    }
+
     public var description: String {
         switch self {
         case .badSignedPreKeySignature: "the contact's signed prekey has a bad signature (the key directory may be lying)"

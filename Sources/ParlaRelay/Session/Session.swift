@@ -333,7 +333,7 @@ actor Session {
                 signed = SignedPrekeyRecord(id: id, key: key, signature: signature)
             }
             let oneTime = zip(frame.oneTimePreKeyIds, frame.oneTimePreKeys).map { OneTimePrekeyRecord(id: $0, key: $1) }
-            let status = try await deps.store.storePrekeys(user: user, signed: signed, oneTime: oneTime,
+            let status = try await deps.store.storePrekeys(user: user, signed: signed, oneTime: oneTime, replacingOneTime: frame.replaceOneTimePreKeys,
                                                            limit: deps.configuration.maxOneTimePrekeys, now: now)
             emit(.prekeys(.init(oneTimePreKeysLeft: status.oneTimeLeft, signedPreKeyId: status.signedID)))
         } catch {

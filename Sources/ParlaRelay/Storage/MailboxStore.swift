@@ -94,7 +94,7 @@ public protocol MailboxStore: Sendable {
     func register(_ user: UserRecord, invite: String?, registrationOpen: Bool, now: Int64) async throws -> RegisterOutcome
     func user(named name: String) async throws -> UserRecord?
     /// Replaces the user's signed prekey (if given) and adds one-time prekeys, keeping at most `limit`.
-    func storePrekeys(user: String, signed: SignedPrekeyRecord?, oneTime: [OneTimePrekeyRecord], limit: Int, now: Int64) async throws -> PrekeyStatus
+    func storePrekeys(user: String, signed: SignedPrekeyRecord?, oneTime: [OneTimePrekeyRecord], replacingOneTime: Bool, limit: Int, now: Int64) async throws -> PrekeyStatus
     /// The signed prekey and one one-time prekey, which is removed in the same commit.
     func takePrekeyBundle(user: String) async throws -> PrekeyBundleRecord
     func createInvite(now: Int64) async throws -> String

@@ -81,8 +81,11 @@ public final class SQLiteMailboxStore: MailboxStore {
         return migrator
     }
 
-    public func storePrekeys(user: String, signed: SignedPrekeyRecord?, oneTime: [OneTimePrekeyRecord], limit: Int, now: Int64) async throws -> PrekeyStatus {
+    public func storePrekeys(user: String, signed: SignedPrekeyRecord?, oneTime: [OneTimePrekeyRecord], replacingOneTime: Bool, limit: Int, now: Int64) async throws -> PrekeyStatus {
         try await committer.perform { db in
+            if replacingOneTime {
+                try db.execute(sql: "DELETE FROM one_time_prekeys WHERE user = ?", arguments: [user])
+            }
             if let signed {
                 try db.execute(sql: "INSERT OR REPLACE INTO signed_prekeys (user, id, key, signature, updatedAt) VALUES (?, ?, ?, ?, ?)",
                                arguments: [user, Int64(signed.id), signed.key, signed.signature, now])

@@ -1,0 +1,50 @@
+import Foundation
+
+/// What an encrypted envelope carries once decrypted and unpadded. A text is its UTF-8
+/// bytes, exactly; anything else starts with a 0x00 byte (which no text may contain)
+/// followed by a JSON object, so the relay cannot tell the two apart.
+enum MessageContent: Equatable, Sendable {
+    case text(String)
+    /// "I could not decrypt these messages of yours; send them again" (sent over a new session).
+    case resendRequest(ids: [String])
+    /// A copy of an earlier message the recipient could not decrypt, under its original id.
+    case resent(id: String, text: String)
+
+    private struct Control: Codable {
+        var type: String
+        var ids: [String]?
+        var id: String?
+        var text: String?
+    }
+
+    var encoded: Data {
+        let control: Control
+        switch self {
+        case .text(let text): return Data(text.utf8)
+        case .resendRequest(let ids): control = Control(type: "resend-request", ids: ids)
+        case .resent(let id, let text): control = Control(type: "resent", id: id, text: text)
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return Data([0]) + ((try? encoder.encode(control)) ?? Data())
+    }
+
+    /// Decodes a plaintext; nil when it is a control message this version does not understand.
+    init?(decoding data: Data) {
+        guard data.first == 0 else {
+            self = .text(String(decoding: data, as: UTF8.self))
+            return
+        }
+        guard let control = try? JSONDecoder().decode(Control.self, from: data.dropFirst()) else { return nil }
+        switch control.type {
+        case "resend-request":
+            guard let ids = control.ids, !ids.isEmpty else { return nil }
+            self = .resendRequest(ids: ids)
+        case "resent":
+            guard let id = control.id, let text = control.text else { return nil }
+            self = .resent(id: id, text: text)
+        default:
+            return nil
+        }
+    }
+}
