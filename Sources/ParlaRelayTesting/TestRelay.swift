@@ -41,9 +41,13 @@ public final class TestRelay: Sendable {
     }
 
     /// Graceful shutdown, as on SIGTERM.
+    /// Shuts down gracefully; a connection that does not let go within 10 s is cut.
     public func stop() async {
         await group.triggerGracefulShutdown()
-        _ = try? await task.value
+        if await !waitForTask(task, timeout: .seconds(10)) {
+            task.cancel()
+            _ = await waitForTask(task, timeout: .seconds(5))
+        }
     }
 
     /// Every byte of the database and its write-ahead log, for checks that nothing lingers.

@@ -26,16 +26,21 @@ final class RunningClient: @unchecked Sendable {
         engine = Task { await client.run() }
     }
 
-    func stop() async {
-        engine?.cancel()
-        await engine?.value
-        engine = nil
+    func stop(sourceLocation: SourceLocation = #_sourceLocation) async {
+        guard let engine else { return }
+        engine.cancel()
+        if await !waitForTask(engine, timeout: .seconds(10)) {
+            Issue.record("the engine did not stop within 10 s of being cancelled", sourceLocation: sourceLocation)
+        }
+        self.engine = nil
     }
 
-    func shutdown() async {
-        await stop()
+    func shutdown(sourceLocation: SourceLocation = #_sourceLocation) async {
+        await stop(sourceLocation: sourceLocation)
         await client.finishEvents()
-        await reader?.value
+        if let reader, await !waitForTask(reader, timeout: .seconds(5)) {
+            Issue.record("the event stream did not end", sourceLocation: sourceLocation)
+        }
     }
 }
 
@@ -55,7 +60,7 @@ enum TestProfiles {
     }
 
     static func engine(for profile: Profile, server: String? = nil, policy: ReconnectPolicy = fastRetry) throws -> RunningClient {
-        RunningClient(client: try ParlaClient(profile: profile, server: server, transport: WebSocketTransport(pingInterval: .seconds(2), logger: quietLogger), policy: policy, logger: quietLogger))
+        RunningClient(client: try ParlaClient(profile: profile, server: server, transport: WebSocketTransport(pingInterval: .seconds(2), connectTimeout: .seconds(3), logger: quietLogger), policy: policy, logger: quietLogger))
     }
 }
 

@@ -106,7 +106,7 @@ import Testing
         try await eventually(timeout: .seconds(10), "dead link noticed") { await alice.client.connectionState != .online }
         #expect(ContinuousClock.now - frozenAt < .seconds(6))
         proxy.thaw()
-        try await eventually(timeout: .seconds(10), "back online") { await alice.client.connectionState == .online }
+        try await eventually(timeout: .seconds(20), "back online") { await alice.client.connectionState == .online }
         await alice.shutdown()
         await proxy.stop()
     }
