@@ -138,19 +138,11 @@ public final class RelayTestClient: Sendable {
     // MARK: Handshake helpers
 
     public func registerFrame(name: String, keys: IdentityKeys, invite: String? = nil, timestamp: Int64? = nil) -> ClientFrame {
-        let challenge = self.challenge!
-        let ts = timestamp ?? Int64(Date().timeIntervalSince1970 * 1000)
-        let statement = AuthStatement(
-            action: .register, relay: challenge.relay, nonce: challenge.nonce, name: name, timestamp: ts,
-            signingKey: keys.signingPublic, agreementKey: keys.agreementPublic, invite: invite)
-        return .register(.init(name: name, signingKey: keys.signingPublic, agreementKey: keys.agreementPublic, timestamp: ts, signature: statement.signed(with: keys), invite: invite))
+        AuthFrames.register(challenge: challenge!, name: name, keys: keys, invite: invite, timestamp: timestamp)
     }
 
     public func loginFrame(name: String, keys: IdentityKeys, timestamp: Int64? = nil) -> ClientFrame {
-        let challenge = self.challenge!
-        let ts = timestamp ?? Int64(Date().timeIntervalSince1970 * 1000)
-        let statement = AuthStatement(action: .login, relay: challenge.relay, nonce: challenge.nonce, name: name, timestamp: ts)
-        return .login(.init(name: name, timestamp: ts, signature: statement.signed(with: keys)))
+        AuthFrames.login(challenge: challenge!, name: name, keys: keys, timestamp: timestamp)
     }
 
     /// Registers and expects `welcome`.
@@ -212,5 +204,23 @@ actor Inbox {
             try await Task.sleep(for: .milliseconds(5))
         }
         return closeCode
+    }
+}
+
+/// Signed `register` and `login` frames answering a relay's challenge.
+public enum AuthFrames {
+    public static func register(challenge: RelayFrame.Challenge, name: String, keys: IdentityKeys, invite: String? = nil, timestamp: Int64? = nil) -> ClientFrame {
+        let ts = timestamp ?? Int64(Date().timeIntervalSince1970 * 1000)
+        let statement = AuthStatement(
+            action: .register, relay: challenge.relay, nonce: challenge.nonce, name: name, timestamp: ts,
+            signingKey: keys.signingPublic, agreementKey: keys.agreementPublic, invite: invite)
+        return .register(.init(name: name, signingKey: keys.signingPublic, agreementKey: keys.agreementPublic, timestamp: ts,
+                               signature: statement.signed(with: keys), invite: invite))
+    }
+
+    public static func login(challenge: RelayFrame.Challenge, name: String, keys: IdentityKeys, timestamp: Int64? = nil) -> ClientFrame {
+        let ts = timestamp ?? Int64(Date().timeIntervalSince1970 * 1000)
+        let statement = AuthStatement(action: .login, relay: challenge.relay, nonce: challenge.nonce, name: name, timestamp: ts)
+        return .login(.init(name: name, timestamp: ts, signature: statement.signed(with: keys)))
     }
 }

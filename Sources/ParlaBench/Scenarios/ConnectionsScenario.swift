@@ -1,0 +1,68 @@
+import Foundation
+
+/// `connections`: registers C users, then opens C authenticated idle connections (logins per
+/// second), holds them and reports the relay's resident memory per connection.
+public struct ConnectionsScenario: Sendable {
+    public struct Result: Codable, Sendable, Equatable {
+        public var scenario = "connections"
+        public var connections: Int
+        public var held: Int
+        public var registrationsPerSecond: Double
+        public var loginsPerSecond: Double
+        public var relayRssBeforeBytes: Int?
+        public var relayRssHeldBytes: Int?
+        public var relayBytesPerConnection: Double?
+        public var sourceAddresses: [String]
+        public var cost: CostReport
+    }
+
+    public var options: LoadOptions
+    public var sourceAddresses: [String]
+    public var hold: Duration
+
+    public init(options: LoadOptions, sourceAddresses: [String], hold: Duration = .seconds(3)) {
+        self.options = options
+        self.sourceAddresses = sourceAddresses
+        self.hold = hold
+    }
+
+    public func run() async throws -> Result {
+        let run = try await LoadRun.start(options)
+        var peers = run.peers(options.clients)
+        do {
+            let registrations = try await connectAll(peers, url: run.relay.url, as: .register, sourceAddresses: sourceAddresses,
+                                                     concurrency: 64, group: run.group)
+            for peer in peers { peer.close() }
+            try await Task.sleep(for: .seconds(1))
+            let before = run.relay.sample()?.residentBytes
+            peers = peers.map { BenchPeer(reconnecting: $0) }
+            let meter = CostMeter(relay: run.relay)
+            let logins = try await connectAll(peers, url: run.relay.url, as: .login, sourceAddresses: sourceAddresses,
+                                              concurrency: 256, group: run.group)
+            let cost = meter.end(messages: peers.count)
+            try await Task.sleep(for: hold)
+            let held = run.relay.sample()?.residentBytes
+            let open = peers.filter { !$0.closed }.count
+            await run.finish(peers)
+            return Result(connections: peers.count, held: open, registrationsPerSecond: registrations, loginsPerSecond: logins,
+                          relayRssBeforeBytes: before, relayRssHeldBytes: held,
+                          relayBytesPerConnection: before.flatMap { b in held.map { Double($0 - b) / Double(max(1, open)) } },
+                          sourceAddresses: sourceAddresses, cost: cost)
+        } catch {
+            await run.finish(peers)
+            throw error
+        }
+    }
+}
+
+extension ConnectionsScenario.Result {
+    public var summary: String {
+        let perConnection = relayBytesPerConnection.map { "\(format($0 / 1024)) KiB relay RSS per connection" } ?? "relay RSS unknown (no PID)"
+        return """
+            connections: \(held) of \(connections) authenticated idle connections held\(sourceAddresses.isEmpty ? "" : " from \(sourceAddresses.count) source addresses")
+              registrations \(Int(registrationsPerSecond))/s, logins \(Int(loginsPerSecond))/s
+              \(perConnection) (\((relayRssBeforeBytes ?? 0) / 1_048_576) → \((relayRssHeldBytes ?? 0) / 1_048_576) MiB)
+              logins: \(cost.line)
+            """
+    }
+}
