@@ -37,6 +37,19 @@ import Testing
         }
     }
 
+    @Test func handWrittenFramesMatchTheEncoderByteForByte() throws {
+        let frames: [RelayFrame] = [
+            .ack(id: "a1:2:3"),
+            .message(.init(id: "m-1", from: "alice", body: Data((0..<300).map { UInt8($0 % 256) }), sentAt: 1_795_000_000_123)),
+            .message(.init(id: "x", from: "bob.b-1_2", body: Data(), sentAt: 0)),
+            .ack(id: "needs \"escaping\""),
+        ]
+        for frame in frames {
+            #expect(frame.encoded() == frame.encodedByEncoder())
+            #expect(try RelayFrame.decode(frame.encoded()) == frame)
+        }
+    }
+
     @Test func unknownFieldsAreIgnored() throws {
         let frame = try ClientFrame.decode(#"{"type":"typing","to":"bob","future":{"x":1}}"#)
         #expect(frame == .typing(.init(to: "bob")))

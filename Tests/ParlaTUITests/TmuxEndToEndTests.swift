@@ -201,6 +201,8 @@ struct Tmux {
         // A message in another chat: the title counts it.
         try await tmux.type("/new carol")
         try await tmux.keys("Enter")
+        // Only once carol's chat is open is bob's next message unread (a slow UI would still show bob's).
+        try await tmux.waitFor("carol's chat open") { $0.contains("┌─ carol") }
         _ = try await bob.send("are you there?", to: "alice")
         try await eventually("title shows the unread count") {
             try await tmux.run(["display-message", "-p", "-t", tmux.session, "#{pane_title}"]).contains("(1) Parla")

@@ -77,7 +77,8 @@ public struct OfflineScenario: Sendable {
         let delivered = totals.delivered.load(ordering: .relaxed)
         let drainCost = meter.end(messages: delivered)
         for peer in fresh { peer.close() }
-        _ = receiving
+        // The traffic objects handle frames only while alive; an optimised build would free them after their last use.
+        withExtendedLifetime((sending, receiving)) {}
         return Result(clients: options.clients, messages: total, size: options.size, depth: depth,
                       stored: stored, storeSeconds: storeSeconds, storePerSecond: Double(stored) / storeSeconds,
                       delivered: delivered, duplicates: totals.duplicates.load(ordering: .relaxed),

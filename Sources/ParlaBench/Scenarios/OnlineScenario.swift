@@ -68,6 +68,7 @@ public struct OnlineScenario: Sendable {
         let delivered = totals.delivered.load(ordering: .relaxed)
         let cost = meter.end(messages: delivered)
         let latency = LatencyReport(try await PeerTraffic.mergedLatencies(traffic))
+        withExtendedLifetime(traffic) {}
         return Result(scenario: bare ? "online-bare" : "online", clients: options.clients, messages: options.messages, size: options.size, rate: rate,
                       delivered: delivered, duplicates: totals.duplicates.load(ordering: .relaxed),
                       errors: totals.errors.load(ordering: .relaxed), firstError: totals.firstError.withLock { $0 },

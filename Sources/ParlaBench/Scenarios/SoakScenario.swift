@@ -73,6 +73,7 @@ public struct SoakScenario: Sendable {
             let delivered = totals.delivered.load(ordering: .relaxed)
             let cost = meter.end(messages: delivered)
             let latency = LatencyReport(try await PeerTraffic.mergedLatencies(traffic))
+            withExtendedLifetime(traffic) {}
             // Growth from the first sample after warm-up (the second one) to the last.
             let baseline = samples.count > 2 ? samples[1].relayRssBytes : samples.first?.relayRssBytes
             let growth = baseline.flatMap { base in samples.last.map { base > 0 ? Double($0.relayRssBytes - base) * 100 / Double(base) : 0 } }

@@ -189,6 +189,9 @@ struct Maintenance: Service {
     func run() async throws {
         let config = relay.configuration
         var sinceExpiry: Duration = .zero
+        var commitsAtPurge = -1
+        var commitsAtLastTick = -1
+        var ticksSincePurge = 0
         while !Task.isCancelled, !Task.isShuttingDownGracefully {
             do {
                 try await cancelWhenGracefulShutdown { try await Task.sleep(for: config.purgeInterval) }
@@ -200,7 +203,17 @@ struct Maintenance: Service {
                 sinceExpiry = .zero
                 try? await relay.expireNow()
             }
-            try? await relay.purgeDeletedData()
+            // A TRUNCATE checkpoint holds the writer while it copies and syncs, so under load
+            // it waits for a quiet moment: deleted bytes leave the log within one interval of
+            // the store going idle, and after at most `purgeMaxDelay` while it stays busy.
+            let commits = relay.store.commits
+            ticksSincePurge += 1
+            if commits != commitsAtPurge, commits == commitsAtLastTick || config.purgeInterval * ticksSincePurge >= config.purgeMaxDelay {
+                try? await relay.purgeDeletedData()
+                commitsAtPurge = commits
+                ticksSincePurge = 0
+            }
+            commitsAtLastTick = commits
         }
         try? await relay.purgeDeletedData()
     }

@@ -36,6 +36,8 @@ public struct RelayConfiguration: Sendable {
     public var expiryInterval: Duration = .seconds(60)
     /// How soon after deletions the write-ahead log is checkpointed and truncated.
     public var purgeInterval: Duration = .seconds(1)
+    /// Longest a busy relay defers purging deleted bytes from the write-ahead log.
+    public var purgeMaxDelay: Duration = .seconds(10)
     /// Wall clock in milliseconds since the Unix epoch; injected so tests control time.
     public var now: @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }
 

@@ -15,6 +15,10 @@ final class GroupCommitter: Sendable {
     private let writer: DatabasePool
     private let state = Mutex(State())
     private let maxBatch: Int
+    private let committed = Atomic<Int>(0)
+
+    /// Transactions committed so far: housekeeping uses it to tell a busy store from an idle one.
+    var commits: Int { committed.load(ordering: .relaxed) }
 
     init(writer: DatabasePool, maxBatch: Int = 4096) {
         self.writer = writer
@@ -60,6 +64,7 @@ final class GroupCommitter: Sendable {
                         job.run(in: db)
                     }
                 }
+                committed.add(1, ordering: .relaxed)
                 for job in batch { job.finish(commitError: nil) }
             } catch {
                 for job in batch { job.finish(commitError: error) }
@@ -96,12 +101,17 @@ extension GroupCommitter {
         func run(in db: Database) {
             let result: Result<T, any Error>
             do {
-                var value: T?
-                try db.inSavepoint {
-                    value = try work(db)
-                    return .commit
+                // Prepared once per connection: a savepoint per message must not cost a parse each time.
+                try db.cachedStatement(sql: "SAVEPOINT job").execute()
+                do {
+                    let value = try work(db)
+                    try db.cachedStatement(sql: "RELEASE SAVEPOINT job").execute()
+                    result = .success(value)
+                } catch {
+                    try db.cachedStatement(sql: "ROLLBACK TO SAVEPOINT job").execute()
+                    try db.cachedStatement(sql: "RELEASE SAVEPOINT job").execute()
+                    throw error
                 }
-                result = .success(value!)
             } catch {
                 result = .failure(error)
             }

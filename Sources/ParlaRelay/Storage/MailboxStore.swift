@@ -116,6 +116,8 @@ public protocol MailboxStore: Sendable {
     /// Moves committed pages into the main file and empties the write-ahead log, so
     /// deleted bytes do not linger there.
     func purgeDeletedData() async throws
+    /// Write transactions committed so far (a counter; only changes matter).
+    var commits: Int { get }
 }
 
 extension MailboxStore {

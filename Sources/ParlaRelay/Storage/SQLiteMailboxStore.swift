@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import GRDB
+import Synchronization
 import ParlaProtocol
 
 /// The default `MailboxStore`: one SQLite file in WAL mode with full synchronous
@@ -10,6 +11,9 @@ public final class SQLiteMailboxStore: MailboxStore {
     public let path: String
     private let pool: DatabasePool
     private let committer: GroupCommitter
+    /// Sender/recipient pairs known to be in `peers`, so a busy conversation does not write
+    /// the same two rows with every message. Filled only after a commit that stored them.
+    private let knownPeers = KnownPeers()
 
     /// Opens (creating if needed) the store in `directory/relay.sqlite`.
     public init(directory: String) throws {
@@ -59,7 +63,7 @@ public final class SQLiteMailboxStore: MailboxStore {
                 CREATE TABLE peers (user TEXT NOT NULL, peer TEXT NOT NULL, PRIMARY KEY (user, peer)) WITHOUT ROWID;
                 """)
             let identity = "relay-" + randomHex(bytes: 16)
-            try db.execute(sql: "INSERT INTO meta (key, value) VALUES ('relay_id', ?)", arguments: [identity])
+            try db.cachedStatement(sql: "INSERT INTO meta (key, value) VALUES ('relay_id', ?)").execute(arguments: [identity])
         }
         migrator.registerMigration("v2-prekeys") { db in
             try db.execute(sql: """
@@ -84,16 +88,15 @@ public final class SQLiteMailboxStore: MailboxStore {
     public func storePrekeys(user: String, signed: SignedPrekeyRecord?, oneTime: [OneTimePrekeyRecord], replacingOneTime: Bool, limit: Int, now: Int64) async throws -> PrekeyStatus {
         try await committer.perform { db in
             if replacingOneTime {
-                try db.execute(sql: "DELETE FROM one_time_prekeys WHERE user = ?", arguments: [user])
+                try db.cachedStatement(sql: "DELETE FROM one_time_prekeys WHERE user = ?").execute(arguments: [user])
             }
             if let signed {
-                try db.execute(sql: "INSERT OR REPLACE INTO signed_prekeys (user, id, key, signature, updatedAt) VALUES (?, ?, ?, ?, ?)",
-                               arguments: [user, Int64(signed.id), signed.key, signed.signature, now])
+                try db.cachedStatement(sql: "INSERT OR REPLACE INTO signed_prekeys (user, id, key, signature, updatedAt) VALUES (?, ?, ?, ?, ?)").execute(arguments: [user, Int64(signed.id), signed.key, signed.signature, now])
             }
-            let existing = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM one_time_prekeys WHERE user = ?", arguments: [user]) ?? 0
+            let existing = try Int.fetchOne(try db.cachedStatement(sql: "SELECT COUNT(*) FROM one_time_prekeys WHERE user = ?"), arguments: [user]) ?? 0
             // Past the limit the newest are dropped: a client cannot fill the relay's disk.
             for key in oneTime.prefix(max(0, limit - existing)) {
-                try db.execute(sql: "INSERT OR IGNORE INTO one_time_prekeys (user, id, key) VALUES (?, ?, ?)", arguments: [user, Int64(key.id), key.key])
+                try db.cachedStatement(sql: "INSERT OR IGNORE INTO one_time_prekeys (user, id, key) VALUES (?, ?, ?)").execute(arguments: [user, Int64(key.id), key.key])
             }
             return try Self.prekeyStatus(db, user: user)
         }
@@ -102,20 +105,20 @@ public final class SQLiteMailboxStore: MailboxStore {
     public func takePrekeyBundle(user: String) async throws -> PrekeyBundleRecord {
         // Committed before it is sent: a one-time prekey is never handed out twice, even across a crash.
         try await committer.perform { db in
-            let signed = try Row.fetchOne(db, sql: "SELECT id, key, signature FROM signed_prekeys WHERE user = ?", arguments: [user])
+            let signed = try Row.fetchOne(try db.cachedStatement(sql: "SELECT id, key, signature FROM signed_prekeys WHERE user = ?"), arguments: [user])
                 .map { SignedPrekeyRecord(id: UInt32(truncatingIfNeeded: $0[0] as Int64), key: $0[1], signature: $0[2]) }
-            let oneTime = try Row.fetchOne(db, sql: "SELECT id, key FROM one_time_prekeys WHERE user = ? ORDER BY id LIMIT 1", arguments: [user])
+            let oneTime = try Row.fetchOne(try db.cachedStatement(sql: "SELECT id, key FROM one_time_prekeys WHERE user = ? ORDER BY id LIMIT 1"), arguments: [user])
                 .map { OneTimePrekeyRecord(id: UInt32(truncatingIfNeeded: $0[0] as Int64), key: $0[1]) }
             if let oneTime {
-                try db.execute(sql: "DELETE FROM one_time_prekeys WHERE user = ? AND id = ?", arguments: [user, Int64(oneTime.id)])
+                try db.cachedStatement(sql: "DELETE FROM one_time_prekeys WHERE user = ? AND id = ?").execute(arguments: [user, Int64(oneTime.id)])
             }
             return PrekeyBundleRecord(signed: signed, oneTime: oneTime)
         }
     }
 
     static func prekeyStatus(_ db: Database, user: String) throws -> PrekeyStatus {
-        PrekeyStatus(oneTimeLeft: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM one_time_prekeys WHERE user = ?", arguments: [user]) ?? 0,
-                     signedID: try Int64.fetchOne(db, sql: "SELECT id FROM signed_prekeys WHERE user = ?", arguments: [user]).map { UInt32(truncatingIfNeeded: $0) })
+        PrekeyStatus(oneTimeLeft: try Int.fetchOne(try db.cachedStatement(sql: "SELECT COUNT(*) FROM one_time_prekeys WHERE user = ?"), arguments: [user]) ?? 0,
+                     signedID: try Int64.fetchOne(try db.cachedStatement(sql: "SELECT id FROM signed_prekeys WHERE user = ?"), arguments: [user]).map { UInt32(truncatingIfNeeded: $0) })
     }
 
     public func relayIdentity() async throws -> String {
@@ -129,24 +132,22 @@ public final class SQLiteMailboxStore: MailboxStore {
 
     public func register(_ user: UserRecord, invite: String?, registrationOpen: Bool, now: Int64) async throws -> RegisterOutcome {
         try await committer.perform { db in
-            if try Bool.fetchOne(db, sql: "SELECT 1 FROM users WHERE name = ?", arguments: [user.name]) == true {
+            if try Bool.fetchOne(try db.cachedStatement(sql: "SELECT 1 FROM users WHERE name = ?"), arguments: [user.name]) == true {
                 return .nameTaken
             }
             if !registrationOpen {
                 guard let invite, !invite.isEmpty else { return .inviteRequired }
-                try db.execute(sql: "DELETE FROM invites WHERE code = ?", arguments: [invite])
+                try db.cachedStatement(sql: "DELETE FROM invites WHERE code = ?").execute(arguments: [invite])
                 if db.changesCount == 0 { return .invalidInvite }
             }
-            try db.execute(
-                sql: "INSERT INTO users (name, signingKey, agreementKey, createdAt) VALUES (?, ?, ?, ?)",
-                arguments: [user.name, user.signingKey, user.agreementKey, now])
+            try db.cachedStatement(sql: "INSERT INTO users (name, signingKey, agreementKey, createdAt) VALUES (?, ?, ?, ?)").execute(arguments: [user.name, user.signingKey, user.agreementKey, now])
             return .registered
         }
     }
 
     public func user(named name: String) async throws -> UserRecord? {
         try await pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT name, signingKey, agreementKey, lastSeen FROM users WHERE name = ?", arguments: [name])
+            try Row.fetchOne(try db.cachedStatement(sql: "SELECT name, signingKey, agreementKey, lastSeen FROM users WHERE name = ?"), arguments: [name])
                 .map { UserRecord(name: $0[0], signingKey: $0[1], agreementKey: $0[2], lastSeen: $0[3]) }
         }
     }
@@ -154,18 +155,20 @@ public final class SQLiteMailboxStore: MailboxStore {
     public func createInvite(now: Int64) async throws -> String {
         let code = randomHex(bytes: 12)
         try await committer.perform { db in
-            try db.execute(sql: "INSERT INTO invites (code, createdAt) VALUES (?, ?)", arguments: [code, now])
+            try db.cachedStatement(sql: "INSERT INTO invites (code, createdAt) VALUES (?, ?)").execute(arguments: [code, now])
         }
         return code
     }
 
     public func enqueueAccept(id: String, from sender: String, to recipient: String, body: Data, now: Int64, expiresAt: Int64, quota: MailboxQuota) -> PendingOutcome<AcceptOutcome> {
         let key = Self.acceptedKey(sender: sender, id: id)
+        let pair = sender < recipient ? sender + "\u{0}" + recipient : recipient + "\u{0}" + sender
+        let peersKnown = knownPeers.contains(pair)
         let ticket = committer.submit { db -> AcceptOutcome in
-            guard let counts = try Row.fetchOne(db, sql: "SELECT pendingMessages, pendingBytes FROM users WHERE name = ?", arguments: [recipient]) else {
+            guard let counts = try Row.fetchOne(try db.cachedStatement(sql: "SELECT pendingMessages, pendingBytes FROM users WHERE name = ?"), arguments: [recipient]) else {
                 return .unknownRecipient
             }
-            if try Bool.fetchOne(db, sql: "SELECT 1 FROM accepted WHERE key = ?", arguments: [key]) == true {
+            if try Bool.fetchOne(try db.cachedStatement(sql: "SELECT 1 FROM accepted WHERE key = ?"), arguments: [key]) == true {
                 return .duplicate
             }
             let pendingMessages: Int = counts[0]
@@ -173,43 +176,42 @@ public final class SQLiteMailboxStore: MailboxStore {
             if pendingMessages >= quota.maxMessages || pendingBytes + body.count > quota.maxBytes {
                 return .mailboxFull
             }
-            if try Bool.fetchOne(db, sql: "SELECT 1 FROM mailbox WHERE recipient = ? AND id = ?", arguments: [recipient, id]) == true {
+            if try Bool.fetchOne(try db.cachedStatement(sql: "SELECT 1 FROM mailbox WHERE recipient = ? AND id = ?"), arguments: [recipient, id]) == true {
                 return .idConflict
             }
-            try db.execute(
-                sql: "INSERT INTO mailbox (recipient, id, sender, kind, body, acceptedAt, expiresAt) VALUES (?, ?, ?, 0, ?, ?, ?)",
-                arguments: [recipient, id, sender, body, now, expiresAt])
-            try db.execute(sql: "INSERT INTO accepted (key, expiresAt) VALUES (?, ?)", arguments: [key, expiresAt])
-            try db.execute(
-                sql: "UPDATE users SET pendingMessages = pendingMessages + 1, pendingBytes = pendingBytes + ? WHERE name = ?",
-                arguments: [body.count, recipient])
-            try db.execute(sql: "INSERT OR IGNORE INTO peers (user, peer) VALUES (?, ?), (?, ?)", arguments: [sender, recipient, recipient, sender])
+            try db.cachedStatement(sql: "INSERT INTO mailbox (recipient, id, sender, kind, body, acceptedAt, expiresAt) VALUES (?, ?, ?, 0, ?, ?, ?)").execute(arguments: [recipient, id, sender, body, now, expiresAt])
+            try db.cachedStatement(sql: "INSERT INTO accepted (key, expiresAt) VALUES (?, ?)").execute(arguments: [key, expiresAt])
+            try db.cachedStatement(sql: "UPDATE users SET pendingMessages = pendingMessages + 1, pendingBytes = pendingBytes + ? WHERE name = ?").execute(arguments: [body.count, recipient])
+            if !peersKnown {
+                try db.cachedStatement(sql: "INSERT OR IGNORE INTO peers (user, peer) VALUES (?, ?), (?, ?)").execute(arguments: [sender, recipient, recipient, sender])
+            }
             return .stored
         }
-        return PendingOutcome { try await ticket.value() }
+        return PendingOutcome { [knownPeers] in
+            let outcome = try await ticket.value()
+            if outcome == .stored, !peersKnown { knownPeers.insert(pair) }
+            return outcome
+        }
     }
 
     public func acceptReadReceipt(id: String, from reader: String, to sender: String, messageIds: [String], now: Int64, expiresAt: Int64) async throws -> AcceptOutcome {
         let key = Self.acceptedKey(sender: reader, id: id)
         return try await committer.perform { db in
-            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM users WHERE name = ?", arguments: [sender]) == true else {
+            guard try Bool.fetchOne(try db.cachedStatement(sql: "SELECT 1 FROM users WHERE name = ?"), arguments: [sender]) == true else {
                 return .unknownRecipient
             }
-            if try Bool.fetchOne(db, sql: "SELECT 1 FROM accepted WHERE key = ?", arguments: [key]) == true {
+            if try Bool.fetchOne(try db.cachedStatement(sql: "SELECT 1 FROM accepted WHERE key = ?"), arguments: [key]) == true {
                 return .duplicate
             }
             try Self.insertReceipt(db, to: sender, from: reader, kind: .read, messageIds: messageIds, now: now, expiresAt: expiresAt)
-            try db.execute(sql: "INSERT INTO accepted (key, expiresAt) VALUES (?, ?)", arguments: [key, expiresAt])
+            try db.cachedStatement(sql: "INSERT INTO accepted (key, expiresAt) VALUES (?, ?)").execute(arguments: [key, expiresAt])
             return .stored
         }
     }
 
     public func pending(for user: String, after seq: Int64, limit: Int) async throws -> [MailboxItem] {
         try await pool.read { db in
-            let rows = try Row.fetchAll(
-                db,
-                sql: "SELECT seq, id, sender, kind, body, acceptedAt FROM mailbox WHERE recipient = ? AND seq > ? ORDER BY seq LIMIT ?",
-                arguments: [user, seq, limit])
+            let rows = try Row.fetchAll(try db.cachedStatement(sql: "SELECT seq, id, sender, kind, body, acceptedAt FROM mailbox WHERE recipient = ? AND seq > ? ORDER BY seq LIMIT ?"), arguments: [user, seq, limit])
             return try rows.map { row in
                 guard let kind = MailboxItem.Kind(rawValue: row[3]) else { throw StoreError.corrupt("unknown item kind \(row[3] as Int)") }
                 return MailboxItem(seq: row[0], id: row[1], sender: row[2], kind: kind, body: row[4], acceptedAt: row[5])
@@ -224,10 +226,7 @@ public final class SQLiteMailboxStore: MailboxStore {
             var deletedMessages = 0
             var deletedBytes = 0
             for id in ids {
-                guard let row = try Row.fetchOne(
-                    db,
-                    sql: "DELETE FROM mailbox WHERE recipient = ? AND id = ? RETURNING sender, kind, length(body)",
-                    arguments: [user, id])
+                guard let row = try Row.fetchOne(try db.cachedStatement(sql: "DELETE FROM mailbox WHERE recipient = ? AND id = ? RETURNING sender, kind, length(body)"), arguments: [user, id])
                 else { continue }
                 let kind: Int = row[1]
                 guard kind == MailboxItem.Kind.message.rawValue else { continue }
@@ -238,9 +237,7 @@ public final class SQLiteMailboxStore: MailboxStore {
                 deliveredBySender[sender, default: []].append(id)
             }
             if deletedMessages > 0 {
-                try db.execute(
-                    sql: "UPDATE users SET pendingMessages = pendingMessages - ?, pendingBytes = pendingBytes - ? WHERE name = ?",
-                    arguments: [deletedMessages, deletedBytes, user])
+                try db.cachedStatement(sql: "UPDATE users SET pendingMessages = pendingMessages - ?, pendingBytes = pendingBytes - ? WHERE name = ?").execute(arguments: [deletedMessages, deletedBytes, user])
             }
             for sender in senderOrder {
                 try Self.insertReceipt(db, to: sender, from: user, kind: .delivered, messageIds: deliveredBySender[sender]!, now: now, expiresAt: receiptExpiresAt)
@@ -251,10 +248,7 @@ public final class SQLiteMailboxStore: MailboxStore {
 
     public func expire(now: Int64, receiptExpiresAt: Int64) async throws -> ExpiryOutcome {
         try await committer.perform { db in
-            let rows = try Row.fetchAll(
-                db,
-                sql: "DELETE FROM mailbox WHERE expiresAt <= ? RETURNING recipient, id, sender, kind, length(body)",
-                arguments: [now])
+            let rows = try Row.fetchAll(try db.cachedStatement(sql: "DELETE FROM mailbox WHERE expiresAt <= ? RETURNING recipient, id, sender, kind, length(body)"), arguments: [now])
             var expiredBySenderAndRecipient: [String: [String: [String]]] = [:]
             var countsByRecipient: [String: (Int, Int)] = [:]
             var expired = 0
@@ -267,35 +261,33 @@ public final class SQLiteMailboxStore: MailboxStore {
                 countsByRecipient[recipient] = (previous.0 + 1, previous.1 + (row[4] as Int))
             }
             for (recipient, counts) in countsByRecipient {
-                try db.execute(
-                    sql: "UPDATE users SET pendingMessages = pendingMessages - ?, pendingBytes = pendingBytes - ? WHERE name = ?",
-                    arguments: [counts.0, counts.1, recipient])
+                try db.cachedStatement(sql: "UPDATE users SET pendingMessages = pendingMessages - ?, pendingBytes = pendingBytes - ? WHERE name = ?").execute(arguments: [counts.0, counts.1, recipient])
             }
             for (sender, byRecipient) in expiredBySenderAndRecipient {
                 for (recipient, ids) in byRecipient {
                     try Self.insertReceipt(db, to: sender, from: recipient, kind: .expired, messageIds: ids, now: now, expiresAt: receiptExpiresAt)
                 }
             }
-            try db.execute(sql: "DELETE FROM accepted WHERE expiresAt <= ?", arguments: [now])
+            try db.cachedStatement(sql: "DELETE FROM accepted WHERE expiresAt <= ?").execute(arguments: [now])
             return ExpiryOutcome(expiredMessages: expired, notified: Array(expiredBySenderAndRecipient.keys).sorted())
         }
     }
 
     public func setLastSeen(_ user: String, at: Int64) async throws {
         try await committer.perform { db in
-            try db.execute(sql: "UPDATE users SET lastSeen = ? WHERE name = ?", arguments: [at, user])
+            try db.cachedStatement(sql: "UPDATE users SET lastSeen = ? WHERE name = ?").execute(arguments: [at, user])
         }
     }
 
     public func peers(of user: String) async throws -> [String] {
         try await pool.read { db in
-            try String.fetchAll(db, sql: "SELECT peer FROM peers WHERE user = ? ORDER BY peer", arguments: [user])
+            try String.fetchAll(try db.cachedStatement(sql: "SELECT peer FROM peers WHERE user = ? ORDER BY peer"), arguments: [user])
         }
     }
 
     public func sharesConversation(_ a: String, _ b: String) async throws -> Bool {
         try await pool.read { db in
-            try Bool.fetchOne(db, sql: "SELECT 1 FROM peers WHERE user = ? AND peer = ?", arguments: [a, b]) == true
+            try Bool.fetchOne(try db.cachedStatement(sql: "SELECT 1 FROM peers WHERE user = ? AND peer = ?"), arguments: [a, b]) == true
         }
     }
 
@@ -318,6 +310,8 @@ public final class SQLiteMailboxStore: MailboxStore {
         }
     }
 
+    public var commits: Int { committer.commits }
+
     public func purgeDeletedData() async throws {
         try await pool.writeWithoutTransaction { db in
             try db.checkpoint(.truncate)
@@ -325,9 +319,7 @@ public final class SQLiteMailboxStore: MailboxStore {
     }
 
     private static func insertReceipt(_ db: Database, to recipient: String, from: String, kind: MailboxItem.Kind, messageIds: [String], now: Int64, expiresAt: Int64) throws {
-        try db.execute(
-            sql: "INSERT INTO mailbox (recipient, id, sender, kind, body, acceptedAt, expiresAt) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            arguments: [recipient, "r-" + randomHex(bytes: 12), from, kind.rawValue, Data(messageIds.joined(separator: "\n").utf8), now, expiresAt])
+        try db.cachedStatement(sql: "INSERT INTO mailbox (recipient, id, sender, kind, body, acceptedAt, expiresAt) VALUES (?, ?, ?, ?, ?, ?, ?)").execute(arguments: [recipient, "r-" + randomHex(bytes: 12), from, kind.rawValue, Data(messageIds.joined(separator: "\n").utf8), now, expiresAt])
     }
 
     /// Idempotency key: a hash, so the relay keeps no readable sender/id list after delivery.
@@ -339,4 +331,11 @@ public final class SQLiteMailboxStore: MailboxStore {
 func randomHex(bytes count: Int) -> String {
     var generator = SystemRandomNumberGenerator()
     return (0..<count).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+}
+
+/// A set of conversation pairs shared by the store's jobs.
+final class KnownPeers: Sendable {
+    private let pairs = Mutex<Set<String>>([])
+    func contains(_ pair: String) -> Bool { pairs.withLock { $0.contains(pair) } }
+    func insert(_ pair: String) { pairs.withLock { _ = $0.insert(pair) } }
 }
