@@ -10,6 +10,10 @@ public enum ClientFrame: Sendable, Equatable {
     case typing(Typing)
     case getKeys(GetKeys)
     case putPrekeys(PutPrekeys)
+    case groupCreate(GroupCreate)
+    case groupUpdate(GroupUpdate)
+    case groupInfo(group: String)
+    case groupSend(GroupSend)
 
     public struct Register: Sendable, Equatable {
         public var version: Int
@@ -122,6 +126,10 @@ public enum ClientFrame: Sendable, Equatable {
         case .typing: "typing"
         case .getKeys: "getKeys"
         case .putPrekeys: "putPrekeys"
+        case .groupCreate: "groupCreate"
+        case .groupUpdate: "groupUpdate"
+        case .groupInfo: "groupInfo"
+        case .groupSend: "groupSend"
         }
     }
 
@@ -180,6 +188,24 @@ extension ClientFrame: Codable {
                 signedPreKey: try c.optionalBytes(.signedPreKey), signedPreKeySignature: try c.optionalBytes(.signedPreKeySignature),
                 oneTimePreKeyIds: ids.map { UInt32($0) }, oneTimePreKeys: try c.bytesArray(.oneTimePreKeys),
                 replaceOneTimePreKeys: try c.optionalBool(.replaceOneTimePreKeys) ?? false))
+        case "groupCreate", "groupUpdate", "groupSend":
+            let id = try c.string(.id)
+            do {
+                switch type {
+                case "groupCreate":
+                    self = .groupCreate(GroupCreate(id: id, group: try c.string(.group), title: try c.string(.title), members: try c.strings(.members)))
+                case "groupUpdate":
+                    self = .groupUpdate(GroupUpdate(id: id, group: try c.string(.group), action: try c.groupAction(.action),
+                                                    members: try c.optionalStrings(.members), title: try c.optionalString(.title)))
+                default:
+                    self = .groupSend(GroupSend(id: id, group: try c.string(.group), copies: try c.copies(.copies)))
+                }
+            } catch var error as FrameError {
+                error.ref = id
+                throw error
+            }
+        case "groupInfo":
+            self = .groupInfo(group: try c.string(.group))
         default:
             throw FrameError(.unknownType, "unknown frame type '\(type)'")
         }
@@ -226,6 +252,23 @@ extension ClientFrame: Codable {
                 try c.encode(f.oneTimePreKeyIds, forKey: .oneTimePreKeyIds)
                 try c.encode(f.oneTimePreKeys.map { $0.base64EncodedString() }, forKey: .oneTimePreKeys)
             }
+        case .groupCreate(let f):
+            try c.encode(f.id, forKey: .id)
+            try c.encode(f.group, forKey: .group)
+            try c.encode(f.title, forKey: .title)
+            try c.encode(f.members, forKey: .members)
+        case .groupUpdate(let f):
+            try c.encode(f.id, forKey: .id)
+            try c.encode(f.group, forKey: .group)
+            try c.encode(f.action.rawValue, forKey: .action)
+            if !f.members.isEmpty { try c.encode(f.members, forKey: .members) }
+            try c.encodeIfPresent(f.title, forKey: .title)
+        case .groupInfo(let group):
+            try c.encode(group, forKey: .group)
+        case .groupSend(let f):
+            try c.encode(f.id, forKey: .id)
+            try c.encode(f.group, forKey: .group)
+            try c.encode(f.copies, forKey: .copies)
         }
     }
 }

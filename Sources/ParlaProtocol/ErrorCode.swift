@@ -30,6 +30,13 @@ public enum ErrorCode: String, Sendable, Codable, CaseIterable {
     case mailboxFull = "mailbox_full"
     case rateLimited = "rate_limited"
     case tooManyIDs = "too_many_ids"
+    // Groups
+    case unknownGroup = "unknown_group"
+    case groupExists = "group_exists"
+    case notMember = "not_member"
+    case notAdmin = "not_admin"
+    case groupFull = "group_full"
+    case membershipChanged = "membership_changed"
     // Relay side
     case storageUnavailable = "storage_unavailable"
     case internalError = "internal"

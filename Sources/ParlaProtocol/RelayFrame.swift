@@ -13,6 +13,8 @@ public enum RelayFrame: Sendable, Equatable {
     case typing(from: String)
     case presence(Presence)
     case prekeys(Prekeys)
+    case groupInfo(GroupInfo)
+    case groupEvent(GroupEvent)
 
     public struct Challenge: Sendable, Equatable {
         public var version: Int
@@ -45,12 +47,15 @@ public enum RelayFrame: Sendable, Equatable {
         public var body: Data
         /// When the relay accepted it, milliseconds since the Unix epoch.
         public var sentAt: Int64
+        /// The group this copy was sent to, if any.
+        public var group: String?
 
-        public init(id: String, from: String, body: Data, sentAt: Int64) {
+        public init(id: String, from: String, body: Data, sentAt: Int64, group: String? = nil) {
             self.id = id
             self.from = from
             self.body = body
             self.sentAt = sentAt
+            self.group = group
         }
     }
 
@@ -136,6 +141,8 @@ public enum RelayFrame: Sendable, Equatable {
         case .typing: "typing"
         case .presence: "presence"
         case .prekeys: "prekeys"
+        case .groupInfo: "groupInfo"
+        case .groupEvent: "groupEvent"
         }
     }
 
@@ -150,7 +157,7 @@ public enum RelayFrame: Sendable, Equatable {
         switch self {
         case .ack(let id) where Self.isPlain(id):
             return #"{"id":"\#(id)","type":"ack"}"#
-        case .message(let f) where Self.isPlain(f.id) && Self.isPlain(f.from):
+        case .message(let f) where f.group == nil && Self.isPlain(f.id) && Self.isPlain(f.from):
             return #"{"body":"\#(f.body.base64EncodedString())","from":"\#(f.from)","id":"\#(f.id)","sentAt":\#(f.sentAt),"type":"message"}"#
         default:
             return encodeFrame(self)
@@ -181,7 +188,8 @@ extension RelayFrame: Codable {
         case "ack":
             self = .ack(id: try c.string(.id))
         case "message":
-            self = .message(Message(id: try c.string(.id), from: try c.string(.from), body: try c.bytes(.body), sentAt: try c.int64(.sentAt)))
+            self = .message(Message(id: try c.string(.id), from: try c.string(.from), body: try c.bytes(.body), sentAt: try c.int64(.sentAt),
+                                    group: try c.optionalString(.group)))
         case "receipt":
             guard let kind = ReceiptKind(rawValue: try c.string(.kind)) else {
                 throw FrameError(.badFrame, "unknown receipt kind")
@@ -196,6 +204,12 @@ extension RelayFrame: Codable {
                               signedPreKey: try c.optionalBytes(.signedPreKey), signedPreKeySignature: try c.optionalBytes(.signedPreKeySignature),
                               oneTimePreKeyId: try c.optionalInt64(.oneTimePreKeyId, in: uint32).map { UInt32($0) },
                               oneTimePreKey: try c.optionalBytes(.oneTimePreKey)))
+        case "groupInfo":
+            self = .groupInfo(GroupInfo(group: try c.string(.group), title: try c.string(.title), members: try c.strings(.members), admins: try c.strings(.admins)))
+        case "groupEvent":
+            self = .groupEvent(GroupEvent(id: try c.string(.id), group: try c.string(.group), action: try c.groupAction(.action), actor: try c.string(.actor),
+                                          subjects: try c.optionalStrings(.subjects), members: try c.strings(.members), admins: try c.strings(.admins),
+                                          title: try c.string(.title), at: try c.int64(.at)))
         case "prekeys":
             self = .prekeys(Prekeys(oneTimePreKeysLeft: try c.int(.oneTimePreKeysLeft),
                                     signedPreKeyId: try c.optionalInt64(.signedPreKeyId, in: 0...Int64(UInt32.max)).map { UInt32($0) }))
@@ -231,6 +245,7 @@ extension RelayFrame: Codable {
             try c.encode(f.from, forKey: .from)
             try c.encodeBytes(f.body, forKey: .body)
             try c.encode(f.sentAt, forKey: .sentAt)
+            try c.encodeIfPresent(f.group, forKey: .group)
         case .receipt(let f):
             try c.encode(f.id, forKey: .id)
             try c.encode(f.kind.rawValue, forKey: .kind)
@@ -254,6 +269,21 @@ extension RelayFrame: Codable {
             try c.encode(f.user, forKey: .user)
             try c.encode(f.online, forKey: .online)
             try c.encodeIfPresent(f.lastSeen, forKey: .lastSeen)
+        case .groupInfo(let f):
+            try c.encode(f.group, forKey: .group)
+            try c.encode(f.title, forKey: .title)
+            try c.encode(f.members, forKey: .members)
+            try c.encode(f.admins, forKey: .admins)
+        case .groupEvent(let f):
+            try c.encode(f.id, forKey: .id)
+            try c.encode(f.group, forKey: .group)
+            try c.encode(f.action.rawValue, forKey: .action)
+            try c.encode(f.actor, forKey: .actor)
+            if !f.subjects.isEmpty { try c.encode(f.subjects, forKey: .subjects) }
+            try c.encode(f.members, forKey: .members)
+            try c.encode(f.admins, forKey: .admins)
+            try c.encode(f.title, forKey: .title)
+            try c.encode(f.at, forKey: .at)
         case .prekeys(let f):
             try c.encode(f.oneTimePreKeysLeft, forKey: .oneTimePreKeysLeft)
             try c.encodeIfPresent(f.signedPreKeyId, forKey: .signedPreKeyId)

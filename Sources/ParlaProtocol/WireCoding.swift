@@ -7,6 +7,7 @@ enum FieldKey: String, CodingKey {
     case pending
     case bundle, signedPreKeyId, signedPreKey, signedPreKeySignature, oneTimePreKeyId, oneTimePreKey
     case oneTimePreKeyIds, oneTimePreKeys, oneTimePreKeysLeft, replaceOneTimePreKeys
+    case group, title, members, admins, action, actor, subjects, copies
 }
 
 typealias Fields = KeyedDecodingContainer<FieldKey>
@@ -62,6 +63,22 @@ extension KeyedDecodingContainer where K == FieldKey {
             guard let data = Data(base64Encoded: text) else { throw FrameError(.badBase64, "field '\(key.rawValue)' has an entry that is not valid base64") }
             return data
         }
+    }
+
+    func optionalStrings(_ key: FieldKey) throws -> [String] {
+        try require(key) { try decodeIfPresent([String].self, forKey: key) ?? [] }
+    }
+
+    func groupAction(_ key: FieldKey) throws -> GroupAction {
+        let raw = try string(key)
+        guard let action = GroupAction(rawValue: raw) else {
+            throw FrameError(.badFrame, "field '\(key.rawValue)' must be one of \(GroupAction.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return action
+    }
+
+    func copies(_ key: FieldKey) throws -> [ClientFrame.GroupSend.Copy] {
+        try require(key) { try decode([ClientFrame.GroupSend.Copy].self, forKey: key) }
     }
 
     func strings(_ key: FieldKey) throws -> [String] {

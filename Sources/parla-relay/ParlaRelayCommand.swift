@@ -25,6 +25,7 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("tls-key"), help: "PEM private key for --tls-cert.") var tlsKey: String?
     @Option(name: .customLong("rate-limit"), help: "Frames per second allowed per connection (0 = unlimited).") var rateLimit: Double = 1000
     @Option(name: .customLong("mailbox-quota"), help: "Most undelivered messages kept for one recipient.") var mailboxQuota = 10_000
+    @Option(name: .customLong("max-group-size"), help: "Most members in a group.") var maxGroupSize = 256
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.") var logLevel = "info"
 
     func run() async throws {
@@ -42,6 +43,7 @@ struct Serve: AsyncParsableCommand {
         }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0-65535") }
         guard mailboxQuota > 0 else { throw ValidationError("--mailbox-quota must be positive") }
+        guard maxGroupSize >= 2 else { throw ValidationError("--max-group-size must be at least 2") }
 
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -58,6 +60,7 @@ struct Serve: AsyncParsableCommand {
         config.ttlMillis = ttlMillis
         config.tlsCertificatePath = tlsCert
         config.tlsKeyPath = tlsKey
+        config.maxGroupMembers = maxGroupSize
         config.rateLimitPerSecond = rateLimit
         config.rateLimitBurst = max(rateLimit * 2, 1)
         config.quota.maxMessages = mailboxQuota

@@ -62,6 +62,12 @@ public struct ProcessSample: Sendable {
     public static func raiseFileLimit() -> Int {
         var limit = rlimit()
         getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        // Root may lift the hard limit too (up to the kernel's nr_open); otherwise the hard limit is the ceiling.
+        let ceiling = (try? String(contentsOfFile: "/proc/sys/fs/nr_open", encoding: .utf8)).flatMap { rlim_t($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        if let ceiling, ceiling > limit.rlim_max {
+            var raised = rlimit(rlim_cur: ceiling, rlim_max: ceiling)
+            if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised) == 0 { return Int(ceiling) }
+        }
         limit.rlim_cur = limit.rlim_max
         setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
         return Int(limit.rlim_cur)

@@ -9,12 +9,16 @@ enum MessageContent: Equatable, Sendable {
     case resendRequest(ids: [String])
     /// A copy of an earlier message the recipient could not decrypt, under its original id.
     case resent(id: String, text: String)
+    /// A message to a group: the group is named inside the encryption, so the relay cannot
+    /// move a message into another conversation.
+    case groupText(group: String, text: String)
 
     private struct Control: Codable {
         var type: String
         var ids: [String]?
         var id: String?
         var text: String?
+        var group: String?
     }
 
     var encoded: Data {
@@ -23,6 +27,7 @@ enum MessageContent: Equatable, Sendable {
         case .text(let text): return Data(text.utf8)
         case .resendRequest(let ids): control = Control(type: "resend-request", ids: ids)
         case .resent(let id, let text): control = Control(type: "resent", id: id, text: text)
+        case .groupText(let group, let text): control = Control(type: "group", text: text, group: group)
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
@@ -43,6 +48,9 @@ enum MessageContent: Equatable, Sendable {
         case "resent":
             guard let id = control.id, let text = control.text else { return nil }
             self = .resent(id: id, text: text)
+        case "group":
+            guard let group = control.group, let text = control.text else { return nil }
+            self = .groupText(group: group, text: text)
         default:
             return nil
         }

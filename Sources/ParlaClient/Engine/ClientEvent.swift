@@ -19,6 +19,9 @@ public enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
     case emptyMessage
     case messageTooLong(Int)
     case nulCharacter
+    case unknownGroup(String)
+    case notGroupMember(String)
+    case offline
     case relayRefused(code: String, message: String)
     case relayIdentityChanged(expected: String, got: String)
     case protocolViolation(String)
@@ -30,6 +33,9 @@ public enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
         case .emptyMessage: "the message is empty"
         case .messageTooLong(let bytes): "the message is \(bytes) bytes; the limit is 65536"
         case .nulCharacter: "the message contains a NUL character (U+0000), which cannot be sent"
+        case .unknownGroup(let name): "no group #\(name) here (create it with 'parla group create \(name) MEMBER...', or wait until you are added)"
+        case .notGroupMember(let name): "you are no longer a member of #\(name)"
+        case .offline: "not connected to the relay; try again when online"
         case .relayRefused(let code, let message): "the relay refused: \(message) (\(code))"
         case .relayIdentityChanged(let expected, let got):
             "the relay presented identity \(got), but this profile registered with \(expected); refusing to log in (was the relay reset, or is this the wrong server?)"

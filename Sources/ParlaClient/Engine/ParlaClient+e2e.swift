@@ -63,22 +63,45 @@ extension ParlaClient {
     /// Encrypts an outbox message, starting a session from the contact's bundle when there is none.
     /// The ratchet step and the resulting envelope are committed together.
     func seal(_ item: ClientStore.OutboxItem, on link: any RelayLink) async -> SealOutcome {
+        switch await sealPayload(item.payload, for: item.recipient, on: link) {
+        case .sealed(let envelope, let session):
+            do {
+                try store.commitEnvelope(outboxID: item.id, peer: item.recipient, envelope: envelope, session: session)
+                return .sealed(envelope)
+            } catch {
+                logger.error("could not store an encrypted message", metadata: ["error": "\(error)"])
+                return .later
+            }
+        case .refused(let reason): return .refused(reason)
+        case .later: return .later
+        }
+    }
+
+    enum PayloadSeal {
+        /// Not yet committed: the caller stores the session and the envelope together.
+        case sealed(Data, ClientStore.Session)
+        case refused(String)
+        case later
+    }
+
+    /// One ratchet step for `peer` over `payload`, starting a session from their bundle when there is none.
+    func sealPayload(_ payload: Data, for peer: String, on link: any RelayLink) async -> PayloadSeal {
         do {
-            var session = try store.session(with: item.recipient)
+            var session = try store.session(with: peer)
             if session == nil {
-                switch await requestBundle(for: item.recipient, on: link) {
+                switch await requestBundle(for: peer, on: link) {
                 case .unavailable:
                     return .later
                 case .unknownUser:
-                    return .refused("no user named '\(item.recipient)' on this relay")
+                    return .refused("no user named '\(peer)' on this relay")
                 case .keys(let keys):
                     guard let signedID = keys.signedPreKeyId, let signedKey = keys.signedPreKey, let signature = keys.signedPreKeySignature else {
-                        return .refused("\(item.recipient) has not set up encryption yet: they need to start Parla once, then /retry")
+                        return .refused("\(peer) has not set up encryption yet: they need to start Parla once, then /retry")
                     }
                     let bundle = PreKeyBundle(identitySigningKey: keys.signingKey, identityAgreementKey: keys.agreementKey, signedPreKeyID: signedID,
                                               signedPreKey: signedKey, signedPreKeySignature: signature,
                                               oneTimePreKeyID: keys.oneTimePreKeyId, oneTimePreKey: keys.oneTimePreKey)
-                    if let notice = try store.pin(name: item.recipient, signingKey: keys.signingKey, agreementKey: keys.agreementKey, me: profile.name) {
+                    if let notice = try store.pin(name: peer, signingKey: keys.signingKey, agreementKey: keys.agreementKey, me: profile.name) {
                         eventSink.yield(.messageAdded(notice))
                         eventSink.yield(.notice(notice.text))
                     }
@@ -91,12 +114,10 @@ extension ParlaClient {
                 }
             }
             guard var current = session else { return .later }
-            let (header, ciphertext) = try current.ratchet.encrypt(Padding.pad(item.payload))
-            let envelope = Envelope(preKey: current.preKey, header: header, ciphertext: ciphertext).encoded
-            try store.commitEnvelope(outboxID: item.id, peer: item.recipient, envelope: envelope, session: current)
-            return .sealed(envelope)
+            let (header, ciphertext) = try current.ratchet.encrypt(Padding.pad(payload))
+            return .sealed(Envelope(preKey: current.preKey, header: header, ciphertext: ciphertext).encoded, current)
         } catch let error as E2EError {
-            return .refused("cannot encrypt for \(item.recipient): \(error.description)")
+            return .refused("cannot encrypt for \(peer): \(error.description)")
         } catch {
             logger.error("could not encrypt", metadata: ["error": "\(error)"])
             return .later

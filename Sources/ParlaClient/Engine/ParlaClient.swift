@@ -18,7 +18,7 @@ public actor ParlaClient {
 
     public private(set) var connectionState: ConnectionState = .offline
     private var policy: ReconnectPolicy
-    private var link: (any RelayLink)?
+    var link: (any RelayLink)?
     private var inflight: Set<String> = []
     private var maxInflight = 512
     private var retryTask: Task<Void, Never>?
@@ -34,6 +34,10 @@ public actor ParlaClient {
     private var outboxWaiters: [Waiter<Void>] = []
     /// Callers waiting for a contact's prekey bundle, by name.
     var bundleWaiters: [String: [Waiter<BundleResult>]] = [:]
+    /// Group requests waiting for their `ack` or `error`, by request id.
+    var groupRequestWaiters: [String: Waiter<Result<Void, EngineError>>] = [:]
+    /// `groupInfo` requests waiting for the answer, by group.
+    var groupInfoWaiters: [String: [Waiter<RelayFrame.GroupInfo?>]] = [:]
 
     public init(profile: Profile, server: String? = nil, transport: any RelayTransport, clock: any ClientClock = SystemClock(),
                 policy: ReconnectPolicy = ReconnectPolicy(), logger: Logger) throws {
@@ -56,14 +60,24 @@ public actor ParlaClient {
     /// Commits the message to the outbox (status `queued`) and sends it when possible.
     @discardableResult
     public func send(_ text: String, to recipient: String) throws -> MessageRecord {
-        guard Validation.isValidName(recipient) else { throw EngineError.invalidRecipient(recipient) }
+        let groupName = ClientStore.groupName(ofChat: recipient)
+        guard Validation.isValidName(groupName ?? recipient) else { throw EngineError.invalidRecipient(recipient) }
         guard !text.isEmpty else { throw EngineError.emptyMessage }
         guard text.utf8.count <= ProtocolLimits.maxBodyBytes else { throw EngineError.messageTooLong(text.utf8.count) }
         // A leading 0x00 marks Parla's own control messages inside the encryption (MessageContent).
         guard !text.utf8.contains(0) else { throw EngineError.nulCharacter }
         let record: MessageRecord
+        let id = UUID().uuidString.lowercased()
         do {
-            record = try store.enqueueMessage(id: UUID().uuidString.lowercased(), from: profile.name, to: recipient, text: text, at: clock.now())
+            if let groupName {
+                guard let group = try store.group(groupName) else { throw EngineError.unknownGroup(groupName) }
+                guard group.isMember else { throw EngineError.notGroupMember(groupName) }
+                record = try store.enqueueGroupMessage(id: id, from: profile.name, group: group, text: text, at: clock.now())
+            } else {
+                record = try store.enqueueMessage(id: id, from: profile.name, to: recipient, text: text, at: clock.now())
+            }
+        } catch let error as EngineError {
+            throw error
         } catch {
             throw EngineError.storage("\(error)")
         }
@@ -221,6 +235,7 @@ public actor ParlaClient {
 
     private func dropLink() async {
         failBundleRequests()
+        failGroupRequests()
         if let link {
             self.link = nil
             await link.close()
@@ -272,6 +287,7 @@ public actor ParlaClient {
 
     private func handle(_ texts: [String], on link: any RelayLink) async {
         var incoming: [ClientStore.EncryptedIncoming] = []
+        var groupEvents: [RelayFrame.GroupEvent] = []
         var confirm: [String] = []
         var acked: [String] = []
         for text in texts {
@@ -284,13 +300,18 @@ public actor ParlaClient {
             }
             switch frame {
             case .message(let message):
-                incoming.append(.init(id: message.id, from: message.from, body: message.body, sentAt: Date(timeIntervalSince1970: Double(message.sentAt) / 1000)))
+                incoming.append(.init(id: message.id, from: message.from, body: message.body, sentAt: Date(timeIntervalSince1970: Double(message.sentAt) / 1000),
+                                      group: message.group))
                 confirm.append(message.id)
             case .receipt(let receipt):
                 applyReceipt(receipt)
                 confirm.append(receipt.id)
             case .ack(let id):
-                acked.append(id)
+                if let waiter = groupRequestWaiters.removeValue(forKey: id) {
+                    waiter.resume(.success(()))
+                } else {
+                    acked.append(id)
+                }
             case .error(let error):
                 handleError(error)
             case .queueEmpty:
@@ -307,8 +328,23 @@ public actor ParlaClient {
                 bundleArrived(.keys(keys), for: keys.name)
             case .prekeys(let status):
                 await prekeysReported(status, on: link)
+            case .groupInfo(let info):
+                groupInfoArrived(info)
+            case .groupEvent(let event):
+                groupEvents.append(event)
+                confirm.append(event.id)
             case .challenge, .welcome:
                 break
+            }
+        }
+        if !groupEvents.isEmpty {
+            do {
+                // Membership first: a message in the same batch may belong to a group just created.
+                for notice in try store.applyGroupEvents(groupEvents, me: profile.name) { eventSink.yield(.messageAdded(notice)) }
+            } catch {
+                logger.error("could not store group events; not confirming", metadata: ["error": "\(error)"])
+                let ids = Set(groupEvents.map(\.id))
+                confirm.removeAll { ids.contains($0) }
             }
         }
         if !incoming.isEmpty {
@@ -363,7 +399,7 @@ public actor ParlaClient {
             reason = "expired: \(receipt.from) did not come online before the relay's time limit"
         }
         do {
-            for record in try store.applyReceipt(status: status, messageIds: receipt.messageIds, me: profile.name, reason: reason) {
+            for record in try store.applyReceipt(status: status, messageIds: receipt.messageIds, me: profile.name, from: receipt.from, reason: reason) {
                 eventSink.yield(.messageUpdated(record))
             }
         } catch {
@@ -374,6 +410,20 @@ public actor ParlaClient {
     private func handleError(_ error: FrameError) {
         if error.code == .unknownUser, let ref = error.ref, bundleWaiters[ref] != nil {
             bundleArrived(.unknownUser, for: ref)
+            return
+        }
+        if let ref = error.ref, let waiter = groupRequestWaiters.removeValue(forKey: ref) {
+            waiter.resume(.failure(.relayRefused(code: error.code.rawValue, message: error.message)))
+            return
+        }
+        if error.code == .unknownGroup, let ref = error.ref, groupInfoWaiters[ref] != nil {
+            for waiter in groupInfoWaiters.removeValue(forKey: ref) ?? [] { waiter.resume(nil) }
+            return
+        }
+        if error.code == .membershipChanged, let ref = error.ref, inflight.contains(ref) {
+            // The group info came just before: seal for the members of now and send again.
+            inflight.remove(ref)
+            membershipChanged(outboxID: ref)
             return
         }
         guard let ref = error.ref, inflight.contains(ref) else {
@@ -390,7 +440,7 @@ public actor ParlaClient {
     }
 
     /// An outbox item that can never go out: it fails with `reason` (the user can /retry or /delete it).
-    private func reject(_ id: String, reason: String) {
+    func reject(_ id: String, reason: String) {
         do {
             if let record = try store.rejected(id: id, me: profile.name, reason: reason) {
                 settled(record)
@@ -458,6 +508,22 @@ public actor ParlaClient {
             inflight.insert(item.id)
             sent += 1
             switch item.kind {
+            case .group:
+                switch await sealGroup(item, on: link) {
+                case .sealed(let frame):
+                    guard generation == linkGeneration, self.link != nil else {
+                        inflight.remove(item.id)
+                        return
+                    }
+                    await link.send(frame)
+                case .refused(let reason):
+                    inflight.remove(item.id)
+                    reject(item.id, reason: reason)
+                case .later:
+                    inflight.remove(item.id)
+                    scheduleFlushRetry()
+                    return
+                }
             case .message, .control:
                 var body = item.envelope
                 if body == nil {

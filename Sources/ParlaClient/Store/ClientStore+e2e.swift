@@ -202,6 +202,8 @@ extension ClientStore {
         var from: String
         var body: Data
         var sentAt: Date
+        /// The group the relay says this copy was sent to (checked against the encrypted content).
+        var group: String? = nil
     }
 
     /// What one batch of incoming messages changed.
@@ -240,12 +242,21 @@ extension ClientStore {
                         unreadable[item.from, default: []].append(item.id)
                         text += "; asked \(item.from) to send it again"
                     }
-                    try Self.insertIncoming(db, id: item.id, from: item.from, me: me, text: text, at: item.sentAt, undecryptable: true, into: &batch)
+                    try Self.insertIncoming(db, id: item.id, from: item.from, chat: item.group.map { "#" + $0 } ?? item.from, me: me, text: text,
+                                            at: item.sentAt, undecryptable: true, into: &batch)
                     continue
                 }
                 switch content {
                 case .text(let text):
                     try Self.insertIncoming(db, id: item.id, from: item.from, me: me, text: text, at: item.sentAt, undecryptable: false, into: &batch)
+                case .groupText(let group, let text):
+                    // The group named inside the encryption is the truth; the relay's label must agree.
+                    let chat = item.group == group ? "#" + group : item.from
+                    let shown = item.group == group ? text : "⚠ (sent to #\(group), delivered as \(item.group.map { "#" + $0 } ?? "a direct message")) " + text
+                    if chat.hasPrefix("#"), try Self.group(db, group) == nil {
+                        try Self.saveGroup(db, GroupState(name: group, title: group, members: [item.from, me], admins: [], isMember: true))
+                    }
+                    try Self.insertIncoming(db, id: item.id, from: item.from, chat: chat, me: me, text: shown, at: item.sentAt, undecryptable: false, into: &batch)
                 case .resent(let id, let text):
                     try Self.receiveResent(db, id: id, from: item.from, me: me, text: text, at: item.sentAt, into: &batch)
                 case .resendRequest(let ids):
@@ -265,14 +276,15 @@ extension ClientStore {
         }
     }
 
-    private static func insertIncoming(_ db: Database, id: String, from: String, me: String, text: String, at date: Date,
+    private static func insertIncoming(_ db: Database, id: String, from: String, chat: String? = nil, me: String, text: String, at date: Date,
                                        undecryptable: Bool, into batch: inout ReceivedBatch) throws {
+        let chat = chat ?? from
         try db.execute(
             sql: "INSERT INTO messages (id, chat, sender, recipient, text, status, sentAt, undecryptable) VALUES (?, ?, ?, ?, ?, 'received', ?, ?)",
-            arguments: [id, from, from, me, text, millis(date), undecryptable])
+            arguments: [id, chat, from, chat.hasPrefix("#") ? chat : me, text, millis(date), undecryptable])
         let localID = db.lastInsertedRowID
-        try touchChat(db, from, at: date, unreadDelta: 1)
-        batch.added.append(MessageRecord(localID: localID, id: id, chat: from, from: from, to: me, text: text,
+        try touchChat(db, chat, at: date, unreadDelta: 1)
+        batch.added.append(MessageRecord(localID: localID, id: id, chat: chat, from: from, to: chat.hasPrefix("#") ? chat : me, text: text,
                                          status: .received, failureReason: nil, sentAt: date))
     }
 
@@ -295,7 +307,7 @@ extension ClientStore {
     private static func resend(_ db: Database, ids: [String], to peer: String, me: String, at date: Date, into batch: inout ReceivedBatch) throws {
         var count = 0
         for id in ids.prefix(ProtocolLimits.maxIDsPerFrame) {
-            guard let original = try message(db, sender: me, id: id), original.to == peer else { continue }
+            guard let original = try message(db, sender: me, id: id), original.to == peer || original.to.hasPrefix("#") else { continue }
             try enqueueControl(db, .resent(id: id, text: original.text), to: peer)
             count += 1
         }

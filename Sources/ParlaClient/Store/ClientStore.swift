@@ -57,6 +57,7 @@ public final class ClientStore: Sendable {
                 """)
         }
         registerEndToEndMigration(&migrator)
+        registerGroupMigration(&migrator)
         return migrator
     }
 
@@ -87,7 +88,7 @@ public final class ClientStore: Sendable {
 
     struct OutboxItem: Sendable, Equatable {
         /// `control`: an encrypted `MessageContent` of Parla's own (a resend request or a resent copy), never shown.
-        enum Kind: String, Sendable { case message, read, control }
+        enum Kind: String, Sendable { case message, read, control, group }
         var seq: Int64
         var kind: Kind
         var id: String
@@ -107,14 +108,14 @@ public final class ClientStore: Sendable {
     }
 
     public func outboxCount() throws -> Int {
-        try pool.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM outbox WHERE kind = 'message'") ?? 0 }
+        try pool.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM outbox WHERE kind IN ('message', 'group')") ?? 0 }
     }
 
     /// The relay acknowledged an outbox item: it leaves the outbox; a message becomes `sent`.
     func acknowledged(id: String, me: String) throws -> MessageRecord? {
         try pool.write { db in
             guard let kind = try String.fetchOne(db, sql: "DELETE FROM outbox WHERE id = ? RETURNING kind", arguments: [id]) else { return nil }
-            guard kind == OutboxItem.Kind.message.rawValue else { return nil }
+            guard kind == OutboxItem.Kind.message.rawValue || kind == OutboxItem.Kind.group.rawValue else { return nil }
             try db.execute(sql: "UPDATE messages SET status = 'sent' WHERE sender = ? AND id = ? AND status = 'queued'", arguments: [me, id])
             return try Self.message(db, sender: me, id: id)
         }
@@ -130,11 +131,17 @@ public final class ClientStore: Sendable {
     }
 
     /// Receipts move outgoing messages forward, never back.
-    func applyReceipt(status: MessageStatus, messageIds: [String], me: String, reason: String? = nil) throws -> [MessageRecord] {
+    func applyReceipt(status: MessageStatus, messageIds: [String], me: String, from member: String? = nil, reason: String? = nil) throws -> [MessageRecord] {
         try pool.write { db in
             var changed: [MessageRecord] = []
             for id in messageIds {
                 guard let current = try Self.message(db, sender: me, id: id) else { continue }
+                var status = status
+                if current.to.hasPrefix("#"), status == .delivered || status == .read, let member {
+                    // A group message moves on only when every member got there.
+                    guard let aggregate = try Self.applyGroupReceipt(db, message: current, member: member, status: status) else { continue }
+                    status = aggregate
+                }
                 let advance = status == .failed ? (current.status == .queued || current.status == .sent) : status.rank > current.status.rank
                 guard advance, current.status != .failed else { continue }
                 try db.execute(sql: "UPDATE messages SET status = ?, failureReason = ? WHERE localID = ?", arguments: [status.rawValue, reason, current.localID])
@@ -152,7 +159,12 @@ public final class ClientStore: Sendable {
         try pool.write { db in
             guard let message = try Self.message(db, localID: localID), message.status == .failed, message.isOutgoing else { return nil }
             try db.execute(sql: "UPDATE messages SET status = 'queued', failureReason = NULL WHERE localID = ?", arguments: [localID])
-            try db.execute(sql: "INSERT OR IGNORE INTO outbox (kind, id, recipient, payload) VALUES ('message', ?, ?, ?)", arguments: [message.id, message.to, Data(message.text.utf8)])
+            if let group = Self.groupName(ofChat: message.to) {
+                try db.execute(sql: "INSERT OR IGNORE INTO outbox (kind, id, recipient, payload) VALUES ('group', ?, ?, ?)",
+                               arguments: [message.id, message.to, MessageContent.groupText(group: group, text: message.text).encoded])
+            } else {
+                try db.execute(sql: "INSERT OR IGNORE INTO outbox (kind, id, recipient, payload) VALUES ('message', ?, ?, ?)", arguments: [message.id, message.to, Data(message.text.utf8)])
+            }
             return try Self.message(db, localID: localID)
         }
     }
@@ -202,14 +214,27 @@ public final class ClientStore: Sendable {
     /// Marks a chat read; returns the ids to report in a read receipt (and queues it) when `report` is set.
     func markRead(chat: String, report: Bool, receiptID: String) throws -> [String] {
         try pool.write { db in
-            let ids = try String.fetchAll(db, sql: "SELECT id FROM messages WHERE chat = ? AND status = 'received' AND readReported = 0 ORDER BY localID", arguments: [chat])
+            let rows = try Row.fetchAll(db, sql: "SELECT id, sender FROM messages WHERE chat = ? AND status = 'received' AND readReported = 0 AND sender <> ? ORDER BY localID",
+                                        arguments: [chat, Self.systemSender])
+            let ids: [String] = rows.map { $0[0] }
             try db.execute(sql: "UPDATE messages SET readReported = 1 WHERE chat = ? AND status = 'received' AND readReported = 0", arguments: [chat])
             try db.execute(sql: "UPDATE chats SET unread = 0 WHERE name = ?", arguments: [chat])
             if report, !ids.isEmpty {
-                for chunk in stride(from: 0, to: ids.count, by: 1000).map({ Array(ids[$0..<min($0 + 1000, ids.count)]) }) {
-                    let payload = Data(chunk.joined(separator: "\n").utf8)
-                    let id = chunk.count == ids.count ? receiptID : receiptID + "-\(chunk.count)-\(chunk[0].prefix(8))"
-                    try db.execute(sql: "INSERT INTO outbox (kind, id, recipient, payload) VALUES ('read', ?, ?, ?)", arguments: [id, chat, payload])
+                // A receipt goes to each message's sender (in a group, several people).
+                var senders: [String] = []
+                var bySender: [String: [String]] = [:]
+                for row in rows {
+                    let sender: String = row[1]
+                    if bySender[sender] == nil { senders.append(sender) }
+                    bySender[sender, default: []].append(row[0])
+                }
+                for (index, sender) in senders.enumerated() {
+                    let senderIDs = bySender[sender]!
+                    for chunk in stride(from: 0, to: senderIDs.count, by: 1000).map({ Array(senderIDs[$0..<min($0 + 1000, senderIDs.count)]) }) {
+                        let payload = Data(chunk.joined(separator: "\n").utf8)
+                        let id = chunk.count == ids.count ? receiptID : receiptID + "-\(index)-\(chunk.count)-\(chunk[0].prefix(8))"
+                        try db.execute(sql: "INSERT INTO outbox (kind, id, recipient, payload) VALUES ('read', ?, ?, ?)", arguments: [String(id.prefix(64)), sender, payload])
+                    }
                 }
             }
             return ids
@@ -256,6 +281,11 @@ public final class ClientStore: Sendable {
 
     public func message(sender: String, id: String) throws -> MessageRecord? {
         try pool.read { try Self.message($0, sender: sender, id: id) }
+    }
+
+    /// One of our own messages by id.
+    public func message(id: String) throws -> MessageRecord? {
+        try pool.read { db in try Row.fetchOne(db, sql: "SELECT \(Self.columns) FROM messages WHERE id = ? AND status <> 'received'", arguments: [id]).map(Self.record) }
     }
 
     public func allMessages() throws -> [MessageRecord] {

@@ -25,6 +25,8 @@ public struct RelayConfiguration: Sendable {
     public var rateLimitBurst: Double = 2000
     /// One-time prekeys kept per user (end-to-end encryption); more are dropped, not stored.
     public var maxOneTimePrekeys = 500
+    /// Most members in a group (`--max-group-size`).
+    public var maxGroupMembers = GroupLimits.defaultMaxMembers
     public var quota = MailboxQuota()
     /// Unconfirmed deliveries a connection may have outstanding.
     public var deliveryWindow = 256

@@ -124,6 +124,12 @@ actor Session {
                 await lookupKeys(name, bundle: bundle)
             case .storePrekeys(let prekeys):
                 await storePrekeys(prekeys)
+            case .groupChange(let change):
+                await applyGroupChange(change)
+            case .groupInfo(let group):
+                await sendGroupInfo(group)
+            case .groupSend(let send):
+                await acceptGroupSend(send)
             }
         }
     }
@@ -341,6 +347,66 @@ actor Session {
         }
     }
 
+    // MARK: - Groups
+
+    private func applyGroupChange(_ change: GroupChange) async {
+        let accepted = now
+        do {
+            switch try await deps.store.applyGroupChange(change, now: accepted, expiresAt: accepted + deps.configuration.ttlMillis,
+                                                          maxMembers: deps.configuration.maxGroupMembers) {
+            case .applied(_, let notify):
+                emit(.ack(id: change.id))
+                deps.registry.wake(notify)
+            case .duplicate:
+                emit(.ack(id: change.id))
+            case .refused(let error):
+                emit(.error(error))
+            }
+        } catch {
+            deps.logger.error("could not change a group", metadata: ["error": "\(error)"])
+            emit(.error(FrameError(.storageUnavailable, "the relay could not store the change; send it again later", ref: change.id)))
+        }
+    }
+
+    private func sendGroupInfo(_ group: String) async {
+        guard let user = machine.user else { return }
+        do {
+            if let record = try await deps.store.groupInfo(group, for: user) {
+                emit(.groupInfo(record.frame))
+            } else {
+                emit(.error(FrameError(.unknownGroup, "no group named #\(group) that you are a member of", ref: group)))
+            }
+        } catch {
+            emit(.error(FrameError(.storageUnavailable, "the relay could not read the group; ask again later", ref: group)))
+        }
+    }
+
+    /// Stored whole or not at all; a copy set that no longer matches the members is answered
+    /// with the current group first, so the client can re-encrypt for it and retry.
+    private func acceptGroupSend(_ send: ClientFrame.GroupSend) async {
+        guard let user = machine.user else { return }
+        let accepted = now
+        do {
+            switch try await deps.store.acceptGroupSend(id: send.id, from: user, group: send.group, copies: send.copies.map { ($0.to, $0.body) },
+                                                         now: accepted, expiresAt: accepted + deps.configuration.ttlMillis, quota: deps.configuration.quota) {
+            case .stored(let recipients):
+                deps.metrics.messagesAccepted.increment(by: Int64(recipients.count))
+                emit(.ack(id: send.id))
+                deps.registry.wake(recipients)
+            case .duplicate:
+                emit(.ack(id: send.id))
+            case .refused(let error):
+                emit(.error(error))
+            case .membershipChanged(let record):
+                emit(.groupInfo(record.frame))
+                emit(.error(FrameError(.membershipChanged, "the members of #\(send.group) changed; encrypt for the current members and send again", ref: send.id)))
+            }
+        } catch {
+            deps.logger.error("could not store a group message", metadata: ["error": "\(error)"])
+            emit(.error(FrameError(.storageUnavailable, "the relay could not store the message; send it again later", ref: send.id)))
+        }
+    }
+
     // MARK: - Delivery
 
     private func pump() async {
@@ -382,7 +448,12 @@ actor Session {
     static func frame(for item: MailboxItem) -> RelayFrame {
         switch item.kind {
         case .message:
-            return .message(.init(id: item.id, from: item.sender, body: item.body, sentAt: item.acceptedAt))
+            return .message(.init(id: item.id, from: item.sender, body: item.body, sentAt: item.acceptedAt, group: item.group))
+        case .groupEvent:
+            guard let event = try? JSONDecoder().decode(GroupEventRecord.self, from: item.body) else {
+                return .groupEvent(.init(id: item.id, group: item.group ?? "", action: .rename, actor: item.sender, subjects: [], members: [], admins: [], title: "", at: item.acceptedAt))
+            }
+            return .groupEvent(event.frame(id: item.id, group: item.group ?? "", actor: item.sender, at: item.acceptedAt))
         case .delivered, .read, .expired:
             let kind: RelayFrame.ReceiptKind = item.kind == .delivered ? .delivered : item.kind == .read ? .read : .expired
             let ids = String(decoding: item.body, as: UTF8.self).split(separator: "\n").map(String.init)

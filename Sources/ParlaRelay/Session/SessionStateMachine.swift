@@ -43,6 +43,9 @@ struct SessionStateMachine: Sendable {
         case typing(to: String)
         case lookupKeys(String, bundle: Bool)
         case storePrekeys(ClientFrame.PutPrekeys)
+        case groupChange(GroupChange)
+        case groupInfo(String)
+        case groupSend(ClientFrame.GroupSend)
     }
 
     let configuration: Configuration
@@ -183,9 +186,47 @@ struct SessionStateMachine: Sendable {
         case .putPrekeys(let prekeys):
             if let problem = Self.checkPrekeys(prekeys) { return [.send(.error(problem))] }
             return [.storePrekeys(prekeys)]
+        case .groupCreate(let create):
+            if let error = Self.checkGroupRequest(id: create.id, group: create.group, members: create.members, title: create.title) { return [.send(.error(error))] }
+            return [.groupChange(GroupChange(id: create.id, actor: user, group: create.group, action: .create, subjects: create.members, title: create.title))]
+        case .groupUpdate(let update):
+            if let error = Self.checkGroupRequest(id: update.id, group: update.group, members: update.members, title: update.title) { return [.send(.error(error))] }
+            if update.action == .create {
+                return [.send(.error(FrameError(.badFrame, "create a group with 'groupCreate'", ref: update.id)))]
+            }
+            return [.groupChange(GroupChange(id: update.id, actor: user, group: update.group, action: update.action, subjects: update.members, title: update.title))]
+        case .groupInfo(let group):
+            guard Validation.isValidName(group) else { return [.send(.error(FrameError(.unknownGroup, "'\(group.prefix(40))' is not a valid group name")))] }
+            return [.groupInfo(group)]
+        case .groupSend(let send):
+            if let error = Self.checkGroupRequest(id: send.id, group: send.group, members: send.copies.map(\.to), title: nil) { return [.send(.error(error))] }
+            if let large = send.copies.first(where: { $0.body.count > ProtocolLimits.maxBodyBytes }) {
+                return [.send(.error(FrameError(.messageTooLarge, "the copy for \(large.to) is \(large.body.count) bytes; the limit is \(ProtocolLimits.maxBodyBytes)", ref: send.id)))]
+            }
+            return [.groupSend(send)]
         case .login, .register:
             return [.send(.error(FrameError(.alreadyAuthenticated, "this connection is already logged in")))]
         }
+    }
+
+    /// Most members named in one group frame (the relay's group size limit may be lower).
+    static let maxGroupFrameMembers = 1024
+
+    private static func checkGroupRequest(id: String, group: String, members: [String], title: String?) -> FrameError? {
+        guard Validation.isValidID(id) else {
+            return FrameError(.invalidID, "request id must be 1-64 characters of A-Z a-z 0-9 _ . - :", ref: String(id.prefix(64)))
+        }
+        guard Validation.isValidName(group) else {
+            return FrameError(.badFrame, "'\(group.prefix(40))' is not a valid group name (3-32 of a-z 0-9 _ . -)", ref: id)
+        }
+        guard members.count <= maxGroupFrameMembers else { return FrameError(.tooManyIDs, "at most \(maxGroupFrameMembers) members per frame", ref: id) }
+        if let bad = members.first(where: { !Validation.isValidName($0) }) {
+            return FrameError(.unknownUser, "'\(bad.prefix(40))' is not a valid user name", ref: id)
+        }
+        if let title, !GroupLimits.isValidTitle(title) {
+            return FrameError(.badFrame, "a group title is 1-\(GroupLimits.maxTitleBytes) bytes of text without control characters", ref: id)
+        }
+        return nil
     }
 
     private func challenge(nonce: Data, now: Int64) -> RelayFrame {
@@ -241,6 +282,9 @@ struct SessionStateMachine: Sendable {
         switch frame {
         case .send(let send): send.id
         case .read(let read): read.id
+        case .groupCreate(let create): create.id
+        case .groupUpdate(let update): update.id
+        case .groupSend(let send): send.id
         default: nil
         }
     }

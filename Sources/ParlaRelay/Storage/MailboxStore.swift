@@ -20,6 +20,8 @@ public struct UserRecord: Sendable, Equatable {
 public struct MailboxItem: Sendable, Equatable {
     public enum Kind: Int, Sendable {
         case message = 0, delivered = 1, read = 2, expired = 3
+        /// A group membership change; the body is a `GroupEventRecord` in JSON.
+        case groupEvent = 4
     }
 
     /// Relay-wide acceptance order; per recipient it is the delivery order.
@@ -30,14 +32,17 @@ public struct MailboxItem: Sendable, Equatable {
     /// Message body, or for receipts the message ids joined by "\n".
     public var body: Data
     public var acceptedAt: Int64
+    /// For a group message copy or event: the group.
+    public var group: String?
 
-    public init(seq: Int64, id: String, sender: String, kind: Kind, body: Data, acceptedAt: Int64) {
+    public init(seq: Int64, id: String, sender: String, kind: Kind, body: Data, acceptedAt: Int64, group: String? = nil) {
         self.seq = seq
         self.id = id
         self.sender = sender
         self.kind = kind
         self.body = body
         self.acceptedAt = acceptedAt
+        self.group = group
     }
 }
 
@@ -118,6 +123,14 @@ public protocol MailboxStore: Sendable {
     func purgeDeletedData() async throws
     /// Write transactions committed so far (a counter; only changes matter).
     var commits: Int { get }
+    /// Applies a membership change checked against the group's current state; the event
+    /// is stored for everyone concerned in the same commit.
+    func applyGroupChange(_ change: GroupChange, now: Int64, expiresAt: Int64, maxMembers: Int) async throws -> GroupChangeOutcome
+    /// The group as `user` may see it (nil: no such group, or not a member).
+    func groupInfo(_ group: String, for user: String) async throws -> GroupRecord?
+    /// Stores one copy per member in one commit, if the copies match the membership exactly.
+    func acceptGroupSend(id: String, from sender: String, group: String, copies: [(to: String, body: Data)], now: Int64, expiresAt: Int64,
+                         quota: MailboxQuota) async throws -> GroupSendOutcome
 }
 
 extension MailboxStore {

@@ -9,8 +9,8 @@ import ParlaProtocol
 /// a delivered message leaves no bytes behind once the log is checkpointed.
 public final class SQLiteMailboxStore: MailboxStore {
     public let path: String
-    private let pool: DatabasePool
-    private let committer: GroupCommitter
+    let pool: DatabasePool
+    let committer: GroupCommitter
     /// Sender/recipient pairs known to be in `peers`, so a busy conversation does not write
     /// the same two rows with every message. Filled only after a commit that stored them.
     private let knownPeers = KnownPeers()
@@ -63,7 +63,7 @@ public final class SQLiteMailboxStore: MailboxStore {
                 CREATE TABLE peers (user TEXT NOT NULL, peer TEXT NOT NULL, PRIMARY KEY (user, peer)) WITHOUT ROWID;
                 """)
             let identity = "relay-" + randomHex(bytes: 16)
-            try db.cachedStatement(sql: "INSERT INTO meta (key, value) VALUES ('relay_id', ?)").execute(arguments: [identity])
+            try db.execute(sql: "INSERT INTO meta (key, value) VALUES ('relay_id', ?)", arguments: [identity])
         }
         migrator.registerMigration("v2-prekeys") { db in
             try db.execute(sql: """
@@ -82,6 +82,7 @@ public final class SQLiteMailboxStore: MailboxStore {
                 ) WITHOUT ROWID;
                 """)
         }
+        registerGroupMigration(&migrator)
         return migrator
     }
 
@@ -211,10 +212,10 @@ public final class SQLiteMailboxStore: MailboxStore {
 
     public func pending(for user: String, after seq: Int64, limit: Int) async throws -> [MailboxItem] {
         try await pool.read { db in
-            let rows = try Row.fetchAll(try db.cachedStatement(sql: "SELECT seq, id, sender, kind, body, acceptedAt FROM mailbox WHERE recipient = ? AND seq > ? ORDER BY seq LIMIT ?"), arguments: [user, seq, limit])
+            let rows = try Row.fetchAll(try db.cachedStatement(sql: "SELECT seq, id, sender, kind, body, acceptedAt, grp FROM mailbox WHERE recipient = ? AND seq > ? ORDER BY seq LIMIT ?"), arguments: [user, seq, limit])
             return try rows.map { row in
                 guard let kind = MailboxItem.Kind(rawValue: row[3]) else { throw StoreError.corrupt("unknown item kind \(row[3] as Int)") }
-                return MailboxItem(seq: row[0], id: row[1], sender: row[2], kind: kind, body: row[4], acceptedAt: row[5])
+                return MailboxItem(seq: row[0], id: row[1], sender: row[2], kind: kind, body: row[4], acceptedAt: row[5], group: row[6])
             }
         }
     }

@@ -1,0 +1,180 @@
+import Foundation
+import GRDB
+import ParlaProtocol
+
+/// Groups: membership checked and changed in the same commit as the events that tell
+/// everyone about it, and group sends stored whole or not at all.
+extension SQLiteMailboxStore {
+    static func registerGroupMigration(_ migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("v3-groups") { db in
+            try db.execute(sql: """
+                CREATE TABLE groups (name TEXT PRIMARY KEY, title TEXT NOT NULL, createdAt INTEGER NOT NULL) WITHOUT ROWID;
+                CREATE TABLE group_members (
+                    grp TEXT NOT NULL,
+                    member TEXT NOT NULL,
+                    admin INTEGER NOT NULL DEFAULT 0,
+                    since INTEGER NOT NULL,
+                    PRIMARY KEY (grp, member)
+                ) WITHOUT ROWID;
+                ALTER TABLE mailbox ADD COLUMN grp TEXT;
+                """)
+        }
+    }
+
+    static func group(_ db: Database, _ name: String) throws -> GroupRecord? {
+        guard let title = try String.fetchOne(try db.cachedStatement(sql: "SELECT title FROM groups WHERE name = ?"), arguments: [name]) else { return nil }
+        let rows = try Row.fetchAll(try db.cachedStatement(sql: "SELECT member, admin FROM group_members WHERE grp = ? ORDER BY since, member"), arguments: [name])
+        return GroupRecord(name: name, title: title, members: rows.map { $0[0] }, admins: rows.filter { $0[1] as Bool }.map { $0[0] })
+    }
+
+    public func groupInfo(_ group: String, for user: String) async throws -> GroupRecord? {
+        try await pool.read { db in
+            guard let record = try Self.group(db, group), record.members.contains(user) else { return nil }
+            return record
+        }
+    }
+
+    public func applyGroupChange(_ change: GroupChange, now: Int64, expiresAt: Int64, maxMembers: Int) async throws -> GroupChangeOutcome {
+        let key = Self.acceptedKey(sender: change.actor, id: change.id)
+        return try await committer.perform { db in
+            if try Bool.fetchOne(try db.cachedStatement(sql: "SELECT 1 FROM accepted WHERE key = ?"), arguments: [key]) == true {
+                return .duplicate
+            }
+            let outcome = try Self.apply(db, change, now: now, expiresAt: expiresAt, maxMembers: maxMembers)
+            if case .applied = outcome {
+                try db.cachedStatement(sql: "INSERT INTO accepted (key, expiresAt) VALUES (?, ?)").execute(arguments: [key, expiresAt])
+            }
+            return outcome
+        }
+    }
+
+    private static func apply(_ db: Database, _ change: GroupChange, now: Int64, expiresAt: Int64, maxMembers: Int) throws -> GroupChangeOutcome {
+        func refuse(_ code: ErrorCode, _ message: String) -> GroupChangeOutcome { .refused(FrameError(code, message, ref: change.id)) }
+        let name = change.group
+        let subjects = change.subjects.reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
+        for subject in subjects where try Bool.fetchOne(try db.cachedStatement(sql: "SELECT 1 FROM users WHERE name = ?"), arguments: [subject]) != true {
+            return refuse(.unknownUser, "no user named '\(subject)' on this relay")
+        }
+        var notifyAlso: [String] = []
+        if change.action == .create {
+            guard try group(db, name) == nil else { return refuse(.groupExists, "a group named #\(name) already exists") }
+            guard let title = change.title, GroupLimits.isValidTitle(title) else { return refuse(.badFrame, "a group needs a title of 1-\(GroupLimits.maxTitleBytes) bytes") }
+            let members = [change.actor] + subjects.filter { $0 != change.actor }
+            guard members.count <= maxMembers else { return refuse(.groupFull, "a group has at most \(maxMembers) members") }
+            try db.cachedStatement(sql: "INSERT INTO groups (name, title, createdAt) VALUES (?, ?, ?)").execute(arguments: [name, title, now])
+            for (index, member) in members.enumerated() {
+                try insertMember(db, name, member, admin: index == 0, since: now * 1000 + Int64(index))
+            }
+        } else {
+            guard let current = try group(db, name) else { return refuse(.unknownGroup, "no group named #\(name)") }
+            guard current.members.contains(change.actor) else { return refuse(.notMember, "you are not a member of #\(name)") }
+            let isAdmin = current.admins.contains(change.actor)
+            switch change.action {
+            case .create:
+                break
+            case .add:
+                guard isAdmin else { return refuse(.notAdmin, "only admins of #\(name) can add members") }
+                let new = subjects.filter { !current.members.contains($0) }
+                guard !new.isEmpty else { return refuse(.badFrame, "\(subjects.joined(separator: ", ")) already in #\(name)") }
+                guard current.members.count + new.count <= maxMembers else { return refuse(.groupFull, "#\(name) would have more than \(maxMembers) members") }
+                for (index, member) in new.enumerated() { try insertMember(db, name, member, admin: false, since: now * 1000 + Int64(index)) }
+            case .remove:
+                guard isAdmin else { return refuse(.notAdmin, "only admins of #\(name) can remove members") }
+                guard !subjects.isEmpty, !subjects.contains(change.actor) else { return refuse(.badFrame, "name the members to remove (to go yourself, leave)") }
+                if let outsider = subjects.first(where: { !current.members.contains($0) }) { return refuse(.notMember, "\(outsider) is not in #\(name)") }
+                for member in subjects { try deleteMember(db, name, member) }
+                notifyAlso = subjects
+            case .leave:
+                try deleteMember(db, name, change.actor)
+                notifyAlso = [change.actor]
+                let remaining = current.members.filter { $0 != change.actor }
+                if remaining.isEmpty {
+                    try db.cachedStatement(sql: "DELETE FROM groups WHERE name = ?").execute(arguments: [name])
+                } else if !current.admins.contains(where: { $0 != change.actor }) {
+                    // The last admin left: the longest-standing member takes over, so the group stays manageable.
+                    try db.cachedStatement(sql: "UPDATE group_members SET admin = 1 WHERE grp = ? AND member = ?").execute(arguments: [name, remaining[0]])
+                }
+            case .rename:
+                guard isAdmin else { return refuse(.notAdmin, "only admins of #\(name) can rename it") }
+                guard let title = change.title, GroupLimits.isValidTitle(title) else { return refuse(.badFrame, "a group needs a title of 1-\(GroupLimits.maxTitleBytes) bytes") }
+                try db.cachedStatement(sql: "UPDATE groups SET title = ? WHERE name = ?").execute(arguments: [title, name])
+            case .promote, .demote:
+                guard isAdmin else { return refuse(.notAdmin, "only admins of #\(name) can \(change.action.rawValue) members") }
+                guard !subjects.isEmpty else { return refuse(.badFrame, "name the members to \(change.action.rawValue)") }
+                if let outsider = subjects.first(where: { !current.members.contains($0) }) { return refuse(.notMember, "\(outsider) is not in #\(name)") }
+                if change.action == .demote, Set(current.admins).isSubset(of: Set(subjects)) {
+                    return refuse(.badFrame, "#\(name) needs at least one admin")
+                }
+                try db.cachedStatement(sql: "UPDATE group_members SET admin = ? WHERE grp = ? AND member IN (SELECT value FROM json_each(?))")
+                    .execute(arguments: [change.action == .promote, name, String(decoding: try JSONEncoder().encode(subjects), as: UTF8.self)])
+            }
+        }
+        let after = try group(db, name) ?? GroupRecord(name: name, title: "", members: [], admins: [])
+        let event = GroupEventRecord(action: change.action, subjects: change.action == .create ? after.members.filter { $0 != change.actor } : subjects,
+                                     members: after.members, admins: after.admins, title: after.title)
+        let body = try JSONEncoder().encode(event)
+        let notify = after.members + notifyAlso.filter { !after.members.contains($0) }
+        let eventID = "g-" + randomHex(bytes: 12)
+        for member in notify {
+            try db.cachedStatement(sql: "INSERT INTO mailbox (recipient, id, sender, kind, body, acceptedAt, expiresAt, grp) VALUES (?, ?, ?, 4, ?, ?, ?, ?)")
+                .execute(arguments: [member, eventID, change.actor, body, now, expiresAt, name])
+        }
+        return .applied(after, notify: notify)
+    }
+
+    private static func insertMember(_ db: Database, _ group: String, _ member: String, admin: Bool, since: Int64) throws {
+        try db.cachedStatement(sql: "INSERT INTO group_members (grp, member, admin, since) VALUES (?, ?, ?, ?)").execute(arguments: [group, member, admin, since])
+    }
+
+    private static func deleteMember(_ db: Database, _ group: String, _ member: String) throws {
+        try db.cachedStatement(sql: "DELETE FROM group_members WHERE grp = ? AND member = ?").execute(arguments: [group, member])
+    }
+
+    public func acceptGroupSend(id: String, from sender: String, group name: String, copies: [(to: String, body: Data)], now: Int64, expiresAt: Int64,
+                                quota: MailboxQuota) async throws -> GroupSendOutcome {
+        let key = Self.acceptedKey(sender: sender, id: id)
+        do {
+            return try await storeGroupSend(key: key, id: id, sender: sender, name: name, copies: copies, now: now, expiresAt: expiresAt, quota: quota)
+        } catch let refusal as GroupSendRefusal {
+            return refusal.outcome
+        }
+    }
+
+    /// Thrown to undo the copies already written when a later one cannot be stored.
+    private struct GroupSendRefusal: Error {
+        var outcome: GroupSendOutcome
+    }
+
+    private func storeGroupSend(key: Data, id: String, sender: String, name: String, copies: [(to: String, body: Data)], now: Int64, expiresAt: Int64,
+                                quota: MailboxQuota) async throws -> GroupSendOutcome {
+        try await committer.perform { db in
+            if try Bool.fetchOne(try db.cachedStatement(sql: "SELECT 1 FROM accepted WHERE key = ?"), arguments: [key]) == true {
+                return .duplicate
+            }
+            guard let group = try Self.group(db, name) else { return .refused(FrameError(.unknownGroup, "no group named #\(name)", ref: id)) }
+            guard group.members.contains(sender) else { return .refused(FrameError(.notMember, "you are not a member of #\(name)", ref: id)) }
+            let expected = Set(group.members.filter { $0 != sender })
+            let recipients = copies.map(\.to)
+            guard Set(recipients) == expected, recipients.count == expected.count else { return .membershipChanged(group) }
+            for copy in copies {
+                guard let counts = try Row.fetchOne(try db.cachedStatement(sql: "SELECT pendingMessages, pendingBytes FROM users WHERE name = ?"), arguments: [copy.to]) else {
+                    return .membershipChanged(group)
+                }
+                if (counts[0] as Int) >= quota.maxMessages || (counts[1] as Int) + copy.body.count > quota.maxBytes {
+                    return .refused(FrameError(.mailboxFull, "\(copy.to)'s mailbox is full; try again later", ref: id))
+                }
+            }
+            for copy in copies {
+                try db.cachedStatement(sql: "INSERT OR IGNORE INTO mailbox (recipient, id, sender, kind, body, acceptedAt, expiresAt, grp) VALUES (?, ?, ?, 0, ?, ?, ?, ?)")
+                    .execute(arguments: [copy.to, id, sender, copy.body, now, expiresAt, name])
+                guard db.changesCount > 0 else {
+                    throw GroupSendRefusal(outcome: .refused(FrameError(.idConflict, "id '\(id)' is already used for a message to \(copy.to); choose another", ref: id)))
+                }
+                try db.cachedStatement(sql: "UPDATE users SET pendingMessages = pendingMessages + 1, pendingBytes = pendingBytes + ? WHERE name = ?")
+                    .execute(arguments: [copy.body.count, copy.to])
+            }
+            try db.cachedStatement(sql: "INSERT INTO accepted (key, expiresAt) VALUES (?, ?)").execute(arguments: [key, expiresAt])
+            return .stored(recipients: recipients)
+        }
+    }
+}

@@ -1,0 +1,96 @@
+import Foundation
+@testable import ParlaClient
+import ParlaProtocol
+import ParlaRelay
+import ParlaRelayTesting
+import Testing
+
+/// Groups through real engines and a real relay: end-to-end encrypted copies, members
+/// offline, aggregated ticks, membership changes and their races.
+@Suite(.serialized) struct GroupEngineTests {
+    func texts(_ client: RunningClient, chat: String = "#team") throws -> [String] {
+        try client.store.history(chat: chat, limit: 100).filter { $0.from != ClientStore.systemSender }.map(\.text)
+    }
+
+    @Test func threeMembersOneOfflineEverythingArrivesInOrderAndTicksAggregate() async throws {
+        let relay = try await TestRelay.start()
+        defer { Task { await relay.stop() } }
+        let alice = try TestProfiles.engine(for: try await TestProfiles.register("alice", url: relay.url))
+        let bob = try TestProfiles.engine(for: try await TestProfiles.register("bob", url: relay.url))
+        let carol = try TestProfiles.engine(for: try await TestProfiles.register("carol", url: relay.url))
+        alice.start()
+        bob.start()
+        try await eventually("online") { await alice.client.connectionState == .online }
+        try await alice.client.createGroup("team", title: "The team", members: ["bob", "carol"])
+        try await eventually("alice knows the group") { try alice.store.group("team")?.members == ["alice", "bob", "carol"] }
+
+        let marker = "GROUP-\(UUID().uuidString)"
+        var sent: [MessageRecord] = []
+        for n in 1...3 { sent.append(try await alice.client.send("\(marker) \(n)", to: "#team")) }
+        try await eventually("bob has all three, in order") { try texts(bob) == (1...3).map { "\(marker) \($0)" } }
+        #expect(try relay.databaseFileBytes().range(of: Data(marker.utf8)) == nil, "the relay holds only ciphertext")
+        try await eventually("sent, not delivered: carol is offline") { try alice.store.message(id: sent[2].id)?.status == .sent }
+        let detail = try alice.client.store.memberReceipts(messageID: sent[0].id)
+        #expect(detail.map(\.member) == ["bob", "carol"] && detail.first { $0.member == "bob" }?.delivered == true && detail.first { $0.member == "carol" }?.delivered == false)
+
+        carol.start()
+        try await eventually("carol gets the creation and every message in order") { try texts(carol) == (1...3).map { "\(marker) \($0)" } }
+        #expect(try carol.store.history(chat: "#team", limit: 10).first?.text.contains("alice created #team") == true)
+        try await eventually("delivered to everyone") { try sent.allSatisfy { try alice.store.message(id: $0.id)?.status == .delivered } }
+        try await bob.client.markRead(chat: "#team")
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(try alice.store.message(id: sent[0].id)?.status == .delivered, "read by bob only: not yet read")
+        try await carol.client.markRead(chat: "#team")
+        try await eventually("read by everyone") { try sent.allSatisfy { try alice.store.message(id: $0.id)?.status == .read } }
+
+        // Replies from the others land in the same group chat, once each.
+        _ = try await bob.client.send("bob here", to: "#team")
+        try await eventually("alice and carol see bob") { try texts(alice).contains("bob here") && texts(carol).contains("bob here") }
+        #expect(try alice.store.history(chat: "#team", limit: 50).filter { $0.text == "bob here" }.count == 1)
+        await alice.shutdown(); await bob.shutdown(); await carol.shutdown()
+    }
+
+    @Test func removedMembersGetNothingNewNonAdminsAreRefusedAndStaleListsAreRetried() async throws {
+        let relay = try await TestRelay.start()
+        defer { Task { await relay.stop() } }
+        let alice = try TestProfiles.engine(for: try await TestProfiles.register("alice", url: relay.url))
+        let bob = try TestProfiles.engine(for: try await TestProfiles.register("bob", url: relay.url))
+        let carol = try TestProfiles.engine(for: try await TestProfiles.register("carol", url: relay.url))
+        let dave = try TestProfiles.engine(for: try await TestProfiles.register("dave", url: relay.url))
+        for client in [alice, bob, carol, dave] { client.start() }
+        try await eventually("online") {
+            let daveState = await dave.client.connectionState
+            let aliceState = await alice.client.connectionState
+            return daveState == .online && aliceState == .online
+        }
+        try await alice.client.createGroup("team", title: "Team", members: ["bob", "carol"])
+        try await eventually("bob knows") { try bob.store.group("team") != nil }
+
+        // Bob is not an admin.
+        await #expect(throws: EngineError.relayRefused(code: "not_admin", message: "only admins of #team can add members")) {
+            try await bob.client.updateGroup("team", .add, members: ["dave"])
+        }
+        // Alice's view goes stale (as if the add below raced her message): the relay refuses
+        // the copies, sends the members of now, and her engine seals again on its own.
+        let stale = try #require(try alice.store.group("team"))
+        try await alice.client.updateGroup("team", .add, members: ["dave"])
+        try await eventually("alice saw dave join") { try alice.store.group("team")?.members.contains("dave") == true }
+        try alice.store.updateGroup(.init(group: "team", title: stale.title, members: stale.members, admins: stale.admins), me: "alice")
+        let raced = try await alice.client.send("after dave joined", to: "#team")
+        try await eventually("everyone, dave included, got it once") {
+            try [bob, carol, dave].allSatisfy { try texts($0).filter { $0 == "after dave joined" }.count == 1 }
+        }
+        try await eventually("delivered to all four recipients") { try alice.store.message(id: raced.id)?.status == .delivered }
+        #expect(try dave.store.history(chat: "#team", limit: 10).map(\.text).contains { $0.contains("alice added you") })
+
+        // Bob is removed: nothing new reaches him and he cannot send.
+        try await alice.client.updateGroup("team", .remove, members: ["bob"])
+        try await eventually("bob knows he is out") { try bob.store.group("team")?.isMember == false }
+        _ = try await alice.client.send("without bob", to: "#team")
+        try await eventually("carol got it") { try texts(carol).contains("without bob") }
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(try !texts(bob).contains("without bob"))
+        await #expect(throws: EngineError.notGroupMember("team")) { try await bob.client.send("let me back", to: "#team") }
+        for client in [alice, bob, carol, dave] { await client.shutdown() }
+    }
+}
