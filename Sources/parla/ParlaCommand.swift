@@ -9,7 +9,7 @@ struct ParlaCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "parla",
         abstract: "Parla: instant messaging for the terminal.",
-        subcommands: [Init.self, Send.self, Sync.self, Chats.self, History.self, Search.self, Status.self, Verify.self, Demo.self, Doctor.self])
+        subcommands: [Init.self, Send.self, Sync.self, Chats.self, History.self, Search.self, Status.self, Verify.self, Group.self, Demo.self, Doctor.self])
 
     @OptionGroup var global: GlobalOptions
     @Option(help: "Colour theme: default, light, high-contrast, mono or one of yours in ~/.config/parla/themes (NO_COLOR selects mono).") var theme: String?
@@ -122,13 +122,17 @@ extension GlobalOptions {
 struct Send: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Send TEXT to TO; prints 'sent ID' or, if the relay is unreachable, 'queued ID'.")
     @OptionGroup var global: GlobalOptions
-    @Argument(help: "Recipient's user name.") var to: String
+    @Argument(help: "Recipient's user name, or #GROUP.") var to: String
     @Argument(help: "The message.") var text: String
     @Option(help: "Seconds to wait for the relay before leaving the message queued.") var timeout: Double = 10
 
     func run() async throws {
         try await reportingErrors {
             let client = try global.openClient()
+            if let group = ClientStore.groupName(ofChat: to), try await client.group(group) == nil {
+                // Added to a group since the last run: catch up first, so its members are known.
+                _ = try await EngineRun(client).whileRunning(timeout: timeout) { await client.waitUntilSynced() }
+            }
             let record: MessageRecord
             do {
                 record = try await client.send(text, to: to)
@@ -206,7 +210,7 @@ struct Chats: AsyncParsableCommand {
 struct History: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Show the latest messages with one user.")
     @OptionGroup var global: GlobalOptions
-    @Argument(help: "The other user's name.") var with: String
+    @Argument(help: "The other user's name, or #GROUP.") var with: String
     @Option(help: "How many messages.") var limit = 50
     @Flag(help: "One JSON object per line.") var json = false
 

@@ -118,6 +118,49 @@ import Testing
         #expect((history.first?["reason"] as? String)?.contains("no user named") == true)
     }
 
+    /// `parla group …` end to end: create, send to '#team', history and sync show the group
+    /// chat, info as text and JSON, a non-admin refused with the relay's reason, leave.
+    @Test func groupCommands() async throws {
+        let relay = try await TestRelay.start()
+        defer { Task { await relay.stop() } }
+        var homes: [String: String] = [:]
+        for name in ["alice", "bob", "carol"] {
+            let home = makeTemporaryDirectory(prefix: "parla-cli-group-\(name)") + "/p"
+            #expect(try await runParla(["init", name, "--server", relay.url, "--home", home]).status == 0)
+            homes[name] = home
+        }
+        let created = try await runParla(["group", "create", "#team", "bob", "carol", "--title", "The team", "--home", homes["alice"]!])
+        #expect(created.status == 0 && created.out == "created #team\n", "\(created)")
+        let sent = try await runParla(["send", "#team", "hello team", "--home", homes["alice"]!])
+        #expect(sent.status == 0 && sent.out.hasPrefix("sent "), "\(sent)")
+
+        let synced = try jsonLines(try await runParla(["sync", "--json", "--home", homes["bob"]!]).out)
+        #expect(synced.contains { $0["chat"] as? String == "#team" && $0["text"] as? String == "hello team" && $0["from"] as? String == "alice" }, "\(synced)")
+        let history = try jsonLines(try await runParla(["history", "#team", "--json", "--home", homes["bob"]!]).out)
+        #expect(history.last?["text"] as? String == "hello team")
+        let chats = try jsonLines(try await runParla(["chats", "--json", "--home", homes["bob"]!]).out)
+        #expect(chats.contains { $0["chat"] as? String == "#team" })
+
+        let info = try await runParla(["group", "info", "team", "--json", "--home", homes["bob"]!])
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(info.out.utf8)) as? [String: Any], "\(info)")
+        #expect(object["chat"] as? String == "#team" && object["title"] as? String == "The team")
+        #expect(object["members"] as? [String] == ["alice", "bob", "carol"] && object["admins"] as? [String] == ["alice"])
+        let text = try await runParla(["group", "info", "team", "--home", homes["bob"]!])
+        #expect(text.out.contains("members (3): alice (admin), bob, carol"), "\(text)")
+
+        let refused = try await runParla(["group", "add", "team", "carol", "--home", homes["bob"]!])
+        #expect(refused.status == 1 && refused.err.contains("only admins of #team can add members"), "\(refused)")
+        let badName = try await runParla(["group", "create", "No Good", "--home", homes["alice"]!])
+        #expect(badName.status != 0 && badName.err.contains("not a valid group name"))
+
+        let left = try await runParla(["group", "leave", "team", "--home", homes["carol"]!])
+        #expect(left.status == 0 && left.out == "left #team\n", "\(left)")
+        let after = try await runParla(["group", "info", "team", "--home", homes["alice"]!])
+        #expect(after.out.contains("members (2): alice (admin), bob"), "\(after)")
+        let notMember = try await runParla(["send", "#team", "still here?", "--home", homes["carol"]!])
+        #expect(notMember.status == 1 && notMember.err.contains("no longer a member of #team"), "\(notMember)")
+    }
+
     /// `parla sync` is killed with SIGKILL while flushing a full outbox; the next run
     /// finishes the job and bob gets every message exactly once, in order.
     @Test func clientKilledWithAFullOutbox() async throws {

@@ -14,11 +14,18 @@ extension ParlaClient {
     /// Creates `#name` with `members` (and us, as admin). Needs the relay.
     public func createGroup(_ name: String, title: String, members: [String]) async throws(EngineError) {
         try await groupRequest { id in .groupCreate(.init(id: id, group: name, title: title, members: members)) }
+        _ = try? await fetchGroup(name)
     }
 
     /// add / remove / promote / demote (`members`), rename (`title`), leave. Needs the relay.
     public func updateGroup(_ name: String, _ action: GroupAction, members: [String] = [], title: String? = nil) async throws(EngineError) {
         try await groupRequest { id in .groupUpdate(.init(id: id, group: name, action: action, members: members, title: title)) }
+        // The local view follows at once (the event confirming it comes through the mailbox too).
+        if action == .leave {
+            try? store.markLeft(name, me: profile.name)
+        } else {
+            _ = try? await fetchGroup(name)
+        }
     }
 
     /// The group as the relay has it now (also stored locally); nil when it does not exist or we are not in it.

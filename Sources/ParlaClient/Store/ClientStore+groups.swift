@@ -80,6 +80,16 @@ extension ClientStore {
         }
     }
 
+    func markLeft(_ name: String, me: String) throws {
+        try pool.write { db in
+            guard var group = try Self.group(db, name) else { return }
+            group.members.removeAll { $0 == me }
+            group.admins.removeAll { $0 == me }
+            group.isMember = false
+            try Self.saveGroup(db, group)
+        }
+    }
+
     /// Applies membership events and writes each as a line in the group's chat; an event
     /// seen before (a redelivery) changes nothing.
     func applyGroupEvents(_ events: [RelayFrame.GroupEvent], me: String) throws -> [MessageRecord] {
