@@ -14,6 +14,14 @@ extension ClientStore {
         /// False once we left or were removed (the history stays).
         public var isMember: Bool
         public var chat: String { "#" + name }
+
+        public init(name: String, title: String, members: [String], admins: [String], isMember: Bool) {
+            self.name = name
+            self.title = title
+            self.members = members
+            self.admins = admins
+            self.isMember = isMember
+        }
     }
 
     /// One member's progress on one of our group messages.

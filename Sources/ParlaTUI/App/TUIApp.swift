@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import ParlaClient
+import ParlaProtocol
 import Synchronization
 
 /// Runs the full-screen UI for one engine: a dedicated thread owns ncurses and
@@ -17,6 +18,7 @@ public final class TUIApp: Sendable {
     private let inbox = Mutex<[AppAction]>([])
     private let quitRequested = Atomic<Bool>(false)
     private let bellRequested = Atomic<Bool>(false)
+    private let mentionBellRequested = Atomic<Bool>(false)
     /// A theme chosen with `/theme`, for the UI thread to apply.
     private let pendingTheme = Mutex<Theme?>(nil)
     private static let signalled = Atomic<Int32>(0)
@@ -135,7 +137,9 @@ public final class TUIApp: Sendable {
                     perform(effect)
                 }
             }
-            if bellRequested.exchange(false, ordering: .relaxed), config.bell { terminal.bell() }
+            let bell = bellRequested.exchange(false, ordering: .relaxed) && config.bell
+            // A mention rings even when the bell is off for ordinary messages.
+            if mentionBellRequested.exchange(false, ordering: .relaxed) || bell { terminal.bell() }
             if let chosen = pendingTheme.withLock({ pending -> Theme? in defer { pending = nil }; return pending }) {
                 theme = chosen
                 if !terminal.isUTF8 { theme.ascii = true }
@@ -167,6 +171,19 @@ public final class TUIApp: Sendable {
         }
     }
 
+    static func describe(_ request: GroupRequest) -> String {
+        let members = request.members.joined(separator: ", ")
+        switch request.action {
+        case .create: return "created #\(request.name) with \(members)"
+        case .add: return "added \(members) to #\(request.name)"
+        case .remove: return "removed \(members) from #\(request.name)"
+        case .leave: return "left #\(request.name)"
+        case .rename: return "#\(request.name) is now “\(request.title ?? "")”"
+        case .promote: return "\(members) now admin of #\(request.name)"
+        case .demote: return "\(members) no longer admin of #\(request.name)"
+        }
+    }
+
     private func perform(_ effect: AppEffect) {
         let client = self.client
         switch effect {
@@ -174,6 +191,38 @@ public final class TUIApp: Sendable {
             quitRequested.store(true, ordering: .relaxed)
         case .bell:
             bellRequested.store(true, ordering: .relaxed)
+        case .mentionBell:
+            mentionBellRequested.store(true, ordering: .relaxed)
+        case .group(let request):
+            Task {
+                do throws(EngineError) {
+                    if request.action == .create {
+                        try await client.createGroup(request.name, title: request.title ?? request.name, members: request.members)
+                    } else {
+                        try await client.updateGroup(request.name, request.action, members: request.members, title: request.title)
+                    }
+                    self.post(.notice(Self.describe(request)))
+                } catch {
+                    self.post(.notice("\(error)"))
+                }
+                if let groups = try? await client.groups() { self.post(.groupsLoaded(groups)) }
+                if let chats = try? await client.chats() { self.post(.chatsLoaded(chats)) }
+            }
+        case .memberReceipts(let id):
+            Task {
+                guard let receipts = try? await client.memberReceipts(messageID: id), !receipts.isEmpty else {
+                    self.post(.notice("no per-member receipts for that message"))
+                    return
+                }
+                let read = receipts.filter(\.read).map(\.member)
+                let delivered = receipts.filter { $0.delivered && !$0.read }.map(\.member)
+                let waiting = receipts.filter { !$0.delivered }.map(\.member)
+                var parts: [String] = []
+                if !read.isEmpty { parts.append("read: " + read.joined(separator: ", ")) }
+                if !delivered.isEmpty { parts.append("delivered: " + delivered.joined(separator: ", ")) }
+                if !waiting.isEmpty { parts.append("not yet: " + waiting.joined(separator: ", ")) }
+                self.post(.notice(parts.joined(separator: " · ")))
+            }
         case .send(let text, let to):
             Task {
                 do {
@@ -202,6 +251,7 @@ public final class TUIApp: Sendable {
             Task {
                 if let chats = try? await client.chats() { self.post(.chatsLoaded(chats)) }
                 if let verified = try? await client.verifiedContacts() { self.post(.verifiedLoaded(verified)) }
+                if let groups = try? await client.groups() { self.post(.groupsLoaded(groups)) }
                 self.post(.queuedCount(await client.outboxCount()))
             }
         case .search(let text):

@@ -111,6 +111,7 @@ public struct KeyBindings: Sendable, Equatable {
         }
         lines[2] += (lines[2].isEmpty ? "" : " · ") + "Alt-1..9 chat N · list: Up/Down/Home/End"
         lines.append("/new NAME · /search TEXT · /retry · /delete (failed)")
+        lines.append("/group create|add|remove|leave|rename NAME … · /members · /info (who got it)")
         lines.append("/theme NAME · /help · /quit · ? or F1 this help")
         return lines.filter { !$0.isEmpty }
     }

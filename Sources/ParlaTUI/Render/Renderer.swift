@@ -87,7 +87,10 @@ public struct Renderer: Sendable {
             if state.typing.contains(chat.name) { badge = glyphs.typing }
             if chat.unread > 0 { badge += (badge.isEmpty ? "" : " ") + String(chat.unread) }
             let marker = selected ? "> " : "  "
-            let online = state.online.contains(chat.name) ? " " + glyphs.online : ""
+            var online = state.online.contains(chat.name) ? " " + glyphs.online : ""
+            if let group = ClientStore.groupName(ofChat: chat.name).flatMap({ state.groups[$0] }) {
+                online = group.isMember ? " (\(group.members.count))" : " (left)"
+            }
             // Last activity, when the list is wide enough to keep names readable.
             if inner >= 18 { badge = activityLabel(chat.lastActivity, now: state.now) + (badge.isEmpty ? "" : " " + badge) }
             let nameWidth = inner - layout.widths.width(of: badge) - 1
@@ -121,7 +124,9 @@ public struct Renderer: Sendable {
     private func drawConversation(_ state: AppState, into screen: inout ScreenBuffer, x: Int, width: Int, height: Int, theme: Theme, layout: TextLayout) {
         let glyphs = Glyphs(ascii: theme.ascii)
         var title = state.selectedChat ?? "Parla"
-        if let chat = state.selectedChat {
+        if let group = state.selectedGroup {
+            title += " “\(group.title)” · \(group.members.count) members" + (group.isMember ? "" : " · you left")
+        } else if let chat = state.selectedChat {
             if state.verified.contains(chat) { title += " · verified" }
             if state.typing.contains(chat) { title += " " + glyphs.typing + " typing" } else if state.online.contains(chat) { title += " " + glyphs.online + " online" }
         }
@@ -196,7 +201,15 @@ public struct Renderer: Sendable {
                 }
                 let textRole: StyleRole = message.localID == state.highlighted ? .highlight
                     : message.from == ClientStore.systemSender ? .notice : own ? .ownMessage : .otherMessage
-                spans.append(Span(text: layout.fit(text, width: textWidth), role: textRole))
+                let fitted = layout.fit(text, width: textWidth)
+                // @me stands out (and rang the bell when it arrived).
+                var rest = fitted[...]
+                for range in own ? [] : Mentions.ranges(of: state.me, in: fitted) {
+                    spans.append(Span(text: String(rest[rest.startIndex..<range.lowerBound]), role: textRole))
+                    spans.append(Span(text: String(fitted[range]), role: .highlight))
+                    rest = fitted[range.upperBound...]
+                }
+                spans.append(Span(text: String(rest), role: textRole))
                 if own, index == wrapped.count - 1 {
                     let (tick, role) = glyphs.tick(message.status)
                     spans.append(Span(text: " " + tick, role: role))

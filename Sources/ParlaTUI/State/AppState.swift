@@ -1,5 +1,6 @@
 import Foundation
 import ParlaClient
+import ParlaProtocol
 
 /// Everything the screen shows, as plain data. Changed only by `reduce`.
 public struct AppState: Sendable, Equatable {
@@ -43,6 +44,13 @@ public struct AppState: Sendable, Equatable {
     public var themeNames: [String] = []
     /// Contacts whose safety number the user confirmed.
     public var verified: Set<String> = []
+    /// Groups this device knows, by name (without '#').
+    public var groups: [String: ClientStore.GroupState] = [:]
+
+    /// The selected chat's group, if it is one.
+    public var selectedGroup: ClientStore.GroupState? {
+        selectedChat.flatMap(ClientStore.groupName(ofChat:)).flatMap { groups[$0] }
+    }
 
     public init(me: String, now: Date = Date()) {
         self.me = me
@@ -68,6 +76,7 @@ public enum AppAction: Sendable, Equatable {
     case notice(String)
     case themesAvailable([String])
     case verifiedLoaded(Set<String>)
+    case groupsLoaded([ClientStore.GroupState])
 }
 
 /// What the runner must do for the state's sake (I/O stays out of `reduce`).
@@ -92,5 +101,19 @@ public enum AppEffect: Sendable, Equatable {
     case setTheme(name: String)
     /// Show the safety number for `name`; with `mark`, record it as verified.
     case verify(name: String, mark: Bool)
+    /// A group request for the relay (create, add, remove, leave, rename, promote, demote).
+    case group(GroupRequest)
+    /// Who has received and read our message `id` (shown in the status line).
+    case memberReceipts(messageID: String)
+    /// Someone wrote @me: ring even when the bell is off for ordinary messages.
+    case mentionBell
     case quit
+}
+
+/// What `/group …` asks of the relay.
+public struct GroupRequest: Sendable, Equatable {
+    public var name: String
+    public var action: GroupAction
+    public var members: [String] = []
+    public var title: String?
 }

@@ -1,5 +1,6 @@
 import Foundation
 import ParlaClient
+import ParlaProtocol
 
 /// The pure heart of the UI: applies one action to the state and says which
 /// effects the runner must perform.
@@ -68,6 +69,9 @@ public enum Reducer {
         case .verifiedLoaded(let names):
             state.verified = names
             return []
+        case .groupsLoaded(let groups):
+            state.groups = Dictionary(groups.map { ($0.name, $0) }, uniquingKeysWith: { _, last in last })
+            return []
         }
     }
 
@@ -87,7 +91,10 @@ public enum Reducer {
             }
             if case .messageAdded = event, record.status == .received {
                 state.typing.remove(record.from)
-                return record.chat == state.selectedChat ? [.markRead(chat: record.chat), .loadChats] : [.bell, .loadChats]
+                let mentioned = record.from != ClientStore.systemSender && Mentions.ranges(of: state.me, in: record.text).isEmpty == false
+                var effects: [AppEffect] = record.chat == state.selectedChat ? [.markRead(chat: record.chat), .loadChats] : [.bell, .loadChats]
+                if mentioned { effects.append(.mentionBell) }
+                return effects
             }
             return [.loadChats]
         case .typing(let from):
@@ -252,7 +259,7 @@ public enum Reducer {
         return []
     }
 
-    static let commandNames = ["delete", "help", "new", "open", "quit", "retry", "search", "theme", "verify"]
+    static let commandNames = ["delete", "group", "help", "info", "members", "new", "open", "quit", "retry", "search", "theme", "verify"]
 
     /// Tab on a `/` line: completes the command name, then a chat name (`/new`)
     /// or a theme name (`/theme`). Several matches: the common start, and a list.
@@ -323,6 +330,23 @@ public enum Reducer {
                 return []
             }
             return parts[0] == "retry" ? [.retry(localIDs: failed)] : [.deleteFailed(localIDs: failed, chat: chat)]
+        case "group", "g":
+            return groupCommand(&state, parts.count == 2 ? parts[1] : "")
+        case "members":
+            guard let group = state.selectedGroup else {
+                state.notice = "/members works in a group chat"
+                return []
+            }
+            state.notice = "#\(group.name) “\(group.title)”, \(group.members.count) members: "
+                + group.members.map { group.admins.contains($0) ? "\($0) (admin)" : $0 }.joined(separator: ", ")
+            return []
+        case "info":
+            let own = state.conversation.filter { $0.from == state.me && $0.to.hasPrefix("#") }
+            guard let message = own.first(where: { $0.localID == state.highlighted }) ?? own.last else {
+                state.notice = "/info shows who received your newest message in a group chat; there is none here"
+                return []
+            }
+            return [.memberReceipts(messageID: message.id)]
         case "new", "open":
             guard parts.count == 2 else {
                 state.notice = "usage: /new NAME"
@@ -334,6 +358,61 @@ public enum Reducer {
             state.notice = "unknown command '\(line)'; /help lists them"
         }
         return []
+    }
+
+    static let groupUsage = "usage: /group create NAME MEMBER… | add NAME MEMBER… | remove NAME MEMBER… | leave [NAME] | rename NAME TITLE | promote|demote NAME MEMBER…"
+
+    /// `/group ACTION [NAME] …`; NAME may be left out in a group chat (that group is meant).
+    private static func groupCommand(_ state: inout AppState, _ arguments: String) -> [AppEffect] {
+        var words = arguments.split(separator: " ").map(String.init)
+        guard let verb = words.first, let action = GroupAction(rawValue: verb) else {
+            state.notice = groupUsage
+            return []
+        }
+        words.removeFirst()
+        let current = state.selectedGroup?.name
+        func takeName() -> String? {
+            if let first = words.first {
+                let bare = first.hasPrefix("#") ? String(first.dropFirst()) : first
+                if first.hasPrefix("#") || state.groups[bare] != nil || action == .create || current == nil {
+                    words.removeFirst()
+                    return bare
+                }
+            }
+            return current
+        }
+        guard let name = takeName(), Validation.isValidName(name) else {
+            state.notice = action == .create ? "usage: /group create NAME MEMBER… (NAME: 3-32 of a-z 0-9 _ . -)" : groupUsage
+            return []
+        }
+        let members = words.map { $0.hasPrefix("@") ? String($0.dropFirst()) : $0 }
+        switch action {
+        case .create:
+            guard !members.isEmpty else {
+                state.notice = "usage: /group create NAME MEMBER…"
+                return []
+            }
+            return [.group(GroupRequest(name: name, action: .create, members: members, title: name))]
+        case .rename:
+            let title = words.joined(separator: " ")
+            guard GroupLimits.isValidTitle(title) else {
+                state.notice = "usage: /group rename NAME TITLE"
+                return []
+            }
+            return [.group(GroupRequest(name: name, action: .rename, title: title))]
+        case .leave:
+            return [.group(GroupRequest(name: name, action: .leave))]
+        case .add, .remove, .promote, .demote:
+            guard !members.isEmpty else {
+                state.notice = "usage: /group \(action.rawValue) NAME MEMBER…"
+                return []
+            }
+            if let bad = members.first(where: { !Validation.isValidName($0) }) {
+                state.notice = "'\(bad)' is not a valid user name"
+                return []
+            }
+            return [.group(GroupRequest(name: name, action: action, members: members))]
+        }
     }
 
     private static func select(_ state: inout AppState, offset: Int) -> [AppEffect] {

@@ -1,0 +1,76 @@
+import Foundation
+import ParlaClient
+import ParlaProtocol
+@testable import ParlaTUI
+import Testing
+
+/// Groups in the pure UI: the chat list and header, sender names, @mentions, and the
+/// `/group`, `/members` and `/info` commands.
+@Suite struct GroupUITests {
+    static var groupState: AppState {
+        var state = Fixture.state
+        state.chats.insert(ChatSummary(name: "#team", unread: 0, lastActivity: Fixture.base, lastMessage: "ok"), at: 0)
+        state.groups = ["team": .init(name: "team", title: "The team", members: ["alice", "bob", "carol"], admins: ["alice"], isMember: true)]
+        state.selectedChat = "#team"
+        func message(_ n: Int64, from: String, _ text: String, _ status: MessageStatus, minutes: Double) -> MessageRecord {
+            MessageRecord(localID: n, id: "t\(n)", chat: "#team", from: from, to: "#team", text: text, status: status, failureReason: nil,
+                          sentAt: Fixture.base.addingTimeInterval(minutes * 60))
+        }
+        state.conversation = [
+            message(1, from: ClientStore.systemSender, "You created #team “The team” with bob, carol", .received, minutes: 0),
+            message(2, from: "alice", "first to everyone", .read, minutes: 1),
+            message(3, from: "bob", "hi all", .received, minutes: 2),
+            message(4, from: "carol", "@alice can you check?", .received, minutes: 3),
+            message(5, from: "alice", "on it", .delivered, minutes: 4),
+        ]
+        return state
+    }
+
+    @Test func theListCountsMembersTheHeaderNamesTheGroupAndMentionsStandOut() throws {
+        let screen = Renderer(timeZone: Fixture.utc).render(Self.groupState, width: 100, height: 24, theme: .default)
+        try assertSnapshot(screen, named: "group")
+        #expect(screen.text.contains("#team (3)"))
+        #expect(screen.row(0).contains("#team “The team” · 3 members"))
+        let row = try #require((0..<screen.height).first { screen.row($0).contains("@alice can you check?") })
+        let start = try #require(screen.row(row).range(of: "@alice"))
+        let column = screen.row(row).distance(from: screen.row(row).startIndex, to: start.lowerBound)
+        #expect(screen[column, row].role == .highlight, "the mention is highlighted")
+        #expect(screen[column + 7, row].role == .otherMessage)
+        // Each sender keeps a palette colour of their own.
+        let theme = Theme.default
+        #expect(theme.senderRole(for: "bob") != theme.senderRole(for: "carol") || theme.senderPalette.count < 2)
+    }
+
+    @Test func groupCommandsBecomeRequestsForTheRelay() {
+        var state = Self.groupState
+        func run(_ line: String) -> [AppEffect] {
+            state.editor.replace(with: line)
+            return Reducer.reduce(&state, .key(.enter))
+        }
+        #expect(run("/group create crew bob dave") == [.group(GroupRequest(name: "crew", action: .create, members: ["bob", "dave"], title: "crew"))])
+        #expect(run("/group add dave") == [.group(GroupRequest(name: "team", action: .add, members: ["dave"]))], "the open group is meant")
+        #expect(run("/group remove #team @bob") == [.group(GroupRequest(name: "team", action: .remove, members: ["bob"]))])
+        #expect(run("/group rename The A Team") == [.group(GroupRequest(name: "team", action: .rename, title: "The A Team"))])
+        #expect(run("/group leave") == [.group(GroupRequest(name: "team", action: .leave))])
+        #expect(run("/group explode").isEmpty && state.notice?.hasPrefix("usage: /group") == true)
+        #expect(run("/group add Not-A-Name").isEmpty && state.notice == "'Not-A-Name' is not a valid user name")
+        #expect(run("/members").isEmpty && state.notice == "#team “The team”, 3 members: alice (admin), bob, carol")
+        #expect(run("/info") == [.memberReceipts(messageID: "t5")], "the newest own message")
+    }
+
+    @Test func aMentionRingsEvenInTheOpenChat() {
+        var state = Self.groupState
+        let mention = MessageRecord(localID: 9, id: "t9", chat: "#team", from: "bob", to: "#team", text: "thanks @alice!", status: .received,
+                                    failureReason: nil, sentAt: Fixture.base)
+        #expect(Reducer.reduce(&state, .engine(.messageAdded(mention))).contains(.mentionBell))
+        let plain = MessageRecord(localID: 10, id: "t10", chat: "#team", from: "bob", to: "#team", text: "mail alice@example.org", status: .received,
+                                  failureReason: nil, sentAt: Fixture.base)
+        #expect(!Reducer.reduce(&state, .engine(.messageAdded(plain))).contains(.mentionBell))
+    }
+
+    @Test func mentionsAreWholeWords() {
+        #expect(Mentions.ranges(of: "alice", in: "@alice hi").count == 1)
+        #expect(Mentions.ranges(of: "alice", in: "hi @Alice, and @alice.").count == 2)
+        #expect(Mentions.ranges(of: "alice", in: "@alicex @@alice bob@alice").isEmpty)
+    }
+}
