@@ -165,6 +165,55 @@ struct Tmux {
         try await tmux.keys("C-q")
     }
 
+    /// A group made from the UI: the list shows it with its size, a message shows each
+    /// sender in their own palette colour, and the tick turns ✓✓ only when both got it.
+    @Test func aGroupFromTheUIWithSenderColoursAndAggregatedTicks() async throws {
+        let relay = try await TestRelay.start()
+        defer { Task { await relay.stop() } }
+        let alice = try await register("alice", url: relay.url)
+        let (bob, bobTask) = try engine(try await register("bob", url: relay.url))
+        defer { bobTask.cancel() }
+        let carolProfile = try await register("carol", url: relay.url)
+
+        let tmux = Tmux()
+        defer { Task { await tmux.kill() } }
+        try await tmux.start(try parlaCommand(home: alice.directory), width: 110, height: 30)
+        try await tmux.waitFor("the UI") { $0.contains("Chats") && $0.contains("online") }
+        try await tmux.type("/group create team bob carol")
+        try await tmux.keys("Enter")
+        try await tmux.waitFor("the group in the list") { $0.contains("created #team with bob, carol") && $0.contains("#team (3)") }
+        try await tmux.type("/new #team")
+        try await tmux.keys("Enter")
+        try await tmux.waitFor("the group chat") { $0.contains("#team “team” · 3 members") }
+        try await tmux.type("hello team")
+        try await tmux.keys("Enter")
+        try await eventually("bob got it") { try bob.store.history(chat: "#team", limit: 10).contains { $0.text == "hello team" } }
+        try await tmux.waitFor("one tick while carol is offline") { $0.contains("hello team") && $0.contains("✓") && !$0.contains("✓✓") }
+        let (carol, carolTask) = try engine(carolProfile)
+        defer { carolTask.cancel() }
+        try await tmux.waitFor("✓✓ once both have it") { $0.contains("hello team") && $0.contains("✓✓") }
+
+        _ = try await bob.send("hi from bob", to: "#team")
+        _ = try await carol.send("hi from carol @alice", to: "#team")
+        try await tmux.waitFor("both replies") { $0.contains("hi from bob") && $0.contains("hi from carol @alice") }
+        let coloured = try await tmux.screen(colours: true)
+        func colour(before text: String) -> String? {
+            guard let line = coloured.split(separator: "\n").first(where: { $0.contains(text) }) else { return nil }
+            // The SGR in force where the sender's name starts.
+            let sender = text.contains("bob") ? "bob" : "carol"
+            guard let name = line.range(of: sender) else { return nil }
+            let before = line[..<name.lowerBound]
+            guard let sgr = before.range(of: "\u{1B}[", options: .backwards) else { return nil }
+            return String(before[sgr.upperBound...].prefix { $0 != "m" })
+        }
+        let bobColour = colour(before: "hi from bob"), carolColour = colour(before: "hi from carol")
+        #expect(bobColour != nil && bobColour != carolColour, "each sender has a colour of their own: \(String(describing: bobColour)) vs \(String(describing: carolColour))")
+        try await tmux.type("/info")
+        try await tmux.keys("Enter")
+        try await tmux.waitFor("per-member detail") { $0.contains("delivered: bob, carol") || $0.contains("read: ") }
+        try await tmux.keys("C-q")
+    }
+
     @Test func configThemesSearchAndTheTitle() async throws {
         let relay = try await TestRelay.start()
         defer { Task { await relay.stop() } }
