@@ -70,40 +70,24 @@ struct Group: AsyncParsableCommand {
         }
     }
 
-    struct Add: AsyncParsableCommand {
+    struct Add: MembersChange {
         static let configuration = CommandConfiguration(abstract: "Add MEMBERs to #NAME (admins only).")
+        static let action = GroupAction.add
+        static func done(_ members: String, _ group: String) -> String { "added \(members) to #\(group)" }
         @OptionGroup var global: GlobalOptions
         @Argument(help: "Group name.") var name: String
         @Argument(help: "User names.") var members: [String]
         @Option(help: "Seconds to wait for the relay.") var timeout: Double = 10
-
-        func run() async throws {
-            try await reportingErrors {
-                let group = try Group.name(name)
-                let members = try Group.members(members)
-                try await Group.change(global, timeout: timeout, done: "added \(members.joined(separator: ", ")) to #\(group)") { client throws(EngineError) in
-                    try await client.updateGroup(group, .add, members: members)
-                }
-            }
-        }
     }
 
-    struct Remove: AsyncParsableCommand {
+    struct Remove: MembersChange {
         static let configuration = CommandConfiguration(abstract: "Remove MEMBERs from #NAME (admins only).")
+        static let action = GroupAction.remove
+        static func done(_ members: String, _ group: String) -> String { "removed \(members) from #\(group)" }
         @OptionGroup var global: GlobalOptions
         @Argument(help: "Group name.") var name: String
         @Argument(help: "User names.") var members: [String]
         @Option(help: "Seconds to wait for the relay.") var timeout: Double = 10
-
-        func run() async throws {
-            try await reportingErrors {
-                let group = try Group.name(name)
-                let members = try Group.members(members)
-                try await Group.change(global, timeout: timeout, done: "removed \(members.joined(separator: ", ")) from #\(group)") { client throws(EngineError) in
-                    try await client.updateGroup(group, .remove, members: members)
-                }
-            }
-        }
     }
 
     struct Leave: AsyncParsableCommand {
@@ -141,40 +125,24 @@ struct Group: AsyncParsableCommand {
         }
     }
 
-    struct Promote: AsyncParsableCommand {
+    struct Promote: MembersChange {
         static let configuration = CommandConfiguration(abstract: "Make MEMBERs admins of #NAME (admins only).")
+        static let action = GroupAction.promote
+        static func done(_ members: String, _ group: String) -> String { "\(members) now admin of #\(group)" }
         @OptionGroup var global: GlobalOptions
         @Argument(help: "Group name.") var name: String
         @Argument(help: "User names.") var members: [String]
         @Option(help: "Seconds to wait for the relay.") var timeout: Double = 10
-
-        func run() async throws {
-            try await reportingErrors {
-                let group = try Group.name(name)
-                let members = try Group.members(members)
-                try await Group.change(global, timeout: timeout, done: "\(members.joined(separator: ", ")) now admin of #\(group)") { client throws(EngineError) in
-                    try await client.updateGroup(group, .promote, members: members)
-                }
-            }
-        }
     }
 
-    struct Demote: AsyncParsableCommand {
+    struct Demote: MembersChange {
         static let configuration = CommandConfiguration(abstract: "Make MEMBERs no longer admins of #NAME (admins only).")
+        static let action = GroupAction.demote
+        static func done(_ members: String, _ group: String) -> String { "\(members) no longer admin of #\(group)" }
         @OptionGroup var global: GlobalOptions
         @Argument(help: "Group name.") var name: String
         @Argument(help: "User names.") var members: [String]
         @Option(help: "Seconds to wait for the relay.") var timeout: Double = 10
-
-        func run() async throws {
-            try await reportingErrors {
-                let group = try Group.name(name)
-                let members = try Group.members(members)
-                try await Group.change(global, timeout: timeout, done: "\(members.joined(separator: ", ")) no longer admin of #\(group)") { client throws(EngineError) in
-                    try await client.updateGroup(group, .demote, members: members)
-                }
-            }
-        }
     }
 
     struct Info: AsyncParsableCommand {
@@ -209,6 +177,28 @@ struct Group: AsyncParsableCommand {
                     print("members (\(state.members.count)): " + state.members.map { state.admins.contains($0) ? "\($0) (admin)" : $0 }.joined(separator: ", "))
                     if !state.isMember { print("you are no longer a member") }
                 }
+            }
+        }
+    }
+}
+
+/// The group commands that name members (add, remove, promote, demote): one way to run them.
+protocol MembersChange: AsyncParsableCommand {
+    static var action: GroupAction { get }
+    static func done(_ members: String, _ group: String) -> String
+    var global: GlobalOptions { get }
+    var name: String { get }
+    var members: [String] { get }
+    var timeout: Double { get }
+}
+
+extension MembersChange {
+    func run() async throws {
+        try await reportingErrors {
+            let group = try Group.name(name)
+            let members = try Group.members(members)
+            try await Group.change(global, timeout: timeout, done: Self.done(members.joined(separator: ", "), group)) { client throws(EngineError) in
+                try await client.updateGroup(group, Self.action, members: members)
             }
         }
     }

@@ -10,6 +10,7 @@ final class TrafficTotals: Sendable {
     let delivered = Atomic<Int>(0)
     let duplicates = Atomic<Int>(0)
     let errors = Atomic<Int>(0)
+    let receipts = Atomic<Int>(0)
     let firstError = Mutex<String?>(nil)
 
     func error(_ text: String) {
@@ -122,6 +123,11 @@ final class PeerTraffic: @unchecked Sendable {
             } else {
                 totals.duplicates.add(1, ordering: .relaxed)
             }
+        case "receipt", "groupEvent":
+            // Receipts wait in the mailbox like messages and count against the delivery
+            // window until confirmed: a client that ignored them would stall its own deliveries.
+            if let id = FrameScan.string("id", in: buffer) { toConfirm.append(id) }
+            totals.receipts.add(1, ordering: .relaxed)
         case "error":
             totals.error(String(buffer: buffer))
             if FrameScan.string("ref", in: buffer) != nil { inflight -= 1 }

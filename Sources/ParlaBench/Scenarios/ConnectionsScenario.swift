@@ -26,7 +26,20 @@ public struct ConnectionsScenario: Sendable {
         self.hold = hold
     }
 
+    public enum Failure: Error, CustomStringConvertible {
+        case fileLimit(wanted: Int, limit: Int)
+        public var description: String {
+            switch self {
+            case .fileLimit(let wanted, let limit):
+                "\(wanted) connections need about \(wanted + 100) open files in this process (and in the relay), but the limit is \(limit); "
+                    + "raise it (ulimit -Hn, as root or with CAP_SYS_RESOURCE) or ask for fewer --clients"
+            }
+        }
+    }
+
     public func run() async throws -> Result {
+        let limit = ProcessSample.raiseFileLimit()
+        guard options.clients + 100 <= limit else { throw Failure.fileLimit(wanted: options.clients, limit: limit) }
         let run = try await LoadRun.start(options)
         var peers = run.peers(options.clients)
         do {

@@ -125,15 +125,20 @@ extension ClientStore {
     /// The ratchet step and the envelope it produced, in one transaction: a crash leaves either both or neither.
     func commitEnvelope(outboxID: String, peer: String, envelope: Data, session: Session) throws {
         try pool.write { db in
-            var set = try Self.sessions(db, peer)
-            if set.current?.ratchet.associatedData == session.ratchet.associatedData, set.current?.preKey == session.preKey {
-                set.current = session
-            } else {
-                set.promote(session)
-            }
-            try Self.saveSessions(db, peer, set)
+            try Self.storeSendingSession(db, peer, session)
             try db.execute(sql: "UPDATE outbox SET envelope = ? WHERE id = ?", arguments: [envelope, outboxID])
         }
+    }
+
+    /// After sealing: the session just stepped stays the one used for sending (a new one replaces the current).
+    static func storeSendingSession(_ db: Database, _ peer: String, _ session: Session) throws {
+        var set = try sessions(db, peer)
+        if set.current?.ratchet.associatedData == session.ratchet.associatedData, set.current?.preKey == session.preKey {
+            set.current = session
+        } else {
+            set.promote(session)
+        }
+        try saveSessions(db, peer, set)
     }
 
     // MARK: Contacts (identity keys pinned on first use)

@@ -171,13 +171,7 @@ extension ClientStore {
     /// One copy's ratchet step and the copy, in one transaction (as `commitEnvelope` for 1:1).
     func commitGroupCopy(outboxID: String, member: String, envelope: Data, session: Session) throws {
         try pool.write { db in
-            var set = try Self.sessions(db, member)
-            if set.current?.ratchet.associatedData == session.ratchet.associatedData, set.current?.preKey == session.preKey {
-                set.current = session
-            } else {
-                set.promote(session)
-            }
-            try Self.saveSessions(db, member, set)
+            try Self.storeSendingSession(db, member, session)
             var copies: [String: Data] = (try Data.fetchOne(db, sql: "SELECT envelope FROM outbox WHERE id = ?", arguments: [outboxID]).flatMap { try? Self.decode($0) }) ?? [:]
             copies[member] = envelope
             try db.execute(sql: "UPDATE outbox SET envelope = ? WHERE id = ?", arguments: [try Self.encode(copies), outboxID])
