@@ -24,6 +24,9 @@ public final class SQLiteMailboxStore: MailboxStore {
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA secure_delete = ON")
             try db.execute(sql: "PRAGMA synchronous = FULL")
+            // A backlog of mailboxes outgrows SQLite's default 2 MB page cache, and every
+            // delivery then waits on disk reads; 32 MB per connection keeps the hot pages in memory.
+            try db.execute(sql: "PRAGMA cache_size = -32768")
         }
         self.pool = try DatabasePool(path: path, configuration: config)
         try Self.migrator.migrate(pool)
