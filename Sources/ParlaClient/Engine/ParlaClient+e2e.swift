@@ -129,13 +129,17 @@ extension ParlaClient {
         let waiter = Waiter<BundleResult>(cancelled: .unavailable)
         bundleWaiters[peer, default: []].append(waiter)
         await link.send(ClientFrame.getKeys(.init(name: peer, bundle: true)).encoded())
+        return await answer(waiter, otherwise: .unavailable)
+    }
+
+    /// The relay's answer to a request, or `otherwise` after 10 s on the engine's clock.
+    func answer<T: Sendable>(_ waiter: Waiter<T>, otherwise: T) async -> T {
         let timeout = Task { [clock] in
             try? await clock.sleep(for: .seconds(10))
-            waiter.resume(.unavailable)
+            waiter.resume(otherwise)
         }
-        let result = await waiter.wait()
-        timeout.cancel()
-        return result
+        defer { timeout.cancel() }
+        return await waiter.wait()
     }
 
     func bundleArrived(_ result: BundleResult, for peer: String) {

@@ -34,13 +34,7 @@ extension ParlaClient {
         let waiter = Waiter<RelayFrame.GroupInfo?>(cancelled: nil)
         groupInfoWaiters[name, default: []].append(waiter)
         await link.send(ClientFrame.groupInfo(group: name).encoded())
-        let timeout = Task { [clock] in
-            try? await clock.sleep(for: .seconds(10))
-            waiter.resume(nil)
-        }
-        let info = await waiter.wait()
-        timeout.cancel()
-        guard let info else { return nil }
+        guard let info = await answer(waiter, otherwise: nil) else { return nil }
         return ClientStore.GroupState(name: info.group, title: info.title, members: info.members, admins: info.admins, isMember: true)
     }
 
@@ -57,12 +51,7 @@ extension ParlaClient {
         let waiter = Waiter<Result<Void, EngineError>>(cancelled: .failure(.offline))
         groupRequestWaiters[id] = waiter
         await link.send(frame(id).encoded())
-        let timeout = Task { [clock] in
-            try? await clock.sleep(for: .seconds(10))
-            waiter.resume(.failure(.offline))
-        }
-        let result = await waiter.wait()
-        timeout.cancel()
+        let result = await answer(waiter, otherwise: .failure(.offline))
         groupRequestWaiters[id] = nil
         try result.get()
     }

@@ -10,12 +10,6 @@ extension ClientStore {
     public static let systemSender = "*"
 
     static func registerEndToEndMigration(_ migrator: inout DatabaseMigrator) {
-        defer {
-            migrator.registerMigration("v3-resend") { db in
-                // Marks a received message whose text is only the "could not decrypt" notice, until a resent copy fills it in.
-                try db.execute(sql: "ALTER TABLE messages ADD COLUMN undecryptable INTEGER NOT NULL DEFAULT 0")
-            }
-        }
         migrator.registerMigration("v2-e2e") { db in
             try db.execute(sql: """
                 ALTER TABLE outbox ADD COLUMN envelope BLOB;
@@ -39,6 +33,13 @@ extension ClientStore {
     func currentSignedPreKey() throws -> SignedPreKey? {
         try pool.read { db in
             try Data.fetchOne(db, sql: "SELECT record FROM own_signed_prekeys ORDER BY createdAt DESC, id DESC LIMIT 1").map(Self.decode)
+        }
+    }
+
+    static func registerResendMigration(_ migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("v3-resend") { db in
+            // Marks a received message whose text is only the "could not decrypt" notice, until a resent copy fills it in.
+            try db.execute(sql: "ALTER TABLE messages ADD COLUMN undecryptable INTEGER NOT NULL DEFAULT 0")
         }
     }
 

@@ -162,17 +162,18 @@ extension ClientStore {
 
     /// The sealed copies of a group message so far (member → envelope).
     func groupCopies(outboxID: String) throws -> [String: Data] {
-        try pool.read { db in
-            guard let data = try Data.fetchOne(db, sql: "SELECT envelope FROM outbox WHERE id = ?", arguments: [outboxID]) else { return [:] }
-            return (try? Self.decode(data)) ?? [:]
-        }
+        try pool.read { db in try Self.groupCopies(db, outboxID) }
+    }
+
+    private static func groupCopies(_ db: Database, _ outboxID: String) throws -> [String: Data] {
+        try Data.fetchOne(db, sql: "SELECT envelope FROM outbox WHERE id = ?", arguments: [outboxID]).flatMap { try? decode($0) } ?? [:]
     }
 
     /// One copy's ratchet step and the copy, in one transaction (as `commitEnvelope` for 1:1).
     func commitGroupCopy(outboxID: String, member: String, envelope: Data, session: Session) throws {
         try pool.write { db in
             try Self.storeSendingSession(db, member, session)
-            var copies: [String: Data] = (try Data.fetchOne(db, sql: "SELECT envelope FROM outbox WHERE id = ?", arguments: [outboxID]).flatMap { try? Self.decode($0) }) ?? [:]
+            var copies = try Self.groupCopies(db, outboxID)
             copies[member] = envelope
             try db.execute(sql: "UPDATE outbox SET envelope = ? WHERE id = ?", arguments: [try Self.encode(copies), outboxID])
         }
@@ -182,7 +183,7 @@ extension ClientStore {
     /// points the receipt rows at them.
     func retarget(outboxID: String, to members: [String]) throws {
         try pool.write { db in
-            let copies: [String: Data] = (try Data.fetchOne(db, sql: "SELECT envelope FROM outbox WHERE id = ?", arguments: [outboxID]).flatMap { try? Self.decode($0) }) ?? [:]
+            let copies = try Self.groupCopies(db, outboxID)
             try db.execute(sql: "UPDATE outbox SET envelope = ? WHERE id = ?", arguments: [try Self.encode(copies.filter { members.contains($0.key) }), outboxID])
             try Self.setRecipients(db, id: outboxID, members)
         }

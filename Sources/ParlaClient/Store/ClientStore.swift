@@ -57,6 +57,7 @@ public final class ClientStore: Sendable {
                 """)
         }
         registerEndToEndMigration(&migrator)
+        registerResendMigration(&migrator)
         registerGroupMigration(&migrator)
         return migrator
     }

@@ -37,12 +37,12 @@ extension SQLiteMailboxStore {
     public func applyGroupChange(_ change: GroupChange, now: Int64, expiresAt: Int64, maxMembers: Int) async throws -> GroupChangeOutcome {
         let key = Self.acceptedKey(sender: change.actor, id: change.id)
         return try await committer.perform { db in
-            if try Bool.fetchOne(try db.cachedStatement(sql: "SELECT 1 FROM accepted WHERE key = ?"), arguments: [key]) == true {
+            if try Self.wasAccepted(db, key) {
                 return .duplicate
             }
             let outcome = try Self.apply(db, change, now: now, expiresAt: expiresAt, maxMembers: maxMembers)
             if case .applied = outcome {
-                try db.cachedStatement(sql: "INSERT INTO accepted (key, expiresAt) VALUES (?, ?)").execute(arguments: [key, expiresAt])
+                try Self.recordAccepted(db, key, until: expiresAt)
             }
             return outcome
         }
@@ -148,7 +148,7 @@ extension SQLiteMailboxStore {
     private func storeGroupSend(key: Data, id: String, sender: String, name: String, copies: [(to: String, body: Data)], now: Int64, expiresAt: Int64,
                                 quota: MailboxQuota) async throws -> GroupSendOutcome {
         try await committer.perform { db in
-            if try Bool.fetchOne(try db.cachedStatement(sql: "SELECT 1 FROM accepted WHERE key = ?"), arguments: [key]) == true {
+            if try Self.wasAccepted(db, key) {
                 return .duplicate
             }
             guard let group = try Self.group(db, name) else { return .refused(FrameError(.unknownGroup, "no group named #\(name)", ref: id)) }
@@ -173,7 +173,7 @@ extension SQLiteMailboxStore {
                 try db.cachedStatement(sql: "UPDATE users SET pendingMessages = pendingMessages + 1, pendingBytes = pendingBytes + ? WHERE name = ?")
                     .execute(arguments: [copy.body.count, copy.to])
             }
-            try db.cachedStatement(sql: "INSERT INTO accepted (key, expiresAt) VALUES (?, ?)").execute(arguments: [key, expiresAt])
+            try Self.recordAccepted(db, key, until: expiresAt)
             return .stored(recipients: recipients)
         }
     }

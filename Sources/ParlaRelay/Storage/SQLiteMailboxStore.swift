@@ -172,7 +172,7 @@ public final class SQLiteMailboxStore: MailboxStore {
             guard let counts = try Row.fetchOne(try db.cachedStatement(sql: "SELECT pendingMessages, pendingBytes FROM users WHERE name = ?"), arguments: [recipient]) else {
                 return .unknownRecipient
             }
-            if try Bool.fetchOne(try db.cachedStatement(sql: "SELECT 1 FROM accepted WHERE key = ?"), arguments: [key]) == true {
+            if try Self.wasAccepted(db, key) {
                 return .duplicate
             }
             let pendingMessages: Int = counts[0]
@@ -184,7 +184,7 @@ public final class SQLiteMailboxStore: MailboxStore {
                 return .idConflict
             }
             try db.cachedStatement(sql: "INSERT INTO mailbox (recipient, id, sender, kind, body, acceptedAt, expiresAt) VALUES (?, ?, ?, 0, ?, ?, ?)").execute(arguments: [recipient, id, sender, body, now, expiresAt])
-            try db.cachedStatement(sql: "INSERT INTO accepted (key, expiresAt) VALUES (?, ?)").execute(arguments: [key, expiresAt])
+            try Self.recordAccepted(db, key, until: expiresAt)
             try db.cachedStatement(sql: "UPDATE users SET pendingMessages = pendingMessages + 1, pendingBytes = pendingBytes + ? WHERE name = ?").execute(arguments: [body.count, recipient])
             if !peersKnown {
                 try db.cachedStatement(sql: "INSERT OR IGNORE INTO peers (user, peer) VALUES (?, ?), (?, ?)").execute(arguments: [sender, recipient, recipient, sender])
@@ -204,11 +204,11 @@ public final class SQLiteMailboxStore: MailboxStore {
             guard try Bool.fetchOne(try db.cachedStatement(sql: "SELECT 1 FROM users WHERE name = ?"), arguments: [sender]) == true else {
                 return .unknownRecipient
             }
-            if try Bool.fetchOne(try db.cachedStatement(sql: "SELECT 1 FROM accepted WHERE key = ?"), arguments: [key]) == true {
+            if try Self.wasAccepted(db, key) {
                 return .duplicate
             }
             try Self.insertReceipt(db, to: sender, from: reader, kind: .read, messageIds: messageIds, now: now, expiresAt: expiresAt)
-            try db.cachedStatement(sql: "INSERT INTO accepted (key, expiresAt) VALUES (?, ?)").execute(arguments: [key, expiresAt])
+            try Self.recordAccepted(db, key, until: expiresAt)
             return .stored
         }
     }
@@ -324,6 +324,15 @@ public final class SQLiteMailboxStore: MailboxStore {
 
     private static func insertReceipt(_ db: Database, to recipient: String, from: String, kind: MailboxItem.Kind, messageIds: [String], now: Int64, expiresAt: Int64) throws {
         try db.cachedStatement(sql: "INSERT INTO mailbox (recipient, id, sender, kind, body, acceptedAt, expiresAt) VALUES (?, ?, ?, ?, ?, ?, ?)").execute(arguments: [recipient, "r-" + randomHex(bytes: 12), from, kind.rawValue, Data(messageIds.joined(separator: "\n").utf8), now, expiresAt])
+    }
+
+    /// A request (message, receipt or group change) already taken under this key: acknowledge again, do nothing.
+    static func wasAccepted(_ db: Database, _ key: Data) throws -> Bool {
+        try Bool.fetchOne(try db.cachedStatement(sql: "SELECT 1 FROM accepted WHERE key = ?"), arguments: [key]) == true
+    }
+
+    static func recordAccepted(_ db: Database, _ key: Data, until expiresAt: Int64) throws {
+        try db.cachedStatement(sql: "INSERT INTO accepted (key, expiresAt) VALUES (?, ?)").execute(arguments: [key, expiresAt])
     }
 
     /// Idempotency key: a hash, so the relay keeps no readable sender/id list after delivery.
