@@ -76,6 +76,7 @@ import Testing
             return texts == ["after reinstall 1", "after reinstall 2"]
         }
         let aliceNotices = try alice.store.history(chat: "bob", limit: 50).filter { $0.from == ClientStore.systemSender }.map(\.text)
+        // Bob may have decrypted his mailbox in one batch or two; either way Alice sees one notice.
         #expect(aliceNotices.count == 1 && aliceNotices[0].contains("could not decrypt 2 of your messages"), "\(aliceNotices)")
 
         // The new session is used from now on in both directions: nothing more to resend.
@@ -94,6 +95,32 @@ import Testing
         await alice.shutdown()
         await bob.shutdown()
         await carol.shutdown()
+    }
+
+    /// Resend requests that follow each other update one notice; one that comes after other
+    /// messages starts a new notice, so the chat never rewrites older history.
+    @Test func consecutiveResendRequestsShareOneNotice() throws {
+        let store = try ClientStore(path: makeTemporaryDirectory(prefix: "parla-resend") + "/a.sqlite")
+        for n in 1...4 { _ = try store.enqueueMessage(id: "m\(n)", from: "alice", to: "bob", text: "text \(n)", at: Date()) }
+        func request(_ ids: [String]) throws -> ClientStore.ReceivedBatch {
+            try store.pool.write { db in
+                var batch = ClientStore.ReceivedBatch()
+                try ClientStore.resend(db, ids: ids, to: "bob", me: "alice", at: Date(), into: &batch)
+                return batch
+            }
+        }
+        let first = try request(["m1"])
+        #expect(first.added.map(\.text) == [ResendNotice(count: 1).text(peer: "bob")] && first.queuedControl)
+        let second = try request(["m2", "not-ours"])
+        #expect(second.added.isEmpty && second.updated.map(\.localID) == first.added.map(\.localID))
+        #expect(second.updated.first?.text.contains("could not decrypt 2 of your messages") == true)
+        _ = try store.enqueueMessage(id: "m5", from: "alice", to: "bob", text: "in between", at: Date())
+        let third = try request(["m3"])
+        #expect(third.added.first?.text.contains("could not decrypt 1 of your messages") == true && third.updated.isEmpty)
+        let notices = try store.history(chat: "bob", limit: 50).filter { $0.from == ClientStore.systemSender }
+        #expect(notices.map(\.text) == [ResendNotice(count: 2).text(peer: "bob"), ResendNotice(count: 1).text(peer: "bob")])
+        #expect(try request(["unknown"]).added.isEmpty, "nothing of ours to resend: no notice")
+        #expect(ResendNotice(id: "notice-1234") == nil && ResendNotice(id: notices[0].id)?.count == 2)
     }
 
     @Test func controlContentRoundTripsAndTextsStayPlain() throws {

@@ -192,8 +192,8 @@ extension ClientStore {
         try pool.write { db in try Self.pin(db, name: name, signingKey: signingKey, agreementKey: agreementKey, me: me, at: Date()) }
     }
 
-    static func insertNotice(_ db: Database, chat: String, text: String, me: String, at date: Date) throws -> MessageRecord {
-        let id = "notice-" + UUID().uuidString.lowercased()
+    static func insertNotice(_ db: Database, chat: String, text: String, me: String, at date: Date,
+                             id: String = "notice-" + UUID().uuidString.lowercased()) throws -> MessageRecord {
         try db.execute(sql: "INSERT INTO messages (id, chat, sender, recipient, text, status, sentAt, readReported) VALUES (?, ?, ?, ?, ?, 'received', ?, 1)",
                        arguments: [id, chat, systemSender, me, text, millis(date)])
         let localID = db.lastInsertedRowID
@@ -310,7 +310,9 @@ extension ClientStore {
     }
 
     /// Queues copies of our messages that `peer` could not decrypt, and says so in the chat.
-    private static func resend(_ db: Database, ids: [String], to peer: String, me: String, at date: Date, into batch: inout ReceivedBatch) throws {
+    /// Requests arriving one after another (the peer decrypted its mailbox in several batches)
+    /// update the notice they follow instead of stacking one notice per batch.
+    static func resend(_ db: Database, ids: [String], to peer: String, me: String, at date: Date, into batch: inout ReceivedBatch) throws {
         var count = 0
         for id in ids.prefix(ProtocolLimits.maxIDsPerFrame) {
             guard let original = try message(db, sender: me, id: id), original.to == peer || original.to.hasPrefix("#") else { continue }
@@ -319,9 +321,17 @@ extension ClientStore {
         }
         guard count > 0 else { return }
         batch.queuedControl = true
-        let what = count == 1 ? "1 of your messages" : "\(count) of your messages"
-        batch.added.append(try insertNotice(db, chat: peer, text: "\(peer)'s Parla could not decrypt \(what) (it lost its session, perhaps after a reinstall); "
-            + "a new secure session was set up and \(count == 1 ? "it was" : "they were") sent again.", me: me, at: date))
+        let latest = try Row.fetchOne(db, sql: "SELECT \(columns) FROM messages WHERE chat = ? ORDER BY localID DESC LIMIT 1", arguments: [peer]).map(record)
+        if var notice = latest, notice.from == systemSender, let earlier = ResendNotice(id: notice.id) {
+            let merged = ResendNotice(count: earlier.count + count)
+            try db.execute(sql: "UPDATE messages SET id = ?, text = ? WHERE localID = ?", arguments: [merged.id, merged.text(peer: peer), notice.localID])
+            notice.id = merged.id
+            notice.text = merged.text(peer: peer)
+            batch.updated.append(notice)
+            return
+        }
+        let notice = ResendNotice(count: count)
+        batch.added.append(try insertNotice(db, chat: peer, text: notice.text(peer: peer), me: me, at: date, id: notice.id))
     }
 
     static func enqueueControl(_ db: Database, _ content: MessageContent, to peer: String) throws {
