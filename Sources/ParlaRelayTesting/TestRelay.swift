@@ -22,6 +22,8 @@ public final class TestRelay: Sendable {
         var config = RelayConfiguration()
         config.port = 0
         config.dataDirectory = directory
+        // Tests that never confirm would otherwise wait the full hold time for their acknowledgements.
+        config.liveHold = .milliseconds(250)
         configure(&config)
         var logger = Logger(label: "test-relay")
         logger.logLevel = ProcessInfo.processInfo.environment["PARLA_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .critical

@@ -26,6 +26,8 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("rate-limit"), help: "Frames per second allowed per connection (0 = unlimited).") var rateLimit: Double = 1000
     @Option(name: .customLong("mailbox-quota"), help: "Most undelivered messages kept for one recipient.") var mailboxQuota = 10_000
     @Option(name: .customLong("max-group-size"), help: "Most members in a group.") var maxGroupSize = 256
+    @Option(name: .customLong("live-hold"), help: "How long a message handed straight to an online recipient waits for its confirmation before it is stored after all, e.g. 200ms, 2s (0 = store every message first).")
+    var liveHold = "2s"
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.") var logLevel = "info"
 
     func run() async throws {
@@ -37,6 +39,9 @@ struct Serve: AsyncParsableCommand {
         }
         guard let ttlMillis = RelayConfiguration.parseDuration(ttl) else {
             throw ValidationError("--ttl must be a positive duration such as 30d, 12h, 90m or 45s")
+        }
+        guard let liveHoldMillis = liveHold == "0" ? 0 : RelayConfiguration.parseDuration(liveHold), liveHoldMillis <= 60_000 else {
+            throw ValidationError("--live-hold must be 0 or a duration up to 60s, such as 200ms or 2s")
         }
         guard (tlsCert == nil) == (tlsKey == nil) else {
             throw ValidationError("--tls-cert and --tls-key go together")
@@ -61,6 +66,7 @@ struct Serve: AsyncParsableCommand {
         config.tlsCertificatePath = tlsCert
         config.tlsKeyPath = tlsKey
         config.maxGroupMembers = maxGroupSize
+        config.liveHold = .milliseconds(liveHoldMillis)
         config.rateLimitPerSecond = rateLimit
         config.rateLimitBurst = max(rateLimit * 2, 1)
         config.quota.maxMessages = mailboxQuota

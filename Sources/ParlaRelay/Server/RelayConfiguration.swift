@@ -30,6 +30,12 @@ public struct RelayConfiguration: Sendable {
     public var quota = MailboxQuota()
     /// Unconfirmed deliveries a connection may have outstanding.
     public var deliveryWindow = 256
+    /// How long a message handed live to an online recipient waits for its confirmation
+    /// before it is stored after all (zero: every message is stored first). See `LiveMessage`.
+    public var liveHold: Duration = .seconds(2)
+    /// The longest a live message waits while its recipient keeps confirming other items
+    /// (it is behind, not gone) before it is stored anyway.
+    public var liveHoldLimit: Duration = .seconds(30)
     public var authTimeout: Duration = .seconds(10)
     public var allowedClockSkewMillis: Int64 = 5 * 60 * 1000
     /// WebSocket ping period; a peer that misses a pong is disconnected.

@@ -7,6 +7,8 @@ final class RelayMetrics: Sendable {
     let messagesAccepted: Counter
     let messagesDelivered: Counter
     let messagesExpired: Counter
+    let messagesLive: Counter
+    let liveStored: Counter
     let mailboxDepth: Gauge
     let authFailures: Counter
     let protocolErrors: Counter
@@ -16,6 +18,8 @@ final class RelayMetrics: Sendable {
         messagesAccepted = registry.makeCounter(name: "parla_messages_accepted_total", help: "Messages durably stored and acknowledged")
         messagesDelivered = registry.makeCounter(name: "parla_messages_delivered_total", help: "Messages confirmed by their recipient and deleted")
         messagesExpired = registry.makeCounter(name: "parla_messages_expired_total", help: "Messages deleted undelivered after the TTL")
+        messagesLive = registry.makeCounter(name: "parla_messages_live_total", help: "Messages confirmed by an online recipient before the hold time ran out, never stored")
+        liveStored = registry.makeCounter(name: "parla_messages_live_stored_total", help: "Messages handed over live but stored after all (late confirmation, refusal or disconnect)")
         mailboxDepth = registry.makeGauge(name: "parla_mailbox_depth", help: "Messages waiting for delivery across all mailboxes")
         authFailures = registry.makeCounter(name: "parla_auth_failures_total", help: "Failed login or registration attempts")
         protocolErrors = registry.makeCounter(name: "parla_protocol_errors_total", help: "Error frames sent to clients")

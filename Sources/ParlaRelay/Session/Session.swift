@@ -16,27 +16,50 @@ actor Session {
         var store: any MailboxStore
         var registry: SessionRegistry
         var metrics: RelayMetrics
+        var recentlyDelivered: RecentlyDelivered
         var configuration: RelayConfiguration
         var logger: Logger
     }
 
-    private let deps: Dependencies
+    let deps: Dependencies
     private var machine: SessionStateMachine
     private let output: AsyncStream<Outgoing>.Continuation
     private let acks: AsyncStream<PendingAck>.Continuation
-    private var isClosed = false
+    private(set) var isClosed = false
 
     // Delivery: items are sent in mailbox order, at most `deliveryWindow` unconfirmed.
     private var cursor: Int64 = 0
-    private var inflight: Set<String> = []
-    private var pumping = false
+    /// Sent from the store (or stored after being sent live) and not yet confirmed.
+    var inflight: Set<String> = []
+    var pumping = false
     private var pumpAgain = false
     private var sentQueueEmpty = false
+    /// Everything stored for this user so far has been sent: a live message cannot overtake a stored one.
+    var backlogDrained = false
+
+    // Live delivery, as the recipient (see `LiveMessage`).
+    var live: [String: LiveMessage] = [:]
+    var liveReceipts: [String: LiveReceipt] = [:]
+    var sweepScheduled = false
+    var liveCount = 0
+    /// When a frame last came in on this connection: tells a busy recipient from a stuck or gone one.
+    var lastHeardAt = ContinuousClock.now
+
+    /// Live messages held but not sent yet (window full, or stored items go first), in order.
+    var liveQueue: [String] = []
+    /// Stores of late live items not committed yet: until they are, stored items may be missing from a read.
+    var spillsPending = 0
+
+    // As the sender: messages on the stored route per recipient whose recipient has not
+    // been sent them yet; until then a live message to them would overtake.
+    private var storedOutstanding: [String: Int] = [:]
 
     struct PendingAck: Sendable {
+        enum Route: Sendable { case stored, live, answered }
         var id: String
         var recipient: String
         var outcome: PendingOutcome<AcceptOutcome>
+        var route: Route
     }
 
     init(deps: Dependencies, relayIdentity: String, output: AsyncStream<Outgoing>.Continuation, acks: AsyncStream<PendingAck>.Continuation) {
@@ -50,7 +73,7 @@ actor Session {
         self.acks = acks
     }
 
-    private var now: Int64 { deps.configuration.now() }
+    var now: Int64 { deps.configuration.now() }
     var user: String? { machine.user }
 
     func start() async {
@@ -58,6 +81,7 @@ actor Session {
     }
 
     func receive(text: String, byteCount: Int) async {
+        lastHeardAt = .now
         await perform(machine.receive(text: text, byteCount: byteCount, now: now))
     }
 
@@ -80,6 +104,8 @@ actor Session {
 
     /// Called once the socket is gone.
     func disconnected() async {
+        // Stored before this connection stops being findable, so a sender that finds it gone stores after them.
+        spillAllLive()
         let user = machine.user
         machine.closed()
         isClosed = true
@@ -98,6 +124,7 @@ actor Session {
 
     /// New items are waiting in this user's mailbox.
     func mailboxChanged() async {
+        backlogDrained = false
         await pump()
     }
 
@@ -113,7 +140,7 @@ actor Session {
             case .authenticate(let request):
                 await authenticate(request)
             case .accept(let send):
-                accept(send)
+                await accept(send)
             case .confirm(let ids):
                 await confirm(ids)
             case .read(let read):
@@ -134,7 +161,7 @@ actor Session {
         }
     }
 
-    private func emit(_ frame: RelayFrame) {
+    func emit(_ frame: RelayFrame) {
         guard !isClosed else { return }
         if case .error = frame { deps.metrics.protocolErrors.increment() }
         output.yield(.text(frame.encoded()))
@@ -143,6 +170,7 @@ actor Session {
     private func close(code: UInt16, reason: String) {
         guard !isClosed else { return }
         isClosed = true
+        spillAllLive()
         machine.closed()
         output.yield(.close(code: code, reason: reason))
     }
@@ -219,18 +247,43 @@ actor Session {
         emit(frame)
     }
 
-    private func accept(_ send: ClientFrame.Send) {
+    /// Hands the message live to an online recipient, or stores it. A message goes live only
+    /// once everything stored for that recipient before it has been sent to them; a recipient
+    /// that refuses an offer has first stored everything it held live, so per-sender order
+    /// holds across both routes.
+    private func accept(_ send: ClientFrame.Send) async {
         guard let user = machine.user else { return }
         let config = deps.configuration
         let accepted = now
-        let outcome = deps.store.enqueueAccept(
-            id: send.id, from: user, to: send.to, body: send.body, now: accepted,
-            expiresAt: accepted + config.ttlMillis, quota: config.quota)
-        acks.yield(PendingAck(id: send.id, recipient: send.to, outcome: outcome))
+        let expiresAt = accepted + config.ttlMillis
+        if config.liveHold > .zero, send.to != user, storedOutstanding[send.to, default: 0] == 0,
+           // A possible resend (its acknowledgement was lost) takes the stored route, which recognises it.
+           !deps.store.mightHaveAccepted(sender: user, id: send.id), let recipient = deps.registry.session(for: send.to) {
+            let waiter = Promise<AcceptOutcome>()
+            let message = LiveMessage(id: send.id, sender: user, body: send.body, acceptedAt: accepted, expiresAt: expiresAt, waiters: [waiter])
+            if await recipient.offerLive(message) != .refused {
+                acks.yield(PendingAck(id: send.id, recipient: send.to, outcome: PendingOutcome { try await waiter.value() }, route: .live))
+                return
+            }
+        }
+        if deps.recentlyDelivered.contains(sender: user, id: send.id) {
+            acks.yield(PendingAck(id: send.id, recipient: send.to, outcome: PendingOutcome { .duplicate }, route: .answered))
+            return
+        }
+        storedOutstanding[send.to, default: 0] += 1
+        let outcome = deps.store.enqueueAccept(id: send.id, from: user, to: send.to, body: send.body, now: accepted, expiresAt: expiresAt, quota: config.quota)
+        acks.yield(PendingAck(id: send.id, recipient: send.to, outcome: outcome, route: .stored))
     }
 
     /// Run by the connection's ack task, in submission order.
     func finishAccept(_ pending: PendingAck) async {
+        defer {
+            switch pending.route {
+            case .stored: storedOutstanding[pending.recipient, default: 1] -= 1
+            case .live, .answered: break
+            }
+            if storedOutstanding[pending.recipient] == 0 { storedOutstanding[pending.recipient] = nil }
+        }
         let outcome: AcceptOutcome
         do {
             outcome = try await pending.outcome.value()
@@ -243,7 +296,10 @@ actor Session {
         case .stored:
             deps.metrics.messagesAccepted.increment()
             emit(.ack(id: pending.id))
-            deps.registry.wake([pending.recipient])
+            // Awaited, so the recipient has been sent it before a later message may go live.
+            if pending.route == .stored, let recipient = deps.registry.session(for: pending.recipient) {
+                await recipient.mailboxChanged()
+            }
         case .duplicate:
             emit(.ack(id: pending.id))
         case .unknownRecipient:
@@ -255,20 +311,37 @@ actor Session {
         }
     }
 
-    private func confirm(_ ids: [String]) async {
+    private func confirm(_ confirmed: [String]) async {
         guard let user = machine.user else { return }
-        let config = deps.configuration
-        let at = now
-        do {
-            let outcome = try await deps.store.confirm(user: user, ids: ids, now: at, receiptExpiresAt: at + config.ttlMillis)
-            deps.metrics.messagesDelivered.increment(by: Int64(outcome.deletedMessages))
-            deps.registry.wake(outcome.notified)
-        } catch {
-            deps.logger.error("could not confirm delivery", metadata: ["user": "\(user)", "error": "\(error)"])
-            emit(.error(FrameError(.storageUnavailable, "the relay could not record the confirmation; it will redeliver")))
+        var settled: [LiveMessage] = []
+        var ids: [String] = []
+        for id in confirmed {
+            if let message = live[id] {
+                // Only what was sent can be confirmed; a queued id is ignored like any unknown one.
+                if message.sent { settled.append(live.removeValue(forKey: id)!) }
+            } else if liveReceipts.removeValue(forKey: id) == nil {
+                ids.append(id)
+            }
         }
-        inflight.subtract(ids)
-        await pump()
+        if !settled.isEmpty { await settleLive(settled) }
+        if !ids.isEmpty {
+            let config = deps.configuration
+            let at = now
+            do {
+                let outcome = try await deps.store.confirm(user: user, ids: ids, now: at, receiptExpiresAt: at + config.ttlMillis)
+                deps.metrics.messagesDelivered.increment(by: Int64(outcome.deletedMessages))
+                deps.registry.wake(outcome.notified)
+            } catch {
+                deps.logger.error("could not confirm delivery", metadata: ["user": "\(user)", "error": "\(error)"])
+                emit(.error(FrameError(.storageUnavailable, "the relay could not record the confirmation; it will redeliver")))
+            }
+            inflight.subtract(ids)
+        }
+        if backlogDrained {
+            sendQueuedLive()
+        } else {
+            await pump()
+        }
     }
 
     private func storeReadReceipt(_ read: ClientFrame.Read) async {
@@ -418,10 +491,11 @@ actor Session {
         pumping = true
         defer { pumping = false }
         let window = deps.configuration.deliveryWindow
+        backlogDrained = false
         repeat {
             pumpAgain = false
-            while !isClosed, inflight.count < window {
-                let room = window - inflight.count
+            while !isClosed, inflight.count + liveSent < window {
+                let room = window - inflight.count - liveSent
                 let items: [MailboxItem]
                 do {
                     items = try await deps.store.pending(for: user, after: cursor, limit: room)
@@ -431,10 +505,12 @@ actor Session {
                 }
                 for item in items where item.seq > cursor {
                     cursor = item.seq
-                    inflight.insert(item.id)
+                    // Sent live earlier and stored when its confirmation was late: already on its way.
+                    guard inflight.insert(item.id).inserted else { continue }
                     emit(Self.frame(for: item))
                 }
                 if items.count < room {
+                    backlogDrained = !pumpAgain && spillsPending == 0
                     if !sentQueueEmpty {
                         sentQueueEmpty = true
                         emit(.queueEmpty)
@@ -443,6 +519,8 @@ actor Session {
                 }
             }
         } while pumpAgain && !isClosed
+        pumping = false
+        sendQueuedLive()
     }
 
     static func frame(for item: MailboxItem) -> RelayFrame {

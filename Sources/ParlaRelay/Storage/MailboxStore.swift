@@ -46,6 +46,21 @@ public struct MailboxItem: Sendable, Equatable {
     }
 }
 
+/// A message that reached its recipient live, as the store remembers it afterwards.
+public struct LiveDeliveryRecord: Sendable, Equatable {
+    public var sender: String
+    public var id: String
+    public var recipient: String
+    public var expiresAt: Int64
+
+    public init(sender: String, id: String, recipient: String, expiresAt: Int64) {
+        self.sender = sender
+        self.id = id
+        self.recipient = recipient
+        self.expiresAt = expiresAt
+    }
+}
+
 public enum RegisterOutcome: Sendable, Equatable {
     case registered, nameTaken, inviteRequired, invalidInvite
 }
@@ -107,6 +122,16 @@ public protocol MailboxStore: Sendable {
     /// Fixes the message's place in the commit order at call time and returns a handle
     /// to await its committed outcome, so one connection can pipeline sends in order.
     func enqueueAccept(id: String, from sender: String, to recipient: String, body: Data, now: Int64, expiresAt: Int64, quota: MailboxQuota) -> PendingOutcome<AcceptOutcome>
+    /// Learns of messages delivered live (never stored, see `LiveMessage`): who talks to whom,
+    /// and, in memory only, that their ids are taken. Not awaited: the recipient's
+    /// confirmation already made the messages durable.
+    func recordLiveDeliveries(_ deliveries: [LiveDeliveryRecord])
+    /// False only if nothing (message, receipt, group change) was ever taken under this sender
+    /// and id. Answered from memory, without waiting: the live route asks it for every message,
+    /// and a "maybe" sends the message down the stored route, whose exact check decides.
+    func mightHaveAccepted(sender: String, id: String) -> Bool
+    /// Stores a receipt whose live delivery did not complete (or whose recipient is offline).
+    func storeReceipt(id: String, to recipient: String, from sender: String, kind: MailboxItem.Kind, messageIds: [String], now: Int64, expiresAt: Int64) async throws
     func acceptReadReceipt(id: String, from reader: String, to sender: String, messageIds: [String], now: Int64, expiresAt: Int64) async throws -> AcceptOutcome
     func pending(for user: String, after seq: Int64, limit: Int) async throws -> [MailboxItem]
     func confirm(user: String, ids: [String], now: Int64, receiptExpiresAt: Int64) async throws -> ConfirmOutcome

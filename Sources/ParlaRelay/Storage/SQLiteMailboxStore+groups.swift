@@ -36,6 +36,7 @@ extension SQLiteMailboxStore {
 
     public func applyGroupChange(_ change: GroupChange, now: Int64, expiresAt: Int64, maxMembers: Int) async throws -> GroupChangeOutcome {
         let key = Self.acceptedKey(sender: change.actor, id: change.id)
+        acceptedKeys.insert(key)
         return try await committer.perform { db in
             if try Self.wasAccepted(db, key) {
                 return .duplicate
@@ -133,6 +134,7 @@ extension SQLiteMailboxStore {
     public func acceptGroupSend(id: String, from sender: String, group name: String, copies: [(to: String, body: Data)], now: Int64, expiresAt: Int64,
                                 quota: MailboxQuota) async throws -> GroupSendOutcome {
         let key = Self.acceptedKey(sender: sender, id: id)
+        acceptedKeys.insert(key)
         do {
             return try await storeGroupSend(key: key, id: id, sender: sender, name: name, copies: copies, now: now, expiresAt: expiresAt, quota: quota)
         } catch let refusal as GroupSendRefusal {

@@ -14,6 +14,8 @@ public final class SQLiteMailboxStore: MailboxStore {
     /// Sender/recipient pairs known to be in `peers`, so a busy conversation does not write
     /// the same two rows with every message. Filled only after a commit that stored them.
     private let knownPeers = KnownPeers()
+    /// Every idempotency key taken, approximately: lets the live route skip a database read.
+    let acceptedKeys = AcceptedKeyFilter()
 
     /// Opens (creating if needed) the store in `directory/relay.sqlite`.
     public init(directory: String) throws {
@@ -31,6 +33,10 @@ public final class SQLiteMailboxStore: MailboxStore {
         self.pool = try DatabasePool(path: path, configuration: config)
         try Self.migrator.migrate(pool)
         self.committer = GroupCommitter(writer: pool)
+        try pool.read { db in
+            let keys = try Data.fetchCursor(db, sql: "SELECT key FROM accepted")
+            while let key = try keys.next() { acceptedKeys.insert(key) }
+        }
     }
 
     static var migrator: DatabaseMigrator {
@@ -166,7 +172,8 @@ public final class SQLiteMailboxStore: MailboxStore {
 
     public func enqueueAccept(id: String, from sender: String, to recipient: String, body: Data, now: Int64, expiresAt: Int64, quota: MailboxQuota) -> PendingOutcome<AcceptOutcome> {
         let key = Self.acceptedKey(sender: sender, id: id)
-        let pair = sender < recipient ? sender + "\u{0}" + recipient : recipient + "\u{0}" + sender
+        acceptedKeys.insert(key)
+        let pair = Self.pairKey(sender, recipient)
         let peersKnown = knownPeers.contains(pair)
         let ticket = committer.submit { db -> AcceptOutcome in
             guard let counts = try Row.fetchOne(try db.cachedStatement(sql: "SELECT pendingMessages, pendingBytes FROM users WHERE name = ?"), arguments: [recipient]) else {
@@ -198,8 +205,35 @@ public final class SQLiteMailboxStore: MailboxStore {
         }
     }
 
+    public func recordLiveDeliveries(_ deliveries: [LiveDeliveryRecord]) {
+        for delivery in deliveries { acceptedKeys.insert(Self.acceptedKey(sender: delivery.sender, id: delivery.id)) }
+        // Who talks to whom (presence, typing) is written once per pair; nothing else about the messages.
+        let unknown = Set(deliveries.map { Self.pairKey($0.sender, $0.recipient) }.filter { !knownPeers.contains($0) })
+        guard !unknown.isEmpty else { return }
+        let pairs = deliveries.filter { unknown.contains(Self.pairKey($0.sender, $0.recipient)) }.map { ($0.sender, $0.recipient) }
+        let ticket = committer.submit { db in
+            for (sender, recipient) in pairs {
+                try db.cachedStatement(sql: "INSERT OR IGNORE INTO peers (user, peer) VALUES (?, ?), (?, ?)").execute(arguments: [sender, recipient, recipient, sender])
+            }
+        }
+        Task { [knownPeers] in
+            if (try? await ticket.value()) != nil { for pair in unknown { knownPeers.insert(pair) } }
+        }
+    }
+
+    public func mightHaveAccepted(sender: String, id: String) -> Bool {
+        acceptedKeys.mightContain(Self.acceptedKey(sender: sender, id: id))
+    }
+
+    public func storeReceipt(id: String, to recipient: String, from sender: String, kind: MailboxItem.Kind, messageIds: [String], now: Int64, expiresAt: Int64) async throws {
+        try await committer.perform { db in
+            try Self.insertReceipt(db, id: id, to: recipient, from: sender, kind: kind, messageIds: messageIds, now: now, expiresAt: expiresAt)
+        }
+    }
+
     public func acceptReadReceipt(id: String, from reader: String, to sender: String, messageIds: [String], now: Int64, expiresAt: Int64) async throws -> AcceptOutcome {
         let key = Self.acceptedKey(sender: reader, id: id)
+        acceptedKeys.insert(key)
         return try await committer.perform { db in
             guard try Bool.fetchOne(try db.cachedStatement(sql: "SELECT 1 FROM users WHERE name = ?"), arguments: [sender]) == true else {
                 return .unknownRecipient
@@ -322,9 +356,16 @@ public final class SQLiteMailboxStore: MailboxStore {
         }
     }
 
-    private static func insertReceipt(_ db: Database, to recipient: String, from: String, kind: MailboxItem.Kind, messageIds: [String], now: Int64, expiresAt: Int64) throws {
-        try db.cachedStatement(sql: "INSERT INTO mailbox (recipient, id, sender, kind, body, acceptedAt, expiresAt) VALUES (?, ?, ?, ?, ?, ?, ?)").execute(arguments: [recipient, "r-" + randomHex(bytes: 12), from, kind.rawValue, Data(messageIds.joined(separator: "\n").utf8), now, expiresAt])
+    private static func insertReceipt(_ db: Database, id: String = newReceiptID(), to recipient: String, from: String, kind: MailboxItem.Kind, messageIds: [String],
+                                      now: Int64, expiresAt: Int64) throws {
+        try db.cachedStatement(sql: "INSERT INTO mailbox (recipient, id, sender, kind, body, acceptedAt, expiresAt) VALUES (?, ?, ?, ?, ?, ?, ?)").execute(arguments: [recipient, id, from, kind.rawValue, Data(messageIds.joined(separator: "\n").utf8), now, expiresAt])
     }
+
+    /// Receipt ids are the relay's own; the prefix keeps them apart from clients' message ids.
+    static func newReceiptID() -> String { "r-" + randomHex(bytes: 12) }
+
+    /// One key per conversation, whichever side sends.
+    static func pairKey(_ a: String, _ b: String) -> String { a < b ? a + "\u{0}" + b : b + "\u{0}" + a }
 
     /// A request (message, receipt or group change) already taken under this key: acknowledge again, do nothing.
     static func wasAccepted(_ db: Database, _ key: Data) throws -> Bool {

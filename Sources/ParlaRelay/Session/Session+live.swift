@@ -1,0 +1,194 @@
+import Foundation
+import ParlaProtocol
+
+/// Live delivery (see `LiveMessage`): messages and delivered receipts pass between two
+/// online connections without touching the store unless a confirmation is late.
+extension Session {
+    /// The recipient's side of a live hand-over: sent at once when nothing stored is waiting
+    /// and the window has room, queued behind them otherwise.
+    func offerLive(_ message: LiveMessage) -> LiveOffer {
+        guard user != nil, !isClosed else { return .refused }
+        if var held = live[message.id] {
+            guard held.sender == message.sender else { return .refused }
+            held.waiters += message.waiters
+            live[message.id] = held
+            return .joined
+        }
+        // Bounded memory: a recipient that confirms nothing gets its messages stored, in order.
+        guard !inflight.contains(message.id), live.count < 4 * deps.configuration.deliveryWindow else {
+            spillAllLive(stillConnected: true)
+            return .refused
+        }
+        var message = message
+        liveCount += 1
+        message.order = liveCount
+        live[message.id] = message
+        liveQueue.append(message.id)
+        sendQueuedLive()
+        scheduleSweep()
+        return .taken
+    }
+
+    /// Live messages on the wire and not yet confirmed (they count against the window).
+    var liveSent: Int { live.count - liveQueue.count }
+
+    /// Sends queued live messages while the window has room and nothing stored comes first.
+    func sendQueuedLive() {
+        var sentCount = 0
+        while sentCount < liveQueue.count, backlogDrained, !pumping, spillsPending == 0, !isClosed,
+              inflight.count + liveSent + sentCount < deps.configuration.deliveryWindow {
+            let id = liveQueue[sentCount]
+            sentCount += 1
+            guard var message = live[id] else { continue }
+            message.sent = true
+            live[id] = message
+            emit(Self.frame(for: message.item))
+        }
+        liveQueue.removeFirst(sentCount)
+    }
+
+    /// The sender's side of a live delivered receipt; false if this connection cannot take it.
+    func offerLiveReceipt(_ receipt: LiveReceipt) -> Bool {
+        guard user != nil, !isClosed else { return false }
+        liveReceipts[receipt.receipt.id] = receipt
+        emit(.receipt(receipt.receipt))
+        scheduleSweep()
+        return true
+    }
+
+    /// The recipient confirmed live messages: their senders are acknowledged (the recipient's
+    /// client has committed them) and told they were delivered; the store only learns the
+    /// idempotency keys.
+    func settleLive(_ messages: [LiveMessage]) async {
+        guard let user else { return }
+        deps.recentlyDelivered.insert(messages)
+        deps.store.recordLiveDeliveries(messages.map { LiveDeliveryRecord(sender: $0.sender, id: $0.id, recipient: user, expiresAt: $0.expiresAt) })
+        for message in messages {
+            for waiter in message.waiters { waiter.resolve(.success(.stored)) }
+        }
+        deps.metrics.messagesDelivered.increment(by: Int64(messages.count))
+        deps.metrics.messagesLive.increment(by: Int64(messages.count))
+        var senders: [String] = []
+        var idsBySender: [String: [String]] = [:]
+        for message in messages {
+            if idsBySender[message.sender] == nil { senders.append(message.sender) }
+            idsBySender[message.sender, default: []].append(message.id)
+        }
+        let at = now
+        for sender in senders {
+            let receipt = LiveReceipt(receipt: .init(id: SQLiteMailboxStore.newReceiptID(), kind: .delivered, from: user, messageIds: idsBySender[sender]!, at: at),
+                                      expiresAt: at + deps.configuration.ttlMillis)
+            if let session = deps.registry.session(for: sender), await session.offerLiveReceipt(receipt) { continue }
+            await store(receipt, for: sender, stillSent: false)
+        }
+    }
+
+    func scheduleSweep() {
+        guard !sweepScheduled else { return }
+        sweepScheduled = true
+        Task { await self.sweepLive() }
+    }
+
+    /// Stores what waits too long for its confirmation, then sleeps until the next deadline;
+    /// ends when nothing is held. "Too long" is the hold time with nothing at all heard from
+    /// this connection in the meantime (it is gone or stuck); a connection whose frames keep
+    /// coming is only behind (its confirmations queue behind them), and its items wait up to
+    /// `liveHoldLimit` before being stored.
+    private func sweepLive() async {
+        let hold = deps.configuration.liveHold
+        let limit = max(hold, deps.configuration.liveHoldLimit)
+        while !isClosed {
+            let oldest = (live.values.map(\.heldSince) + liveReceipts.values.map(\.heldSince)).min()
+            guard let oldest else { break }
+            let now = ContinuousClock.now
+            let deadline = min(max(oldest, lastHeardAt) + hold, oldest + limit)
+            if deadline > now {
+                try? await Task.sleep(until: deadline, clock: .continuous)
+                continue
+            }
+            let due = lastHeardAt + hold <= now ? now - hold : now - limit
+            if live.values.contains(where: { !$0.sent && $0.heldSince <= due }) {
+                // A late queued message is stored with everything queued behind it, so none overtakes it.
+                spillAllLive(stillConnected: true, receipts: false)
+            } else {
+                let late = live.values.filter { $0.heldSince <= due }.sorted { $0.order < $1.order }
+                for message in late { live[message.id] = nil }
+                spill(late)
+            }
+            for receipt in liveReceipts.values where receipt.heldSince <= due {
+                liveReceipts[receipt.receipt.id] = nil
+                await store(receipt, for: user ?? "", stillSent: true)
+            }
+        }
+        sweepScheduled = false
+    }
+
+    /// Stores everything held live, in order: when the connection goes (delivered on the next
+    /// login), or when the recipient must refuse an offer.
+    func spillAllLive(stillConnected: Bool = false, receipts: Bool = true) {
+        let messages = live.values.sorted { $0.order < $1.order }
+        live = [:]
+        liveQueue = []
+        spill(messages, stillConnected: stillConnected)
+        guard receipts, !liveReceipts.isEmpty, let user else { return }
+        let held = Array(liveReceipts.values)
+        liveReceipts = [:]
+        Task { for receipt in held { await self.store(receipt, for: user, stillSent: stillConnected) } }
+    }
+
+    /// Stores live messages whose confirmation did not come in time, in the order they were
+    /// offered; their senders are acknowledged once stored. Those already sent on a connection
+    /// that stays open stay in flight, so they are not sent twice and their confirmation
+    /// deletes them; the others reach the recipient through the store like any message.
+    private func spill(_ messages: [LiveMessage], stillConnected: Bool = true) {
+        guard !messages.isEmpty else { return }
+        guard let user else {
+            // Never reached (only logged-in connections take live messages), but a sender must never wait forever.
+            for waiter in messages.flatMap(\.waiters) { waiter.resolve(.failure(StoreError.notRun)) }
+            return
+        }
+        let config = deps.configuration
+        let pending = messages.map { message in
+            if stillConnected, message.sent { inflight.insert(message.id) }
+            return (message.waiters, deps.store.enqueueAccept(id: message.id, from: message.sender, to: user, body: message.body, now: message.acceptedAt,
+                                                              expiresAt: message.expiresAt, quota: config.quota))
+        }
+        deps.metrics.liveStored.increment(by: Int64(messages.count))
+        spillsPending += 1
+        backlogDrained = false
+        Task {
+            for (waiters, outcome) in pending {
+                let result = await Result { try await outcome.value() }
+                for waiter in waiters { waiter.resolve(result) }
+            }
+            await self.spillCommitted()
+        }
+    }
+
+    private func spillCommitted() async {
+        spillsPending -= 1
+        await mailboxChanged()
+    }
+
+    private func store(_ live: LiveReceipt, for recipient: String, stillSent: Bool) async {
+        let receipt = live.receipt
+        if stillSent { inflight.insert(receipt.id) }
+        do {
+            try await deps.store.storeReceipt(id: receipt.id, to: recipient, from: receipt.from, kind: .delivered, messageIds: receipt.messageIds,
+                                              now: receipt.at, expiresAt: live.expiresAt)
+            if !stillSent { deps.registry.wake([recipient]) }
+        } catch {
+            deps.logger.error("could not store a delivered receipt", metadata: ["recipient": "\(recipient)", "error": "\(error)"])
+        }
+    }
+}
+
+extension Result where Failure == any Error {
+    init(catching body: () async throws -> Success) async {
+        do {
+            self = .success(try await body())
+        } catch {
+            self = .failure(error)
+        }
+    }
+}

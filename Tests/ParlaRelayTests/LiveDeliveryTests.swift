@@ -1,0 +1,175 @@
+import Foundation
+import ParlaProtocol
+import ParlaRelay
+import ParlaRelayTesting
+import Testing
+
+/// Messages between two online users pass connection to connection (see `LiveMessage` and
+/// PROTOCOL.md §4.4): the sender is acknowledged once the recipient confirms, and the store
+/// only takes a message whose confirmation is late or whose recipient goes away.
+@Suite struct LiveDeliveryTests {
+    /// Alice's acknowledgement and delivered receipt, in whichever order they come.
+    private func ackAndReceipt(_ client: RelayTestClient, id: String) async throws -> RelayFrame.Receipt? {
+        var acked = false
+        var receipt: RelayFrame.Receipt?
+        while !acked || receipt == nil {
+            switch try await client.next() {
+            case .ack(let acknowledged): acked = acked || acknowledged == id
+            case .receipt(let got): receipt = got
+            default: continue
+            }
+        }
+        return receipt
+    }
+
+    @Test func aConfirmedLiveMessageIsNeverWrittenToTheStore() async throws {
+        let relay = try await TestRelay.start()
+        defer { Task { await relay.stop() } }
+        let alice = try await TestUser.register("alice", on: relay)
+        let bob = try await TestUser.register("bob", on: relay)
+        let a = try await alice.connectIdle()
+        let b = try await bob.connectIdle()
+        let marker = uniqueMarker()
+        a.send(id: "live-1", to: "bob", text: marker)
+        guard case .message(let message) = try await b.next() else { Issue.record("no push"); return }
+        #expect(String(decoding: message.body, as: UTF8.self) == marker && message.from == "alice")
+        b.send(.confirm(.init(ids: ["live-1"])))
+        let receipt = try await ackAndReceipt(a, id: "live-1")
+        #expect(receipt?.kind == .delivered && receipt?.messageIds == ["live-1"] && receipt?.from == "bob")
+        a.send(.confirm(.init(ids: [receipt!.id])))
+        // Neither the message nor its receipt ever reached the database or its log, not even before a purge.
+        #expect(!(try relay.databaseFileBytes().contains(marker: marker)))
+        let stats = try await relay.relay.store.stats()
+        #expect(stats.pendingMessages == 0 && stats.pendingReceipts == 0)
+        await a.close()
+        await b.close()
+    }
+
+    @Test func aLateConfirmationStoresTheMessageAndTheSenderIsAcknowledged() async throws {
+        let relay = try await TestRelay.start { $0.liveHold = .milliseconds(100) }
+        defer { Task { await relay.stop() } }
+        let alice = try await TestUser.register("alice", on: relay)
+        let bob = try await TestUser.register("bob", on: relay)
+        let a = try await alice.connectIdle()
+        let b = try await bob.connectIdle()
+        let marker = uniqueMarker()
+        a.send(id: "slow", to: "bob", text: marker)
+        guard case .message = try await b.next() else { Issue.record("no push"); return }
+        // Bob's client says nothing: after the hold the relay stores it, then acknowledges Alice.
+        try await a.expectAck("slow")
+        #expect(try relay.databaseFileBytes().contains(marker: marker), "stored before the acknowledgement")
+        #expect(try await relay.relay.store.stats().pendingMessages == 1)
+        await b.expectSilence()
+        b.send(.confirm(.init(ids: ["slow"])))
+        #expect(try await a.nextReceipt().messageIds == ["slow"])
+        #expect(try await relay.relay.store.stats().pendingMessages == 0)
+        await a.close()
+        await b.close()
+    }
+
+    @Test func aRecipientThatLeavesGetsItsUnconfirmedMessagesAgainInOrder() async throws {
+        let relay = try await TestRelay.start()
+        defer { Task { await relay.stop() } }
+        let alice = try await TestUser.register("alice", on: relay)
+        let bob = try await TestUser.register("bob", on: relay)
+        let a = try await alice.connectIdle()
+        var b = try await bob.connectIdle()
+        for i in 0..<20 { a.send(id: "m\(i)", to: "bob", text: "live \(i)") }
+        let first = try await b.receiveMessages(count: 20)
+        #expect(first.map(\.id) == (0..<20).map { "m\($0)" })
+        b.send(.confirm(.init(ids: (0..<5).map { "m\($0)" })))
+        var acked: Set<String> = []
+        var receipt: RelayFrame.Receipt?
+        while receipt == nil {
+            switch try await a.next() {
+            case .ack(let id): acked.insert(id)
+            case .receipt(let got): receipt = got
+            default: continue
+            }
+        }
+        #expect(receipt?.messageIds == (0..<5).map { "m\($0)" })
+        await b.close()
+        // Every message is acknowledged: five confirmed live, fifteen stored when Bob left.
+        while acked.count < 20 {
+            if case .ack(let id) = try await a.next() { acked.insert(id) }
+        }
+        #expect(try await relay.relay.store.stats().pendingMessages == 15)
+        b = try await bob.connect()
+        #expect(try await b.receiveMessages().map(\.id) == (5..<20).map { "m\($0)" })
+        await a.close()
+        await b.close()
+    }
+
+    @Test func aResendOfALiveDeliveredMessageIsAcknowledgedNotDeliveredAgain() async throws {
+        let relay = try await TestRelay.start()
+        defer { Task { await relay.stop() } }
+        let alice = try await TestUser.register("alice", on: relay)
+        let bob = try await TestUser.register("bob", on: relay)
+        var a = try await alice.connectIdle()
+        let b = try await bob.connectIdle()
+        a.send(id: "once", to: "bob", text: "hello")
+        _ = try await b.receiveMessages(count: 1, confirm: true)
+        _ = try await ackAndReceipt(a, id: "once")
+        // Alice's client did not see the ack (say the link dropped) and sends it again on a new connection.
+        await a.close()
+        a = try await alice.connect()
+        a.send(id: "once", to: "bob", text: "hello")
+        while true {
+            if case .ack(let id) = try await a.next(), id == "once" { break }
+        }
+        await b.expectSilence()
+        #expect(try await relay.relay.store.stats().pendingMessages == 0)
+        await a.close()
+        await b.close()
+    }
+
+    /// A recipient that confirms in bursts, stalls past the hold time and reconnects halfway:
+    /// live, stored-after-all and stored-first messages interleave, and Bob still sees each of
+    /// Alice's messages for the first time in the order she sent them.
+    @Test func orderHoldsAcrossLiveAndStoredRoutes() async throws {
+        let relay = try await TestRelay.start { $0.liveHold = .milliseconds(60) }
+        defer { Task { await relay.stop() } }
+        let alice = try await TestUser.register("alice", on: relay)
+        let bob = try await TestUser.register("bob", on: relay)
+        let a = try await alice.connectIdle()
+        var b = try await bob.connectIdle()
+        let total = 300
+        let sender = Task {
+            for i in 0..<total {
+                a.send(id: "k\(i)", to: "bob", text: "n\(i)")
+                if i % 25 == 0 { try await Task.sleep(for: .milliseconds(40)) }
+            }
+        }
+        var firstSeen: [String] = []
+        var seen: Set<String> = []
+        var unconfirmed: [String] = []
+        var received = 0
+        while seen.count < total {
+            let frame = try await b.next(timeout: .seconds(10))
+            guard case .message(let message) = frame else { continue }
+            received += 1
+            if seen.insert(message.id).inserted { firstSeen.append(message.id) }
+            unconfirmed.append(message.id)
+            if received % 30 == 0 {
+                // Stall past the hold time, then confirm what came so far.
+                try await Task.sleep(for: .milliseconds(150))
+                b.send(.confirm(.init(ids: unconfirmed)))
+                unconfirmed = []
+            }
+            if received == 140 {
+                await b.close()
+                unconfirmed = []
+                b = try await bob.connect()
+            }
+        }
+        b.send(.confirm(.init(ids: unconfirmed)))
+        try await sender.value
+        #expect(firstSeen == (0..<total).map { "k\($0)" }, "first deliveries in the order sent")
+        var acks = 0
+        while acks < total {
+            if case .ack = try await a.next() { acks += 1 }
+        }
+        await a.close()
+        await b.close()
+    }
+}
