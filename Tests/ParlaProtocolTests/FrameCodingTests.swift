@@ -1,6 +1,6 @@
 import Foundation
 import ParlaCrypto
-import ParlaProtocol
+@testable import ParlaProtocol
 import Testing
 
 @Suite struct FrameCodingTests {
@@ -47,6 +47,44 @@ import Testing
         for frame in frames {
             #expect(frame.encoded() == frame.encodedByEncoder())
             #expect(try RelayFrame.decode(frame.encoded()) == frame)
+        }
+    }
+
+    /// The byte-level decoder for `send` and `confirm` gives exactly what the full decoder
+    /// gives, and leaves everything it does not take (escapes, other keys, bad values,
+    /// duplicates) to the full decoder, errors included.
+    @Test func theHotDecoderAgreesWithTheFullDecoder() throws {
+        let body = Data((0..<200).map { UInt8($0) }).base64EncodedString()
+        let taken = [
+            #"{"type":"send","id":"m1","to":"bob","body":"\#(body)"}"#,
+            #" { "body" : "\#(body)" ,"to":"bob", "id":"a:1:2", "type":"send" } "#,
+            #"{"type":"send","id":"ü-😀","to":"bob","body":""}"#,
+            #"{"type":"confirm","ids":["a","b","c"]}"#,
+            #"{"ids":[ ],"type":"confirm"}"#,
+        ]
+        for text in taken {
+            let hot = try #require(HotFrameDecoder.decode(text), "\(text)")
+            #expect(hot == (try ClientFrame.decodedByDecoder(text)), "\(text)")
+        }
+        let leftToTheDecoder = [
+            #"{"type":"send","id":"m\"1","to":"bob","body":"AA=="}"#,
+            #"{"type":"send","id":"m1","to":"bob","body":"not base64!"}"#,
+            #"{"type":"send","id":"m1","to":"bob"}"#,
+            #"{"type":"send","id":"m1","id":"m2","to":"bob","body":"AA=="}"#,
+            #"{"type":"send","id":1,"to":"bob","body":"AA=="}"#,
+            #"{"type":"send","id":"m1","to":"bob","body":"AA==","extra":true}"#,
+            #"{"type":"confirm","ids":["a",1]}"#,
+            #"{"type":"confirm","ids":"a"}"#,
+            #"{"type":"typing","to":"bob"}"#,
+            #"{"type":"confirm","ids":["a"]} trailing"#,
+            #"{"type":"confirm","ids":["a"]"#,
+            "{\"type\":\"send\",\"id\":\"m\u{1}\",\"to\":\"bob\",\"body\":\"AA==\"}",
+        ]
+        for text in leftToTheDecoder {
+            #expect(HotFrameDecoder.decode(text) == nil, "\(text)")
+            let viaDecode = Result { () throws(FrameError) in try ClientFrame.decode(text) }
+            let viaDecoder = Result { () throws(FrameError) in try ClientFrame.decodedByDecoder(text) }
+            #expect(String(describing: viaDecode) == String(describing: viaDecoder), "\(text)")
         }
     }
 

@@ -382,9 +382,20 @@ public final class SQLiteMailboxStore: MailboxStore {
     }
 }
 
+/// Lowercase hex of `count` random bytes (one receipt id per confirmation batch: kept cheap).
 func randomHex(bytes count: Int) -> String {
     var generator = SystemRandomNumberGenerator()
-    return (0..<count).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+    let digits = Array("0123456789abcdef".utf8)
+    var hex: [UInt8] = []
+    hex.reserveCapacity(count * 2)
+    var word: UInt64 = 0
+    for index in 0..<count {
+        if index % 8 == 0 { word = generator.next() }
+        let byte = UInt8(truncatingIfNeeded: word >> (UInt64(index % 8) * 8))
+        hex.append(digits[Int(byte >> 4)])
+        hex.append(digits[Int(byte & 0x0F)])
+    }
+    return String(decoding: hex, as: UTF8.self)
 }
 
 /// A set of conversation pairs shared by the store's jobs.
