@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import ParlaProtocol
 import Synchronization
@@ -47,32 +48,46 @@ enum LiveOffer: Sendable, Equatable {
 
 /// The (sender, id) keys of messages delivered live, which the store never sees: a sender
 /// whose acknowledgement was lost and who sends the message again is acknowledged, not
-/// delivered to twice. Bounded (the oldest are forgotten first) and lost on restart; past
-/// that, the recipient's client drops the copy by (sender, id), as the protocol requires.
+/// delivered to twice. Bounded and compact (16-byte hashes; the oldest are forgotten
+/// first, about 5 MB when full) and lost on restart; past that, the recipient's client drops
+/// the copy by (sender, id), as the protocol requires.
 final class RecentlyDelivered: Sendable {
+    private struct Key: Hashable {
+        var high: UInt64
+        var low: UInt64
+
+        init(_ sender: String, _ id: String) {
+            let digest = SHA256.hash(data: Data((sender + "\u{0}" + id).utf8))
+            (high, low) = digest.withUnsafeBytes { ($0.loadUnaligned(fromByteOffset: 0, as: UInt64.self), $0.loadUnaligned(fromByteOffset: 8, as: UInt64.self)) }
+        }
+    }
+
     private struct State {
-        var keys: Set<String> = []
-        var ring: [String] = []
+        var keys: Set<Key> = []
+        var ring: [Key] = []
         var next = 0
     }
 
     private let capacity: Int
-    private let state = Mutex(State())
+    private let state: Mutex<State>
 
-    init(capacity: Int = 262_144) {
+    init(capacity: Int = 131_072) {
         self.capacity = capacity
+        var initial = State()
+        initial.keys.reserveCapacity(capacity)
+        initial.ring.reserveCapacity(capacity)
+        state = Mutex(initial)
     }
 
-    private static func key(_ sender: String, _ id: String) -> String { sender + "\u{0}" + id }
-
     func contains(sender: String, id: String) -> Bool {
-        state.withLock { $0.keys.contains(Self.key(sender, id)) }
+        let key = Key(sender, id)
+        return state.withLock { $0.keys.contains(key) }
     }
 
     func insert(_ messages: [LiveMessage]) {
+        let keys = messages.map { Key($0.sender, $0.id) }
         state.withLock { state in
-            for message in messages {
-                let key = Self.key(message.sender, message.id)
+            for key in keys {
                 guard state.keys.insert(key).inserted else { continue }
                 if state.ring.count < capacity {
                     state.ring.append(key)

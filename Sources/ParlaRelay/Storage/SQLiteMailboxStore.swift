@@ -172,6 +172,8 @@ public final class SQLiteMailboxStore: MailboxStore {
 
     public func enqueueAccept(id: String, from sender: String, to recipient: String, body: Data, now: Int64, expiresAt: Int64, quota: MailboxQuota) -> PendingOutcome<AcceptOutcome> {
         let key = Self.acceptedKey(sender: sender, id: id)
+        // Certainly new (the usual case) skips the lookup in the job; "maybe" checks the table.
+        let maybeTaken = acceptedKeys.mightContain(key)
         acceptedKeys.insert(key)
         let pair = Self.pairKey(sender, recipient)
         let peersKnown = knownPeers.contains(pair)
@@ -179,7 +181,7 @@ public final class SQLiteMailboxStore: MailboxStore {
             guard let counts = try Row.fetchOne(try db.cachedStatement(sql: "SELECT pendingMessages, pendingBytes FROM users WHERE name = ?"), arguments: [recipient]) else {
                 return .unknownRecipient
             }
-            if try Self.wasAccepted(db, key) {
+            if maybeTaken, try Self.wasAccepted(db, key) {
                 return .duplicate
             }
             let pendingMessages: Int = counts[0]
