@@ -113,14 +113,14 @@ extension ClientStore {
     }
 
     static func sessions(_ db: Database, _ peer: String) throws -> SessionSet {
-        guard let data = try Data.fetchOne(db, sql: "SELECT record FROM sessions WHERE peer = ?", arguments: [peer]) else { return SessionSet() }
+        guard let data = try Data.fetchOne(try db.cachedStatement(sql: "SELECT record FROM sessions WHERE peer = ?"), arguments: [peer]) else { return SessionSet() }
         if let set = try? JSONDecoder().decode(SessionSet.self, from: data) { return set }
         return SessionSet(current: try decode(data))
     }
 
     static func saveSessions(_ db: Database, _ peer: String, _ set: SessionSet) throws {
-        try db.execute(sql: "INSERT OR REPLACE INTO sessions (peer, record, updatedAt) VALUES (?, ?, ?)",
-                       arguments: [peer, try encode(set), millis(Date())])
+        try db.cachedStatement(sql: "INSERT OR REPLACE INTO sessions (peer, record, updatedAt) VALUES (?, ?, ?)")
+            .execute(arguments: [peer, try encode(set), millis(Date())])
     }
 
     /// The ratchet step and the envelope it produced, in one transaction: a crash leaves either both or neither.
@@ -285,9 +285,8 @@ extension ClientStore {
     private static func insertIncoming(_ db: Database, id: String, from: String, chat: String? = nil, me: String, text: String, at date: Date,
                                        undecryptable: Bool, into batch: inout ReceivedBatch) throws {
         let chat = chat ?? from
-        try db.execute(
-            sql: "INSERT INTO messages (id, chat, sender, recipient, text, status, sentAt, undecryptable) VALUES (?, ?, ?, ?, ?, 'received', ?, ?)",
-            arguments: [id, chat, from, chat.hasPrefix("#") ? chat : me, text, millis(date), undecryptable])
+        try db.cachedStatement(sql: "INSERT INTO messages (id, chat, sender, recipient, text, status, sentAt, undecryptable) VALUES (?, ?, ?, ?, ?, 'received', ?, ?)")
+            .execute(arguments: [id, chat, from, chat.hasPrefix("#") ? chat : me, text, millis(date), undecryptable])
         let localID = db.lastInsertedRowID
         try touchChat(db, chat, at: date, unreadDelta: 1)
         batch.added.append(MessageRecord(localID: localID, id: id, chat: chat, from: from, to: chat.hasPrefix("#") ? chat : me, text: text,

@@ -304,7 +304,8 @@ public final class ClientStore: Sendable {
     }
 
     static func message(_ db: Database, sender: String, id: String) throws -> MessageRecord? {
-        try Row.fetchOne(db, sql: "SELECT \(columns) FROM messages WHERE sender = ? AND id = ?", arguments: [sender, id]).map(record)
+        // Prepared once per connection: it runs for every incoming message.
+        try Row.fetchOne(try db.cachedStatement(sql: "SELECT \(columns) FROM messages WHERE sender = ? AND id = ?"), arguments: [sender, id]).map(record)
     }
 
     private static func message(_ db: Database, localID: Int64) throws -> MessageRecord? {
@@ -312,10 +313,10 @@ public final class ClientStore: Sendable {
     }
 
     static func touchChat(_ db: Database, _ name: String, at date: Date, unreadDelta: Int) throws {
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             INSERT INTO chats (name, unread, lastActivity) VALUES (?, ?, ?)
             ON CONFLICT(name) DO UPDATE SET unread = unread + excluded.unread, lastActivity = max(lastActivity, excluded.lastActivity)
-            """, arguments: [name, unreadDelta, millis(date)])
+            """).execute(arguments: [name, unreadDelta, millis(date)])
     }
 
     static func millis(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded()) }
