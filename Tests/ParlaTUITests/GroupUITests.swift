@@ -58,6 +58,50 @@ import Testing
         #expect(run("/info") == [.memberReceipts(messageID: "t5")], "the newest own message")
     }
 
+    /// Ctrl-Up/Ctrl-Down walk a selection through the messages; `/info` and `/retry` act on
+    /// the selected one; Esc clears it; the selected message is scrolled into view.
+    @Test func aSelectedMessageIsWhatInfoAndRetryActOn() throws {
+        var state = Self.groupState
+        func run(_ line: String) -> [AppEffect] {
+            state.editor.replace(with: line)
+            return Reducer.reduce(&state, .key(.enter))
+        }
+        _ = Reducer.reduce(&state, .key(.ctrlUp))
+        #expect(state.highlighted == 5, "the first step selects the newest message")
+        _ = Reducer.reduce(&state, .key(.ctrlUp))
+        _ = Reducer.reduce(&state, .key(.ctrlUp))
+        #expect(state.highlighted == 3)
+        #expect(run("/info").isEmpty && state.notice?.contains("one of your own group messages") == true, "bob's message has no receipts of ours")
+        _ = Reducer.reduce(&state, .key(.ctrlUp))
+        #expect(run("/info") == [.memberReceipts(messageID: "t2")], "the selected own message, not the newest")
+        _ = Reducer.reduce(&state, .key(.escape))
+        #expect(state.highlighted == nil)
+        #expect(run("/info") == [.memberReceipts(messageID: "t5")], "no selection: the newest")
+        _ = Reducer.reduce(&state, .key(.ctrlUp))
+        _ = Reducer.reduce(&state, .key(.ctrlDown))
+        #expect(state.highlighted == nil, "newer than the newest clears the selection")
+
+        // Failed messages: /retry takes the selected one only.
+        state.conversation[1].status = .failed
+        state.conversation[4].status = .failed
+        state.highlighted = 2
+        #expect(run("/retry") == [.retry(localIDs: [2])])
+        state.highlighted = nil
+        #expect(run("/retry") == [.retry(localIDs: [2, 5])])
+
+        // A long chat in a short pane: the selection is scrolled into view.
+        for n in Int64(6)...40 {
+            state.conversation.append(MessageRecord(localID: n, id: "t\(n)", chat: "#team", from: "bob", to: "#team", text: "filler \(n)", status: .received,
+                                                    failureReason: nil, sentAt: Fixture.base.addingTimeInterval(Double(n) * 60)))
+        }
+        state.highlighted = 3
+        let screen = Renderer(timeZone: Fixture.utc).render(state, width: 80, height: 24, theme: .default)
+        let row = try #require((0..<screen.height).first { screen.row($0).contains("hi all") }, "the selected message is on screen")
+        let column = screen.row(row).distance(from: screen.row(row).startIndex, to: screen.row(row).range(of: "hi all")!.lowerBound)
+        #expect(screen[column, row].role == .highlight)
+        #expect(!screen.text.contains("filler 40"), "scrolled up to it")
+    }
+
     @Test func aMentionRingsEvenInTheOpenChat() {
         var state = Self.groupState
         let mention = MessageRecord(localID: 9, id: "t9", chat: "#team", from: "bob", to: "#team", text: "thanks @alice!", status: .received,

@@ -20,6 +20,8 @@ import Testing
         #expect(decoder.decode(chars("\u{1B}[1;3A\u{1B}[1;3B")) == [.altUp, .altDown])
         #expect(decoder.decode([.character(27), .keyCode(0o403, name: "KEY_UP")]) == [.altUp])
         #expect(decoder.decode([.keyCode(0, name: "kDN3")]) == [.altDown])
+        #expect(decoder.decode(chars("\u{1B}[1;5A\u{1B}[1;5B")) == [.ctrlUp, .ctrlDown], "Ctrl-arrows when keypad mode leaves them raw")
+        #expect(decoder.decode([.keyCode(0, name: "kUP5"), .keyCode(0, name: "kDN5")]) == [.ctrlUp, .ctrlDown])
     }
 
     @Test func keyCodes() {

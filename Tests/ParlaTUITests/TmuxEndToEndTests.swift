@@ -211,6 +211,16 @@ struct Tmux {
         try await tmux.type("/info")
         try await tmux.keys("Enter")
         try await tmux.waitFor("per-member detail") { $0.contains("delivered: bob, carol") || $0.contains("read: ") }
+        // Ctrl-Up selects messages in the real terminal: carol's reply is not ours, "hello team" is.
+        try await tmux.keys("C-Up")
+        try await tmux.type("/info")
+        try await tmux.keys("Enter")
+        try await tmux.waitFor("the selection is someone else's") { $0.contains("one of your own group messages") }
+        try await tmux.keys("C-Up")
+        try await tmux.keys("C-Up")
+        try await tmux.type("/info")
+        try await tmux.keys("Enter")
+        try await tmux.waitFor("detail for the selected message") { ($0.contains("delivered: bob, carol") || $0.contains("read: ")) && !$0.contains("one of your own") }
         try await tmux.keys("C-q")
     }
 

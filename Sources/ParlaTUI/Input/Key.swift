@@ -3,7 +3,7 @@ public enum Key: Sendable, Hashable {
     case character(Character)
     case enter, altEnter, tab, backspace, delete, escape
     case up, down, left, right, home, end, pageUp, pageDown
-    case altUp, altDown
+    case altUp, altDown, ctrlUp, ctrlDown
     case ctrl(Character)
     case alt(Character)
     case f1

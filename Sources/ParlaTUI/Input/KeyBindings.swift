@@ -27,6 +27,8 @@ public struct KeyBindings: Sendable, Equatable {
         case backspace
         case historyPrevious = "history_previous"
         case historyNext = "history_next"
+        case selectOlder = "select_older"
+        case selectNewer = "select_newer"
 
         /// A few words for the help overlay.
         var label: String {
@@ -58,6 +60,8 @@ public struct KeyBindings: Sendable, Equatable {
             case .backspace: "backspace"
             case .historyPrevious: "history back"
             case .historyNext: "forward"
+            case .selectOlder: "select older message"
+            case .selectNewer: "newer"
             }
         }
     }
@@ -81,7 +85,7 @@ public struct KeyBindings: Sendable, Equatable {
         .lineStart: [.ctrl("a"), .home], .lineEnd: [.ctrl("e"), .end], .charLeft: [.left, .ctrl("b")], .charRight: [.right, .ctrl("f")],
         .wordLeft: [.alt("b")], .wordRight: [.alt("f")], .killToEnd: [.ctrl("k")], .killToStart: [.ctrl("u")],
         .killWord: [.ctrl("w")], .yank: [.ctrl("y")], .deleteChar: [.delete, .ctrl("d")], .backspace: [.backspace],
-        .historyPrevious: [.up], .historyNext: [.down],
+        .historyPrevious: [.up], .historyNext: [.down], .selectOlder: [.ctrlUp], .selectNewer: [.ctrlDown],
     ])
 
     public func command(for key: Key) -> Command? { commands[key] }
@@ -100,7 +104,7 @@ public struct KeyBindings: Sendable, Equatable {
         let groups: [[Command]] = [
             [.send, .newline], [.nextChat, .previousChat], [.nextUnread], [.toggleFocus, .scrollUp, .scrollDown],
             [.lineStart, .lineEnd, .deleteChar], [.charLeft, .charRight, .wordLeft, .wordRight],
-            [.killToEnd, .killToStart, .killWord, .yank], [.historyPrevious, .historyNext],
+            [.killToEnd, .killToStart, .killWord, .yank], [.historyPrevious, .historyNext, .selectOlder, .selectNewer],
             [.reconnect, .redraw, .help], [.quit, .askQuit],
         ]
         var lines = groups.map { group in
@@ -111,7 +115,7 @@ public struct KeyBindings: Sendable, Equatable {
         }
         lines[2] += (lines[2].isEmpty ? "" : " · ") + "Alt-1..9 chat N · list: Up/Down/Home/End"
         lines.append("/new NAME · /search TEXT · /retry · /delete (failed)")
-        lines.append("/group create|add|remove|leave|rename NAME … · /members · /info (who got it)")
+        lines.append("/group create|add|remove|leave|rename NAME … · /members · /info (selected or newest)")
         lines.append("/theme NAME · /help · /quit · ? or F1 this help")
         return lines.filter { !$0.isEmpty }
     }
@@ -125,7 +129,8 @@ extension Key {
             "enter": .enter, "return": .enter, "alt-enter": .altEnter, "tab": .tab, "backspace": .backspace,
             "delete": .delete, "del": .delete, "escape": .escape, "esc": .escape, "up": .up, "down": .down,
             "left": .left, "right": .right, "home": .home, "end": .end, "pageup": .pageUp, "pgup": .pageUp,
-            "pagedown": .pageDown, "pgdn": .pageDown, "alt-up": .altUp, "alt-down": .altDown, "f1": .f1,
+            "pagedown": .pageDown, "pgdn": .pageDown, "alt-up": .altUp, "alt-down": .altDown,
+            "ctrl-up": .ctrlUp, "ctrl-down": .ctrlDown, "f1": .f1,
         ]
         if let key = named[name] {
             self = key
@@ -164,6 +169,8 @@ extension Key {
         case .pageDown: "PgDn"
         case .altUp: "Alt-Up"
         case .altDown: "Alt-Down"
+        case .ctrlUp: "Ctrl-Up"
+        case .ctrlDown: "Ctrl-Down"
         case .ctrl(let c): "Ctrl-" + c.uppercased()
         case .alt(let c): "Alt-" + c.uppercased()
         case .f1: "F1"

@@ -46,6 +46,8 @@ public struct KeyDecoder: Sendable {
                 }
                 if matches(inputs, at: i, "[1;3A") { i += 5; keys.append(.altUp); continue }
                 if matches(inputs, at: i, "[1;3B") { i += 5; keys.append(.altDown); continue }
+                if matches(inputs, at: i, "[1;5A") { i += 5; keys.append(.ctrlUp); continue }
+                if matches(inputs, at: i, "[1;5B") { i += 5; keys.append(.ctrlDown); continue }
                 if case .character(let next) = inputs[i] {
                     i += 1
                     switch next {
@@ -92,6 +94,8 @@ public struct KeyDecoder: Sendable {
         switch name {
         case "kUP3": return .altUp
         case "kDN3": return .altDown
+        case "kUP5": return .ctrlUp
+        case "kDN5": return .ctrlDown
         default: break
         }
         switch code {

@@ -133,9 +133,14 @@ public struct Renderer: Sendable {
         drawBox(title, into: &screen, x: x, width: width, height: height, glyphs: glyphs, layout: layout)
         let inner = width - 2
         let rows = height - 2
-        let lines = conversationLines(state, width: inner, theme: theme, layout: layout)
+        let (lines, selected) = conversationLines(state, width: inner, theme: theme, layout: layout)
         let maxScroll = max(0, lines.count - rows)
-        let scroll = min(state.scrollBack, maxScroll)
+        var scroll = min(state.scrollBack, maxScroll)
+        if let selected {
+            // The selected message stays on screen (its first line, if it is taller than the pane).
+            scroll = max(min(scroll, lines.count - selected.upperBound), lines.count - rows - selected.lowerBound)
+            scroll = min(max(0, scroll), maxScroll)
+        }
         let visible = lines.dropLast(scroll).suffix(rows)
         // Newest at the bottom, next to the input, as chat apps do.
         let top = rows - visible.count
@@ -159,7 +164,8 @@ public struct Renderer: Sendable {
         var role: StyleRole
     }
 
-    private func conversationLines(_ state: AppState, width: Int, theme: Theme, layout: TextLayout) -> [[Span]] {
+    /// The conversation's lines, and which of them show the highlighted message.
+    private func conversationLines(_ state: AppState, width: Int, theme: Theme, layout: TextLayout) -> ([[Span]], Range<Int>?) {
         let glyphs = Glyphs(ascii: theme.ascii)
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = timeZone
@@ -177,6 +183,7 @@ public struct Renderer: Sendable {
         let tickWidth = 3
         let textWidth = max(4, width - prefixWidth - tickWidth)
         var lines: [[Span]] = []
+        var selected: Range<Int>?
         var lastDay: DateComponents?
         let firstUnread = state.unreadFrom
         for message in state.conversation {
@@ -189,6 +196,7 @@ public struct Renderer: Sendable {
                 lines.append([Span(text: rule(" \(dayFormat.string(from: message.sentAt)) ", width: width, glyphs: glyphs, layout: layout), role: .separator)])
             }
             let own = message.from == state.me
+            let firstLine = lines.count
             let name = layout.fit(own ? "you" : message.from, width: nameWidth)
             let wrapped = layout.wrap(glyphs.text(message.text), width: textWidth)
             for (index, text) in wrapped.enumerated() {
@@ -221,8 +229,9 @@ public struct Renderer: Sendable {
                     lines.append([Span(text: String(repeating: " ", count: prefixWidth), role: .normal), Span(text: text, role: .tickFailed)])
                 }
             }
+            if message.localID == state.highlighted { selected = firstLine..<lines.count }
         }
-        return lines
+        return (lines, selected)
     }
 
     /// A horizontal line across `width` with `label` in the middle.

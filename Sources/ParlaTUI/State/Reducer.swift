@@ -154,6 +154,8 @@ public enum Reducer {
                 return state.selectedChat.map { [.typing(to: $0)] } ?? []
             case .paste(let text):
                 state.editor.insert(text.replacingOccurrences(of: "\r\n", with: "\n").replacingOccurrences(of: "\r", with: "\n"))
+            case .escape:
+                state.highlighted = nil
             default:
                 break
             }
@@ -211,6 +213,29 @@ public enum Reducer {
             if state.editor.cursorOnFirstLine { state.editor.recallPrevious() }
         case .historyNext:
             if state.editor.cursorOnLastLine { state.editor.recallNext() }
+        case .selectOlder: return selectMessage(&state, older: true)
+        case .selectNewer: return selectMessage(&state, older: false)
+        }
+        return []
+    }
+
+    /// Moves the message selection (what `/info`, `/retry` and `/delete` act on): the first
+    /// step older selects the newest message; stepping newer past the newest clears it. At the
+    /// top of the loaded page the older page is fetched, as scrolling does.
+    private static func selectMessage(_ state: inout AppState, older: Bool) -> [AppEffect] {
+        guard !state.conversation.isEmpty else { return [] }
+        let index = state.conversation.firstIndex { $0.localID == state.highlighted }
+        switch (index, older) {
+        case (nil, true): state.highlighted = state.conversation.last?.localID
+        case (nil, false): return []
+        case (let index?, true): state.highlighted = state.conversation[max(0, index - 1)].localID
+        case (let index?, false):
+            state.highlighted = index + 1 < state.conversation.count ? state.conversation[index + 1].localID : nil
+        }
+        // The renderer scrolls to the selection; the explicit scroll position starts from the bottom again.
+        state.scrollBack = 0
+        if older, index == 0 || index == 1, state.hasOlder, let chat = state.selectedChat, let first = state.conversation.first {
+            return [.loadOlder(chat: chat, before: first.localID)]
         }
         return []
     }
@@ -324,7 +349,9 @@ public enum Reducer {
             }
             return [.setTheme(name: parts[1].trimmingCharacters(in: .whitespaces))]
         case "retry", "delete":
-            let failed = state.conversation.filter { $0.isOutgoing && $0.status == .failed }.map(\.localID)
+            // The selected message if it is a failed one of ours, else every failed one in the chat.
+            let allFailed = state.conversation.filter { $0.isOutgoing && $0.status == .failed }.map(\.localID)
+            let failed = allFailed.contains { $0 == state.highlighted } ? [state.highlighted!] : allFailed
             guard let chat = state.selectedChat, !failed.isEmpty else {
                 state.notice = "no failed messages in this chat"
                 return []
@@ -342,8 +369,12 @@ public enum Reducer {
             return []
         case "info":
             let own = state.conversation.filter { $0.from == state.me && $0.to.hasPrefix("#") }
+            if let selected = state.conversation.first(where: { $0.localID == state.highlighted }), !own.contains(selected) {
+                state.notice = "/info shows who received one of your own group messages: select one with Ctrl-Up (Esc: none, for the newest)"
+                return []
+            }
             guard let message = own.first(where: { $0.localID == state.highlighted }) ?? own.last else {
-                state.notice = "/info shows who received your newest message in a group chat; there is none here"
+                state.notice = "/info shows who received your selected (Ctrl-Up) or newest message in a group chat; there is none here"
                 return []
             }
             return [.memberReceipts(messageID: message.id)]
