@@ -123,6 +123,38 @@ import Testing
         await b.close()
     }
 
+    /// A recipient that reads but never confirms cannot make the relay hold unbounded bodies in
+    /// memory: past the byte limit what it holds is stored, in order, and the rest is stored first.
+    @Test func liveMemoryIsBoundedByBytes() async throws {
+        let relay = try await TestRelay.start {
+            $0.liveHold = .seconds(30)
+            $0.liveBytesLimit = 64 * 1024
+        }
+        defer { Task { await relay.stop() } }
+        let alice = try await TestUser.register("alice", on: relay)
+        let bob = try await TestUser.register("bob", on: relay)
+        let a = try await alice.connectIdle()
+        let b = try await bob.connectIdle()
+        let body = String(repeating: "x", count: 10 * 1024)
+        for i in 0..<20 { a.send(id: "big\(i)", to: "bob", text: body) }
+        // No confirmation and a long hold: only the byte limit gets Alice acknowledgements now.
+        // At most 64 KiB (six of these) stay held live; everything else is stored.
+        var acked: Set<String> = []
+        while acked.count < 14 {
+            if case .ack(let id) = try await a.next(timeout: .seconds(10)) { acked.insert(id) }
+        }
+        #expect(try await relay.relay.store.stats().pendingMessages >= 14)
+        let messages = try await b.receiveMessages(count: 20)
+        #expect(messages.map(\.id) == (0..<20).map { "big\($0)" }, "each once, in order")
+        await b.expectSilence()
+        b.send(.confirm(.init(ids: messages.map(\.id))))
+        while acked.count < 20 {
+            if case .ack(let id) = try await a.next(timeout: .seconds(10)) { acked.insert(id) }
+        }
+        await a.close()
+        await b.close()
+    }
+
     /// A recipient that confirms in bursts, stalls past the hold time and reconnects halfway:
     /// live, stored-after-all and stored-first messages interleave, and Bob still sees each of
     /// Alice's messages for the first time in the order she sent them.

@@ -36,6 +36,9 @@ public struct RelayConfiguration: Sendable {
     /// The longest a live message waits while its recipient keeps confirming other items
     /// (it is behind, not gone) before it is stored anyway.
     public var liveHoldLimit: Duration = .seconds(30)
+    /// Most message-body bytes one recipient's connection holds live; past it, what it holds
+    /// is stored and further messages take the stored route (memory stays bounded).
+    public var liveBytesLimit = 8 * 1024 * 1024
     public var authTimeout: Duration = .seconds(10)
     public var allowedClockSkewMillis: Int64 = 5 * 60 * 1000
     /// WebSocket ping period; a peer that misses a pong is disconnected.

@@ -14,8 +14,9 @@ extension Session {
             live[message.id] = held
             return .joined
         }
-        // Bounded memory: a recipient that confirms nothing gets its messages stored, in order.
-        guard !inflight.contains(message.id), live.count < 4 * deps.configuration.deliveryWindow else {
+        // Bounded memory (count and bytes): a recipient that confirms nothing gets its messages stored, in order.
+        guard !inflight.contains(message.id), live.count < 4 * deps.configuration.deliveryWindow,
+              liveBytes + message.body.count <= deps.configuration.liveBytesLimit else {
             spillAllLive(stillConnected: true)
             return .refused
         }
@@ -23,6 +24,7 @@ extension Session {
         liveCount += 1
         message.order = liveCount
         live[message.id] = message
+        liveBytes += message.body.count
         liveQueue.append(message.id)
         sendQueuedLive()
         scheduleSweep()
@@ -112,7 +114,10 @@ extension Session {
                 spillAllLive(stillConnected: true, receipts: false)
             } else {
                 let late = live.values.filter { $0.heldSince <= due }.sorted { $0.order < $1.order }
-                for message in late { live[message.id] = nil }
+                for message in late {
+                    live[message.id] = nil
+                    liveBytes -= message.body.count
+                }
                 spill(late)
             }
             for receipt in liveReceipts.values where receipt.heldSince <= due {
@@ -128,6 +133,7 @@ extension Session {
     func spillAllLive(stillConnected: Bool = false, receipts: Bool = true) {
         let messages = live.values.sorted { $0.order < $1.order }
         live = [:]
+        liveBytes = 0
         liveQueue = []
         spill(messages, stillConnected: stillConnected)
         guard receipts, !liveReceipts.isEmpty, let user else { return }

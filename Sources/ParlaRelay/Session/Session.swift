@@ -42,6 +42,8 @@ actor Session {
     var liveReceipts: [String: LiveReceipt] = [:]
     var sweepScheduled = false
     var liveCount = 0
+    /// Body bytes held in `live`, bounded by `liveBytesLimit`.
+    var liveBytes = 0
     /// When a frame last came in on this connection: tells a busy recipient from a stuck or gone one.
     var lastHeardAt = ContinuousClock.now
 
@@ -318,7 +320,11 @@ actor Session {
         for id in confirmed {
             if let message = live[id] {
                 // Only what was sent can be confirmed; a queued id is ignored like any unknown one.
-                if message.sent { settled.append(live.removeValue(forKey: id)!) }
+                if message.sent {
+                    settled.append(message)
+                    live[id] = nil
+                    liveBytes -= message.body.count
+                }
             } else if liveReceipts.removeValue(forKey: id) == nil {
                 ids.append(id)
             }
