@@ -90,9 +90,7 @@ import Testing
         #expect(receipt?.messageIds == (0..<5).map { "m\($0)" })
         await b.close()
         // Every message is acknowledged: five confirmed live, fifteen stored when Bob left.
-        while acked.count < 20 {
-            if case .ack(let id) = try await a.next() { acked.insert(id) }
-        }
+        try await a.collectAcks(into: &acked, until: 20)
         #expect(try await relay.relay.store.stats().pendingMessages == 15)
         b = try await bob.connect()
         #expect(try await b.receiveMessages().map(\.id) == (5..<20).map { "m\($0)" })
@@ -114,9 +112,9 @@ import Testing
         await a.close()
         a = try await alice.connect()
         a.send(id: "once", to: "bob", text: "hello")
-        while true {
-            if case .ack(let id) = try await a.next(), id == "once" { break }
-        }
+        var acked: Set<String> = []
+        try await a.collectAcks(into: &acked, until: 1)
+        #expect(acked == ["once"])
         await b.expectSilence()
         #expect(try await relay.relay.store.stats().pendingMessages == 0)
         await a.close()
@@ -140,17 +138,13 @@ import Testing
         // No confirmation and a long hold: only the byte limit gets Alice acknowledgements now.
         // At most 64 KiB (six of these) stay held live; everything else is stored.
         var acked: Set<String> = []
-        while acked.count < 14 {
-            if case .ack(let id) = try await a.next(timeout: .seconds(10)) { acked.insert(id) }
-        }
+        try await a.collectAcks(into: &acked, until: 14)
         #expect(try await relay.relay.store.stats().pendingMessages >= 14)
         let messages = try await b.receiveMessages(count: 20)
         #expect(messages.map(\.id) == (0..<20).map { "big\($0)" }, "each once, in order")
         await b.expectSilence()
         b.send(.confirm(.init(ids: messages.map(\.id))))
-        while acked.count < 20 {
-            if case .ack(let id) = try await a.next(timeout: .seconds(10)) { acked.insert(id) }
-        }
+        try await a.collectAcks(into: &acked, until: 20)
         await a.close()
         await b.close()
     }
@@ -197,11 +191,18 @@ import Testing
         b.send(.confirm(.init(ids: unconfirmed)))
         try await sender.value
         #expect(firstSeen == (0..<total).map { "k\($0)" }, "first deliveries in the order sent")
-        var acks = 0
-        while acks < total {
-            if case .ack = try await a.next() { acks += 1 }
-        }
+        var acked: Set<String> = []
+        try await a.collectAcks(into: &acked, until: total)
         await a.close()
         await b.close()
+    }
+}
+
+extension RelayTestClient {
+    /// Reads frames, keeping the ids acknowledged, until `count` distinct ones have come.
+    func collectAcks(into acked: inout Set<String>, until count: Int, timeout: Duration = .seconds(10)) async throws {
+        while acked.count < count {
+            if case .ack(let id) = try await next(timeout: timeout) { acked.insert(id) }
+        }
     }
 }

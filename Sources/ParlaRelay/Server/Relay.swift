@@ -18,7 +18,6 @@ public final class Relay: Service {
     public let store: any MailboxStore
     let registry = SessionRegistry()
     let metrics = RelayMetrics()
-    let recentlyDelivered = RecentlyDelivered()
     private let logger: Logger
     private let port = Promise<Int>()
 
@@ -115,8 +114,7 @@ public final class Relay: Service {
     private func serveConnection(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, relayIdentity: String, logger: Logger) async throws {
         let (outgoing, output) = AsyncStream<Outgoing>.makeStream()
         let (pendingAcks, acks) = AsyncStream<Session.PendingAck>.makeStream()
-        let deps = Session.Dependencies(store: store, registry: registry, metrics: metrics, recentlyDelivered: recentlyDelivered,
-                                        configuration: configuration, logger: self.logger)
+        let deps = Session.Dependencies(store: store, registry: registry, metrics: metrics, configuration: configuration, logger: self.logger)
         let session = Session(deps: deps, relayIdentity: relayIdentity, output: output, acks: acks)
         guard registry.register(session) else {
             try await outbound.close(.goingAway, reason: "relay is shutting down")

@@ -5,20 +5,22 @@ import ParlaProtocol
 /// online connections without touching the store unless a confirmation is late.
 extension Session {
     /// The recipient's side of a live hand-over: sent at once when nothing stored is waiting
-    /// and the window has room, queued behind them otherwise.
-    func offerLive(_ message: LiveMessage) -> LiveOffer {
-        guard user != nil, !isClosed else { return .refused }
-        if var held = live[message.id] {
-            guard held.sender == message.sender else { return .refused }
+    /// and the window has room, queued behind them otherwise; false if the sender must store
+    /// it. Whatever this connection held live is stored before it answers false (a closing
+    /// connection stored it on closing), so the sender's stored message comes after them.
+    func offerLive(_ message: LiveMessage) -> Bool {
+        guard user != nil, !isClosed else { return false }
+        if var held = live[message.id], held.sender == message.sender {
+            // A resend of a message still held: its acknowledgement waits with the first.
             held.waiters += message.waiters
             live[message.id] = held
-            return .joined
+            return true
         }
         // Bounded memory (count and bytes): a recipient that confirms nothing gets its messages stored, in order.
-        guard !inflight.contains(message.id), live.count < 4 * deps.configuration.deliveryWindow,
+        guard live[message.id] == nil, !inflight.contains(message.id), live.count < 4 * deps.configuration.deliveryWindow,
               liveBytes + message.body.count <= deps.configuration.liveBytesLimit else {
             spillAllLive(stillConnected: true)
-            return .refused
+            return false
         }
         var message = message
         liveCount += 1
@@ -28,7 +30,7 @@ extension Session {
         liveQueue.append(message.id)
         sendQueuedLive()
         scheduleSweep()
-        return .taken
+        return true
     }
 
     /// Live messages on the wire and not yet confirmed (they count against the window).
@@ -63,7 +65,6 @@ extension Session {
     /// idempotency keys.
     func settleLive(_ messages: [LiveMessage]) async {
         guard let user else { return }
-        deps.recentlyDelivered.insert(messages)
         deps.store.recordLiveDeliveries(messages.map { LiveDeliveryRecord(sender: $0.sender, id: $0.id, recipient: user, expiresAt: $0.expiresAt) })
         for message in messages {
             for waiter in message.waiters { waiter.resolve(.success(.stored)) }

@@ -16,7 +16,6 @@ actor Session {
         var store: any MailboxStore
         var registry: SessionRegistry
         var metrics: RelayMetrics
-        var recentlyDelivered: RecentlyDelivered
         var configuration: RelayConfiguration
         var logger: Logger
     }
@@ -57,7 +56,7 @@ actor Session {
     private var storedOutstanding: [String: Int] = [:]
 
     struct PendingAck: Sendable {
-        enum Route: Sendable { case stored, live, answered }
+        enum Route: Sendable { case stored, live }
         var id: String
         var recipient: String
         var outcome: PendingOutcome<AcceptOutcome>
@@ -263,14 +262,10 @@ actor Session {
            !deps.store.mightHaveAccepted(sender: user, id: send.id), let recipient = deps.registry.session(for: send.to) {
             let waiter = Promise<AcceptOutcome>()
             let message = LiveMessage(id: send.id, sender: user, body: send.body, acceptedAt: accepted, expiresAt: expiresAt, waiters: [waiter])
-            if await recipient.offerLive(message) != .refused {
+            if await recipient.offerLive(message) {
                 acks.yield(PendingAck(id: send.id, recipient: send.to, outcome: PendingOutcome { try await waiter.value() }, route: .live))
                 return
             }
-        }
-        if deps.recentlyDelivered.contains(sender: user, id: send.id) {
-            acks.yield(PendingAck(id: send.id, recipient: send.to, outcome: PendingOutcome { .duplicate }, route: .answered))
-            return
         }
         storedOutstanding[send.to, default: 0] += 1
         let outcome = deps.store.enqueueAccept(id: send.id, from: user, to: send.to, body: send.body, now: accepted, expiresAt: expiresAt, quota: config.quota)
@@ -282,7 +277,7 @@ actor Session {
         defer {
             switch pending.route {
             case .stored: storedOutstanding[pending.recipient, default: 1] -= 1
-            case .live, .answered: break
+            case .live: break
             }
             if storedOutstanding[pending.recipient] == 0 { storedOutstanding[pending.recipient] = nil }
         }

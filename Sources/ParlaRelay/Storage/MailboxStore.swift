@@ -123,8 +123,8 @@ public protocol MailboxStore: Sendable {
     /// to await its committed outcome, so one connection can pipeline sends in order.
     func enqueueAccept(id: String, from sender: String, to recipient: String, body: Data, now: Int64, expiresAt: Int64, quota: MailboxQuota) -> PendingOutcome<AcceptOutcome>
     /// Learns of messages delivered live (never stored, see `LiveMessage`): who talks to whom,
-    /// and, in memory only, that their ids are taken. Not awaited: the recipient's
-    /// confirmation already made the messages durable.
+    /// and, in memory only, that their ids are taken (a resend is then a duplicate for
+    /// `enqueueAccept`). Not awaited: the recipient's confirmation already made them durable.
     func recordLiveDeliveries(_ deliveries: [LiveDeliveryRecord])
     /// False only if nothing (message, receipt, group change) was ever taken under this sender
     /// and id. Answered from memory, without waiting: the live route asks it for every message,

@@ -16,6 +16,8 @@ public final class SQLiteMailboxStore: MailboxStore {
     private let knownPeers = KnownPeers()
     /// Every idempotency key taken, approximately: lets the live route skip a database read.
     let acceptedKeys = AcceptedKeyFilter()
+    /// The exact keys of recent live deliveries, which the `accepted` table never holds.
+    private let deliveredLive = RecentlyDelivered()
 
     /// Opens (creating if needed) the store in `directory/relay.sqlite`.
     public init(directory: String) throws {
@@ -172,6 +174,7 @@ public final class SQLiteMailboxStore: MailboxStore {
 
     public func enqueueAccept(id: String, from sender: String, to recipient: String, body: Data, now: Int64, expiresAt: Int64, quota: MailboxQuota) -> PendingOutcome<AcceptOutcome> {
         let key = Self.acceptedKey(sender: sender, id: id)
+        if deliveredLive.contains(key) { return PendingOutcome { .duplicate } }
         // Certainly new (the usual case) skips the lookup in the job; "maybe" checks the table.
         let maybeTaken = acceptedKeys.mightContain(key)
         acceptedKeys.insert(key)
@@ -208,7 +211,9 @@ public final class SQLiteMailboxStore: MailboxStore {
     }
 
     public func recordLiveDeliveries(_ deliveries: [LiveDeliveryRecord]) {
-        for delivery in deliveries { acceptedKeys.insert(Self.acceptedKey(sender: delivery.sender, id: delivery.id)) }
+        let keys = deliveries.map { Self.acceptedKey(sender: $0.sender, id: $0.id) }
+        for key in keys { acceptedKeys.insert(key) }
+        deliveredLive.insert(keys)
         // Who talks to whom (presence, typing) is written once per pair; nothing else about the messages.
         let unknown = Set(deliveries.map { Self.pairKey($0.sender, $0.recipient) }.filter { !knownPeers.contains($0) })
         guard !unknown.isEmpty else { return }
