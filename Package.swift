@@ -43,6 +43,7 @@ let package = Package(
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
             .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "GRDBSQLite", package: "GRDB.swift"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -109,6 +110,7 @@ let package = Package(
         .testTarget(name: "ParlaRelayTests", dependencies: [
             "ParlaRelay", "ParlaRelayTesting", "parla-relay",
             .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+            .product(name: "GRDB", package: "GRDB.swift"),
         ]),
     ]
 )

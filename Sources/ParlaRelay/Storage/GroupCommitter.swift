@@ -59,11 +59,7 @@ final class GroupCommitter: Sendable {
             }
             if batch.isEmpty { return }
             do {
-                try await writer.write { db in
-                    for job in batch {
-                        job.run(in: db)
-                    }
-                }
+                try await commit(batch)
                 committed.add(1, ordering: .relaxed)
                 for job in batch { job.finish(commitError: nil) }
             } catch {
@@ -71,10 +67,35 @@ final class GroupCommitter: Sendable {
             }
         }
     }
+
+    /// Runs the jobs back to back in one transaction. A job that throws (rare: a full disk, a
+    /// broken invariant) undoes the whole attempt, and the batch runs again with a savepoint per
+    /// job so only that job fails. Savepoints on every job would cost two statements and a copy
+    /// of each page a job touches, for every message.
+    private func commit(_ batch: [any CommitJob]) async throws {
+        do {
+            try await writer.write { db in
+                for job in batch {
+                    try job.run(in: db, isolated: false)
+                }
+            }
+        } catch is JobFailure {
+            try await writer.write { db in
+                for job in batch {
+                    try job.run(in: db, isolated: true)
+                }
+            }
+        }
+    }
 }
 
+/// A job threw during an unguarded run: the batch is retried with savepoints.
+private struct JobFailure: Error {}
+
 protocol CommitJob: Sendable {
-    func run(in db: Database)
+    /// With `isolated`, a failure is kept as this job's result and undone alone; without it,
+    /// a failure throws `JobFailure` and the caller discards the transaction.
+    func run(in db: Database, isolated: Bool) throws
     func finish(commitError: (any Error)?)
 }
 
@@ -97,8 +118,17 @@ extension GroupCommitter {
             self.work = work
         }
 
-        /// Each job gets its own savepoint: one failing job does not undo its neighbours.
-        func run(in db: Database) {
+        func run(in db: Database, isolated: Bool) throws {
+            guard isolated else {
+                do {
+                    let value = try work(db)
+                    outcome.withLock { $0 = .success(value) }
+                } catch {
+                    throw JobFailure()
+                }
+                return
+            }
+            // Its own savepoint: one failing job does not undo its neighbours.
             let result: Result<T, any Error>
             do {
                 // Prepared once per connection: a savepoint per message must not cost a parse each time.

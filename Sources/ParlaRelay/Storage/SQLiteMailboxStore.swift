@@ -28,6 +28,7 @@ public final class SQLiteMailboxStore: MailboxStore {
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA secure_delete = ON")
             try db.execute(sql: "PRAGMA synchronous = FULL")
+            try db.execute(sql: "PRAGMA temp_store = MEMORY")
             // A backlog of mailboxes outgrows SQLite's default 2 MB page cache, and every
             // delivery then waits on disk reads; 32 MB per connection keeps the hot pages in memory.
             try db.execute(sql: "PRAGMA cache_size = -32768")
@@ -181,23 +182,29 @@ public final class SQLiteMailboxStore: MailboxStore {
         let pair = Self.pairKey(sender, recipient)
         let peersKnown = knownPeers.contains(pair)
         let ticket = committer.submit { db -> AcceptOutcome in
-            guard let counts = try Row.fetchOne(try db.cachedStatement(sql: "SELECT pendingMessages, pendingBytes FROM users WHERE name = ?"), arguments: [recipient]) else {
+            let counts = try HotStatement(db, "SELECT pendingMessages, pendingBytes FROM users WHERE name = ?").bind(.text(recipient))
+            guard try counts.step() else {
+                counts.finish()
                 return .unknownRecipient
             }
+            let pendingMessages = counts.int(0)
+            let pendingBytes = counts.int(1)
+            counts.finish()
             if maybeTaken, try Self.wasAccepted(db, key) {
                 return .duplicate
             }
-            let pendingMessages: Int = counts[0]
-            let pendingBytes: Int = counts[1]
-            if pendingMessages >= quota.maxMessages || pendingBytes + body.count > quota.maxBytes {
+            if pendingMessages >= quota.maxMessages || Int(pendingBytes) + body.count > quota.maxBytes {
                 return .mailboxFull
             }
-            if try Bool.fetchOne(try db.cachedStatement(sql: "SELECT 1 FROM mailbox WHERE recipient = ? AND id = ?"), arguments: [recipient, id]) == true {
+            // The (recipient, id) index answers "another sender's message has this id" by refusing the row.
+            let inserted = try HotStatement(db, "INSERT INTO mailbox (recipient, id, sender, kind, body, acceptedAt, expiresAt) VALUES (?, ?, ?, 0, ?, ?, ?) ON CONFLICT (recipient, id) DO NOTHING")
+                .bind(.text(recipient), .text(id), .text(sender), .blob(body), .int(now), .int(expiresAt)).execute()
+            if inserted == 0 {
                 return .idConflict
             }
-            try db.cachedStatement(sql: "INSERT INTO mailbox (recipient, id, sender, kind, body, acceptedAt, expiresAt) VALUES (?, ?, ?, 0, ?, ?, ?)").execute(arguments: [recipient, id, sender, body, now, expiresAt])
             try Self.recordAccepted(db, key, until: expiresAt)
-            try db.cachedStatement(sql: "UPDATE users SET pendingMessages = pendingMessages + 1, pendingBytes = pendingBytes + ? WHERE name = ?").execute(arguments: [body.count, recipient])
+            try HotStatement(db, "UPDATE users SET pendingMessages = pendingMessages + 1, pendingBytes = pendingBytes + ? WHERE name = ?")
+                .bind(.int(body.count), .text(recipient)).execute()
             if !peersKnown {
                 try db.cachedStatement(sql: "INSERT OR IGNORE INTO peers (user, peer) VALUES (?, ?), (?, ?)").execute(arguments: [sender, recipient, recipient, sender])
             }
@@ -270,19 +277,24 @@ public final class SQLiteMailboxStore: MailboxStore {
             var senderOrder: [String] = []
             var deletedMessages = 0
             var deletedBytes = 0
+            let delete = try HotStatement(db, "DELETE FROM mailbox WHERE recipient = ? AND id = ? RETURNING sender, kind, length(body)")
             for id in ids {
-                guard let row = try Row.fetchOne(try db.cachedStatement(sql: "DELETE FROM mailbox WHERE recipient = ? AND id = ? RETURNING sender, kind, length(body)"), arguments: [user, id])
-                else { continue }
-                let kind: Int = row[1]
-                guard kind == MailboxItem.Kind.message.rawValue else { continue }
-                let sender: String = row[0]
+                guard try delete.bind(.text(user), .text(id)).step() else { continue }
+                let kind = delete.int(1)
+                let sender = delete.text(0)
+                let bytes = delete.int(2)
+                // RETURNING's rows come after the delete is done; stepping to the end completes the statement.
+                while try delete.step() {}
+                guard kind == Int64(MailboxItem.Kind.message.rawValue) else { continue }
                 deletedMessages += 1
-                deletedBytes += row[2] as Int
+                deletedBytes += Int(bytes)
                 if deliveredBySender[sender] == nil { senderOrder.append(sender) }
                 deliveredBySender[sender, default: []].append(id)
             }
+            delete.finish()
             if deletedMessages > 0 {
-                try db.cachedStatement(sql: "UPDATE users SET pendingMessages = pendingMessages - ?, pendingBytes = pendingBytes - ? WHERE name = ?").execute(arguments: [deletedMessages, deletedBytes, user])
+                try HotStatement(db, "UPDATE users SET pendingMessages = pendingMessages - ?, pendingBytes = pendingBytes - ? WHERE name = ?")
+                    .bind(.int(deletedMessages), .int(deletedBytes), .text(user)).execute()
             }
             for sender in senderOrder {
                 try Self.insertReceipt(db, to: sender, from: user, kind: .delivered, messageIds: deliveredBySender[sender]!, now: now, expiresAt: receiptExpiresAt)
@@ -365,7 +377,8 @@ public final class SQLiteMailboxStore: MailboxStore {
 
     private static func insertReceipt(_ db: Database, id: String = newReceiptID(), to recipient: String, from: String, kind: MailboxItem.Kind, messageIds: [String],
                                       now: Int64, expiresAt: Int64) throws {
-        try db.cachedStatement(sql: "INSERT INTO mailbox (recipient, id, sender, kind, body, acceptedAt, expiresAt) VALUES (?, ?, ?, ?, ?, ?, ?)").execute(arguments: [recipient, id, from, kind.rawValue, Data(messageIds.joined(separator: "\n").utf8), now, expiresAt])
+        try HotStatement(db, "INSERT INTO mailbox (recipient, id, sender, kind, body, acceptedAt, expiresAt) VALUES (?, ?, ?, ?, ?, ?, ?)")
+            .bind(.text(recipient), .text(id), .text(from), .int(kind.rawValue), .blob(Data(messageIds.joined(separator: "\n").utf8)), .int(now), .int(expiresAt)).execute()
     }
 
     /// Receipt ids are the relay's own; the prefix keeps them apart from clients' message ids.
@@ -376,11 +389,13 @@ public final class SQLiteMailboxStore: MailboxStore {
 
     /// A request (message, receipt or group change) already taken under this key: acknowledge again, do nothing.
     static func wasAccepted(_ db: Database, _ key: Data) throws -> Bool {
-        try Bool.fetchOne(try db.cachedStatement(sql: "SELECT 1 FROM accepted WHERE key = ?"), arguments: [key]) == true
+        let lookup = try HotStatement(db, "SELECT 1 FROM accepted WHERE key = ?").bind(.blob(key))
+        defer { lookup.finish() }
+        return try lookup.step()
     }
 
     static func recordAccepted(_ db: Database, _ key: Data, until expiresAt: Int64) throws {
-        try db.cachedStatement(sql: "INSERT INTO accepted (key, expiresAt) VALUES (?, ?)").execute(arguments: [key, expiresAt])
+        try HotStatement(db, "INSERT INTO accepted (key, expiresAt) VALUES (?, ?)").bind(.blob(key), .int(expiresAt)).execute()
     }
 
     /// Idempotency key: a hash, so the relay keeps no readable sender/id list after delivery.
