@@ -91,12 +91,21 @@ public final class Relay: Service {
             autoPing: .enabled(timePeriod: configuration.pingInterval),
             closeTimeout: .seconds(5),
             validateUTF8: true)
-        var server: HTTPServerBuilder = .http1WebSocketUpgrade(webSocketRouter: router, configuration: wsConfig)
+        var tls: TLSConfiguration?
         if let certPath = configuration.tlsCertificatePath, let keyPath = configuration.tlsKeyPath {
             let certificates = try NIOSSLCertificate.fromPEMFile(certPath).map { NIOSSLCertificateSource.certificate($0) }
             let key = try NIOSSLPrivateKey(file: keyPath, format: .pem)
-            let tls = TLSConfiguration.makeServerConfiguration(certificateChain: certificates, privateKey: .privateKey(key))
-            server = try .tls(server, tlsConfiguration: tls)
+            tls = TLSConfiguration.makeServerConfiguration(certificateChain: certificates, privateKey: .privateKey(key))
+        }
+        // hummingbird's own builder, plus one handler that coalesces the WebSocket writer's per-frame flushes.
+        let webSocketResponder = router.buildResponder()
+        let server = HTTPServerBuilder { [tls] responder -> any ServerChildChannel in
+            let http = FlushCoalescingChannel(base: HTTP1WebSocketUpgradeChannel(
+                responder: responder,
+                webSocketResponder: webSocketResponder,
+                configuration: .init(http1: .init(additionalChannelHandlers: [], idleTimeout: nil), ws: wsConfig)))
+            guard let tls else { return http }
+            return try TLSChannel(http, tlsConfiguration: tls)
         }
         let port = self.port
         var appLogger = logger
