@@ -96,6 +96,8 @@ let package = Package(
         .executableTarget(name: "parla-relay", dependencies: [
             "ParlaRelay",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         .testTarget(name: "ParlaBenchTests", dependencies: ["ParlaBench"]),
         .testTarget(name: "ParlaProtocolTests", dependencies: ["ParlaProtocol", "ParlaCrypto"]),

@@ -1,10 +1,25 @@
 import ArgumentParser
 import Foundation
 import Logging
+import NIOCore
+import NIOPosix
 import ParlaRelay
 import ServiceLifecycle
 
 @main
+enum RelayMain {
+    /// Swift tasks run on the relay's two event-loop threads instead of a separate pool: a frame's
+    /// work then no longer hops between threads (each hop a wake-up and a context switch).
+    static func main() {
+        _ = NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+        Task {
+            await ParlaRelayCommand.main()
+            exit(0)
+        }
+        dispatchMain()
+    }
+}
+
 struct ParlaRelayCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "parla-relay",
