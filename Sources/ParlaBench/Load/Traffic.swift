@@ -69,20 +69,44 @@ final class PeerTraffic: @unchecked Sendable {
         }
     }
 
-    /// Sends `count` messages (or until `stopPacing`) at `perSecond`, whatever the acks do (an open loop,
-    /// so latency is measured at the offered rate and not hidden by back-pressure).
-    func startPaced(count: Int, perSecond: Double) {
-        eventLoop.execute {
-            self.quota += count
-            let started = ContinuousClock.now
-            var due = 0.0
-            self.pacer = self.eventLoop.scheduleRepeatedTask(initialDelay: .zero, delay: .milliseconds(2)) { task in
-                due = (ContinuousClock.now - started).seconds * perSecond
-                while Double(self.sentHere) < due, self.sentHere < self.quota, self.inflight < 20_000 { self.queueOne() }
-                if self.sentHere >= self.quota { task.cancel() }
-                self.flush()
+    /// Sends `count` messages (or until `stopPacing`) at `perSecond` each, whatever the acks do (an
+    /// open loop, so latency is measured at the offered rate and not hidden by back-pressure). One
+    /// timer per event loop drives all of its peers: a timer per peer cost the generator more
+    /// than the messages did.
+    static func startPaced(_ traffic: [(item: PeerTraffic, count: Int)], perSecond: Double) {
+        var byLoop: [(loop: any EventLoop, items: [(item: PeerTraffic, count: Int)])] = []
+        for entry in traffic {
+            if let index = byLoop.firstIndex(where: { $0.loop === entry.item.eventLoop }) {
+                byLoop[index].items.append(entry)
+            } else {
+                byLoop.append((entry.item.eventLoop, [entry]))
             }
         }
+        for (loop, entries) in byLoop {
+            loop.execute {
+                let started = ContinuousClock.now
+                for (item, count) in entries { item.quota += count }
+                let items = entries.map(\.item)
+                let pacer = loop.scheduleRepeatedTask(initialDelay: .zero, delay: .milliseconds(1)) { task in
+                    let due = (ContinuousClock.now - started).seconds * perSecond
+                    var finished = true
+                    for item in items where item.pace(due: due) { finished = false }
+                    if finished { task.cancel() }
+                }
+                for item in items { item.pacer = pacer }
+            }
+        }
+    }
+
+    /// Queues what is due by now and sends it; false once the quota is spent.
+    private func pace(due: Double) -> Bool {
+        var queued = false
+        while Double(sentHere) < due, sentHere < quota, inflight < 20_000 {
+            queueOne()
+            queued = true
+        }
+        if queued { flush() }
+        return sentHere < quota
     }
 
     func stopPacing() {

@@ -58,10 +58,12 @@ public struct OnlineScenario: Sendable {
         }
         let meter = CostMeter(relay: run.relay)
         let started = ContinuousClock.now
-        for (index, item) in traffic.enumerated() {
-            // The remainder goes to the first clients, so exactly `messages` are sent.
-            let count = options.messages / peers.count + (index < options.messages % peers.count ? 1 : 0)
-            if let rate { item.startPaced(count: count, perSecond: rate / Double(peers.count)) } else { item.startWindowed(count: count) }
+        // The remainder goes to the first clients, so exactly `messages` are sent.
+        let counts = traffic.indices.map { options.messages / peers.count + ($0 < options.messages % peers.count ? 1 : 0) }
+        if let rate {
+            PeerTraffic.startPaced(Array(zip(traffic, counts)).map { (item: $0, count: $1) }, perSecond: rate / Double(peers.count))
+        } else {
+            for (item, count) in zip(traffic, counts) { item.startWindowed(count: count) }
         }
         _ = await totals.wait(timeout: options.timeout) { totals.delivered.load(ordering: .relaxed) >= options.messages }
         let seconds = (ContinuousClock.now - started).seconds

@@ -52,7 +52,7 @@ public struct SoakScenario: Sendable {
             }
             let meter = CostMeter(relay: run.relay)
             let started = ContinuousClock.now
-            for item in traffic { item.startPaced(count: Int.max / 2, perSecond: rate / Double(peers.count)) }
+            PeerTraffic.startPaced(traffic.map { (item: $0, count: Int.max / 2) }, perSecond: rate / Double(peers.count))
             var samples: [Sample] = []
             var lastDelivered = 0
             var lastTime = started
