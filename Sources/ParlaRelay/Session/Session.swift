@@ -219,9 +219,11 @@ actor Session {
             await previous.replaced()
         }
         await pump()
-        await announcePresence(of: user, online: true, lastSeen: nil)
         do {
-            for peer in try await deps.store.peers(of: user) where peer != user {
+            // One read of the peers serves both directions: they learn this user is online, it learns about them.
+            let peers = try await deps.store.peers(of: user)
+            await announcePresence(of: user, online: true, lastSeen: nil, to: peers)
+            for peer in peers where peer != user {
                 if deps.registry.session(for: peer) != nil {
                     emit(.presence(.init(user: peer, online: true, lastSeen: nil)))
                 } else if let record = try await deps.store.user(named: peer) {
@@ -233,8 +235,12 @@ actor Session {
         }
     }
 
-    private func announcePresence(of user: String, online: Bool, lastSeen: Int64?) async {
-        guard let peers = try? await deps.store.peers(of: user) else { return }
+    private func announcePresence(of user: String, online: Bool, lastSeen: Int64?, to knownPeers: [String]? = nil) async {
+        var peers = knownPeers ?? []
+        if knownPeers == nil {
+            guard let read = try? await deps.store.peers(of: user) else { return }
+            peers = read
+        }
         for peer in peers where peer != user {
             if let session = deps.registry.session(for: peer) {
                 await session.deliverEphemeral(.presence(.init(user: user, online: online, lastSeen: lastSeen)))
