@@ -150,7 +150,7 @@ public enum RelayFrame: Sendable, Equatable {
         try decodeFrame(RelayFrame.self, from: Data(text.utf8))
     }
 
-    /// The frame as JSON text (keys sorted). The frames sent for every message are written
+    /// The frame as JSON text (keys sorted). The frames sent for every message (and every confirmation) are written
     /// directly (byte for byte what the encoder would produce; a test checks), since a
     /// `JSONEncoder` per frame was a visible share of the relay's CPU.
     public func encoded() -> String {
@@ -159,6 +159,9 @@ public enum RelayFrame: Sendable, Equatable {
             return #"{"id":"\#(id)","type":"ack"}"#
         case .message(let f) where f.group == nil && Self.isPlain(f.id) && Self.isPlain(f.from):
             return #"{"body":"\#(f.body.base64EncodedString())","from":"\#(f.from)","id":"\#(f.id)","sentAt":\#(f.sentAt),"type":"message"}"#
+        case .receipt(let r) where Self.isPlain(r.id) && Self.isPlain(r.from) && r.messageIds.allSatisfy(Self.isPlain):
+            let ids = r.messageIds.map { #""\#($0)""# }.joined(separator: ",")
+            return #"{"at":\#(r.at),"from":"\#(r.from)","id":"\#(r.id)","kind":"\#(r.kind.rawValue)","messageIds":[\#(ids)],"type":"receipt"}"#
         default:
             return encodeFrame(self)
         }

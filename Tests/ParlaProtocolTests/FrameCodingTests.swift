@@ -43,6 +43,9 @@ import Testing
             .message(.init(id: "m-1", from: "alice", body: Data((0..<300).map { UInt8($0 % 256) }), sentAt: 1_795_000_000_123)),
             .message(.init(id: "x", from: "bob.b-1_2", body: Data(), sentAt: 0)),
             .ack(id: "needs \"escaping\""),
+            .receipt(.init(id: "r-5b1c", kind: .delivered, from: "bob", messageIds: ["m-1", "a1:2:3", "x/y"], at: 1_795_000_000_500)),
+            .receipt(.init(id: "r-2", kind: .read, from: "carol", messageIds: [], at: 0)),
+            .receipt(.init(id: "r-3", kind: .expired, from: "dave", messageIds: ["one \"quoted\""], at: -1)),
         ]
         for frame in frames {
             #expect(frame.encoded() == frame.encodedByEncoder())
