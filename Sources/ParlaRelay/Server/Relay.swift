@@ -121,10 +121,10 @@ public final class Relay: Service {
     }
 
     private func serveConnection(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, relayIdentity: String, logger: Logger) async throws {
-        let (outgoing, output) = AsyncStream<Outgoing>.makeStream()
-        let (pendingAcks, acks) = AsyncStream<Session.PendingAck>.makeStream()
+        let outgoing = BatchQueue<Outgoing>()
+        let pendingAcks = BatchQueue<Session.PendingAck>()
         let deps = Session.Dependencies(store: store, registry: registry, metrics: metrics, configuration: configuration, logger: self.logger)
-        let session = Session(deps: deps, relayIdentity: relayIdentity, output: output, acks: acks)
+        let session = Session(deps: deps, relayIdentity: relayIdentity, output: outgoing, acks: pendingAcks)
         guard registry.register(session) else {
             try await outbound.close(.goingAway, reason: "relay is shutting down")
             return
@@ -134,19 +134,21 @@ public final class Relay: Service {
 
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
-                for await item in outgoing {
-                    switch item {
-                    case .text(let text):
-                        try await outbound.write(.text(text))
-                    case .close(let code, let reason):
-                        try await outbound.close(WebSocketErrorCode(codeNumber: Int(code)), reason: reason)
-                        return
+                while let batch = await outgoing.next() {
+                    for item in batch {
+                        switch item {
+                        case .text(let text):
+                            try await outbound.write(.text(text))
+                        case .close(let code, let reason):
+                            try await outbound.close(WebSocketErrorCode(codeNumber: Int(code)), reason: reason)
+                            return
+                        }
                     }
                 }
             }
             group.addTask {
-                for await pending in pendingAcks {
-                    await session.finishAccept(pending)
+                while let batch = await pendingAcks.next() {
+                    for pending in batch { await session.finishAccept(pending) }
                 }
             }
             let authTimeout = configuration.authTimeout

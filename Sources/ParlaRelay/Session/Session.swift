@@ -22,8 +22,8 @@ actor Session {
 
     let deps: Dependencies
     private var machine: SessionStateMachine
-    private let output: AsyncStream<Outgoing>.Continuation
-    private let acks: AsyncStream<PendingAck>.Continuation
+    private let output: BatchQueue<Outgoing>
+    private let acks: BatchQueue<PendingAck>
     private(set) var isClosed = false
 
     // Delivery: items are sent in mailbox order, at most `deliveryWindow` unconfirmed.
@@ -63,7 +63,7 @@ actor Session {
         var route: Route
     }
 
-    init(deps: Dependencies, relayIdentity: String, output: AsyncStream<Outgoing>.Continuation, acks: AsyncStream<PendingAck>.Continuation) {
+    init(deps: Dependencies, relayIdentity: String, output: BatchQueue<Outgoing>, acks: BatchQueue<PendingAck>) {
         self.deps = deps
         var machineConfig = SessionStateMachine.Configuration(relayIdentity: relayIdentity)
         machineConfig.maxFrameBytes = deps.configuration.maxFrameBytes
