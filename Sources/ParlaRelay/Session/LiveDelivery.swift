@@ -12,6 +12,8 @@ struct LiveMessage: Sendable {
     var body: Data
     var acceptedAt: Int64
     var expiresAt: Int64
+    /// Its idempotency key, hashed once on arrival and remembered by the store on confirmation.
+    var acceptedKey: Data
     /// The sender's pending acknowledgements (more than one when it resent the same id).
     var waiters: [Promise<AcceptOutcome>]
     var heldSince: ContinuousClock.Instant = .now

@@ -65,7 +65,7 @@ extension Session {
     /// idempotency keys.
     func settleLive(_ messages: [LiveMessage]) async {
         guard let user else { return }
-        deps.store.recordLiveDeliveries(messages.map { LiveDeliveryRecord(sender: $0.sender, id: $0.id, recipient: user, expiresAt: $0.expiresAt) })
+        deps.store.recordLiveDeliveries(messages.map { LiveDeliveryRecord(sender: $0.sender, id: $0.id, recipient: user, expiresAt: $0.expiresAt, acceptedKey: $0.acceptedKey) })
         for message in messages {
             for waiter in message.waiters { waiter.resolve(.success(.stored)) }
         }

@@ -264,13 +264,16 @@ actor Session {
         let accepted = now
         let expiresAt = accepted + config.ttlMillis
         if config.liveHold > .zero, send.to != user, storedOutstanding[send.to, default: 0] == 0,
-           // A possible resend (its acknowledgement was lost) takes the stored route, which recognises it.
-           !deps.store.mightHaveAccepted(sender: user, id: send.id), let recipient = deps.registry.session(for: send.to) {
-            let waiter = Promise<AcceptOutcome>()
-            let message = LiveMessage(id: send.id, sender: user, body: send.body, acceptedAt: accepted, expiresAt: expiresAt, waiters: [waiter])
-            if await recipient.offerLive(message) {
-                acks.yield(PendingAck(id: send.id, recipient: send.to, outcome: PendingOutcome { try await waiter.value() }, route: .live))
-                return
+           let recipient = deps.registry.session(for: send.to) {
+            let key = SQLiteMailboxStore.acceptedKey(sender: user, id: send.id)
+            // A possible resend (its acknowledgement was lost) takes the stored route, which recognises it.
+            if !deps.store.mightHaveAccepted(key: key) {
+                let waiter = Promise<AcceptOutcome>()
+                let message = LiveMessage(id: send.id, sender: user, body: send.body, acceptedAt: accepted, expiresAt: expiresAt, acceptedKey: key, waiters: [waiter])
+                if await recipient.offerLive(message) {
+                    acks.yield(PendingAck(id: send.id, recipient: send.to, outcome: PendingOutcome { try await waiter.value() }, route: .live))
+                    return
+                }
             }
         }
         storedOutstanding[send.to, default: 0] += 1

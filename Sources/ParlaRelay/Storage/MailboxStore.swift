@@ -52,12 +52,15 @@ public struct LiveDeliveryRecord: Sendable, Equatable {
     public var id: String
     public var recipient: String
     public var expiresAt: Int64
+    /// `SQLiteMailboxStore.acceptedKey(sender:id:)`, computed once when the message arrived.
+    public var acceptedKey: Data
 
-    public init(sender: String, id: String, recipient: String, expiresAt: Int64) {
+    public init(sender: String, id: String, recipient: String, expiresAt: Int64, acceptedKey: Data) {
         self.sender = sender
         self.id = id
         self.recipient = recipient
         self.expiresAt = expiresAt
+        self.acceptedKey = acceptedKey
     }
 }
 
@@ -126,10 +129,10 @@ public protocol MailboxStore: Sendable {
     /// and, in memory only, that their ids are taken (a resend is then a duplicate for
     /// `enqueueAccept`). Not awaited: the recipient's confirmation already made them durable.
     func recordLiveDeliveries(_ deliveries: [LiveDeliveryRecord])
-    /// False only if nothing (message, receipt, group change) was ever taken under this sender
-    /// and id. Answered from memory, without waiting: the live route asks it for every message,
+    /// False only if nothing (message, receipt, group change) was ever taken under this key
+    /// (`SQLiteMailboxStore.acceptedKey(sender:id:)`). Answered from memory, without waiting: the live route asks it for every message,
     /// and a "maybe" sends the message down the stored route, whose exact check decides.
-    func mightHaveAccepted(sender: String, id: String) -> Bool
+    func mightHaveAccepted(key: Data) -> Bool
     /// Stores a receipt whose live delivery did not complete (or whose recipient is offline).
     func storeReceipt(id: String, to recipient: String, from sender: String, kind: MailboxItem.Kind, messageIds: [String], now: Int64, expiresAt: Int64) async throws
     func acceptReadReceipt(id: String, from reader: String, to sender: String, messageIds: [String], now: Int64, expiresAt: Int64) async throws -> AcceptOutcome

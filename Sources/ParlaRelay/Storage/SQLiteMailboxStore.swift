@@ -218,7 +218,7 @@ public final class SQLiteMailboxStore: MailboxStore {
     }
 
     public func recordLiveDeliveries(_ deliveries: [LiveDeliveryRecord]) {
-        let keys = deliveries.map { Self.acceptedKey(sender: $0.sender, id: $0.id) }
+        let keys = deliveries.map(\.acceptedKey)
         for key in keys { acceptedKeys.insert(key) }
         deliveredLive.insert(keys)
         // Who talks to whom (presence, typing) is written once per pair; nothing else about the messages.
@@ -235,8 +235,8 @@ public final class SQLiteMailboxStore: MailboxStore {
         }
     }
 
-    public func mightHaveAccepted(sender: String, id: String) -> Bool {
-        acceptedKeys.mightContain(Self.acceptedKey(sender: sender, id: id))
+    public func mightHaveAccepted(key: Data) -> Bool {
+        acceptedKeys.mightContain(key)
     }
 
     public func storeReceipt(id: String, to recipient: String, from sender: String, kind: MailboxItem.Kind, messageIds: [String], now: Int64, expiresAt: Int64) async throws {
@@ -399,7 +399,7 @@ public final class SQLiteMailboxStore: MailboxStore {
     }
 
     /// Idempotency key: a hash, so the relay keeps no readable sender/id list after delivery.
-    static func acceptedKey(sender: String, id: String) -> Data {
+    public static func acceptedKey(sender: String, id: String) -> Data {
         Data(SHA256.hash(data: Data((sender + "\u{0}" + id).utf8)).prefix(16))
     }
 }
