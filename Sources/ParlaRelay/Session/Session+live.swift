@@ -43,10 +43,10 @@ extension Session {
               inflight.count + liveSent + sentCount < deps.configuration.deliveryWindow {
             let id = liveQueue[sentCount]
             sentCount += 1
-            guard var message = live[id] else { continue }
-            message.sent = true
-            live[id] = message
-            emit(Self.frame(for: message.item))
+            // In place: a message is copied nowhere on its way out.
+            guard let index = live.index(forKey: id) else { continue }
+            live.values[index].sent = true
+            emit(Self.frame(for: live.values[index].item))
         }
         liveQueue.removeFirst(sentCount)
     }

@@ -322,12 +322,12 @@ actor Session {
         var settled: [LiveMessage] = []
         var ids: [String] = []
         for id in confirmed {
-            if let message = live[id] {
+            if let index = live.index(forKey: id) {
                 // Only what was sent can be confirmed; a queued id is ignored like any unknown one.
-                if message.sent {
-                    settled.append(message)
-                    live[id] = nil
+                if live.values[index].sent {
+                    let message = live.remove(at: index).value
                     liveBytes -= message.body.count
+                    settled.append(message)
                 }
             } else if liveReceipts.removeValue(forKey: id) == nil {
                 ids.append(id)
