@@ -113,6 +113,7 @@ let package = Package(
             "ParlaRelay", "ParlaRelayTesting", "parla-relay",
             .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
             .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "NIOEmbedded", package: "swift-nio"),
         ]),
     ]
 )

@@ -20,9 +20,20 @@ final class FlushCoalescingHandler: ChannelOutboundHandler, RemovableChannelHand
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         context.eventLoop.execute {
             let (handler, context) = loopBound.value
+            guard handler.flushQueued else { return }
             handler.flushQueued = false
             context.flush()
         }
+    }
+
+    /// A close right after a write (a close frame, an error before hanging up) must not
+    /// overtake the deferred flush: unflushed writes would be dropped with the channel.
+    func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
+        if flushQueued {
+            flushQueued = false
+            context.flush()
+        }
+        context.close(mode: mode, promise: promise)
     }
 }
 
