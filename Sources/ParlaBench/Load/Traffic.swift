@@ -89,9 +89,11 @@ final class PeerTraffic: @unchecked Sendable {
                 let items = entries.map(\.item)
                 let pacer = loop.scheduleRepeatedTask(initialDelay: .zero, delay: .milliseconds(1)) { task in
                     let due = (ContinuousClock.now - started).seconds * perSecond
-                    var finished = true
-                    for item in items where item.pace(due: due) { finished = false }
-                    if finished { task.cancel() }
+                    var running = false
+                    for item in items {
+                        if item.pace(due: due) { running = true }
+                    }
+                    if !running { task.cancel() }
                 }
                 for item in items { item.pacer = pacer }
             }

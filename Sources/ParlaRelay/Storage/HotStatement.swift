@@ -25,9 +25,8 @@ struct HotStatement {
             let index = Int32(offset + 1)
             switch value {
             case .text(let text):
-                text.utf8CString.withUnsafeBufferPointer { chars in
-                    _ = sqlite3_bind_text(handle, index, chars.baseAddress, Int32(chars.count - 1), hotTransient)
-                }
+                // The string's own bytes, no copy into an array first; the explicit length keeps an embedded NUL.
+                _ = text.withCString { sqlite3_bind_text(handle, index, $0, Int32(text.utf8.count), hotTransient) }
             case .int(let number):
                 sqlite3_bind_int64(handle, index, number)
             case .blob(let data):
