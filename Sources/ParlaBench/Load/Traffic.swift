@@ -45,6 +45,8 @@ final class PeerTraffic: @unchecked Sendable {
     private var toConfirm: [String] = []
     private var seen = Set<String>()
     private var pacer: RepeatedTask?
+    /// How far behind the schedule of a peer at phase 0 this one sends, as a fraction of one interval (0..<1).
+    private var phase = 0.0
     /// Microseconds; up to two minutes.
     private(set) var latencies = Histogram<UInt64>(highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: .three)
 
@@ -72,10 +74,13 @@ final class PeerTraffic: @unchecked Sendable {
     /// Sends `count` messages (or until `stopPacing`) at `perSecond` each, whatever the acks do (an
     /// open loop, so latency is measured at the offered rate and not hidden by back-pressure). One
     /// timer per event loop drives all of its peers: a timer per peer cost the generator more
-    /// than the messages did.
+    /// than the messages did. Each peer's sends are offset by its share of one interval, so the
+    /// offered load arrives evenly spread in time: peers in step would send in bursts of one
+    /// message each, and the latency measured would be the time to work through a burst.
     static func startPaced(_ traffic: [(item: PeerTraffic, count: Int)], perSecond: Double) {
         var byLoop: [(loop: any EventLoop, items: [(item: PeerTraffic, count: Int)])] = []
-        for entry in traffic {
+        for (position, entry) in traffic.enumerated() {
+            entry.item.phase = Double(position) / Double(traffic.count)
             if let index = byLoop.firstIndex(where: { $0.loop === entry.item.eventLoop }) {
                 byLoop[index].items.append(entry)
             } else {
@@ -103,6 +108,7 @@ final class PeerTraffic: @unchecked Sendable {
     /// Queues what is due by now and sends it; false once the quota is spent.
     private func pace(due: Double) -> Bool {
         var queued = false
+        let due = due - phase
         while Double(sentHere) < due, sentHere < quota, inflight < 20_000 {
             queueOne()
             queued = true
