@@ -6,6 +6,10 @@ public enum RelayFrame: Sendable, Equatable {
     case welcome(Welcome)
     case error(FrameError)
     case ack(id: String)
+    /// An `ack` (wire type "ack", with `delivered`) for a message its recipient had already
+    /// confirmed when it was acknowledged (live delivery): it was delivered at `at`, and no
+    /// `delivered` receipt follows — one frame instead of two, and nothing for the sender to confirm.
+    case ackDelivered(id: String, at: Int64)
     case message(Message)
     case receipt(Receipt)
     case queueEmpty
@@ -133,7 +137,7 @@ public enum RelayFrame: Sendable, Equatable {
         case .challenge: "challenge"
         case .welcome: "welcome"
         case .error: "error"
-        case .ack: "ack"
+        case .ack, .ackDelivered: "ack"
         case .message: "message"
         case .receipt: "receipt"
         case .queueEmpty: "queueEmpty"
@@ -157,6 +161,8 @@ public enum RelayFrame: Sendable, Equatable {
         switch self {
         case .ack(let id) where Self.isPlain(id):
             return #"{"id":"\#(id)","type":"ack"}"#
+        case .ackDelivered(let id, let at) where Self.isPlain(id):
+            return #"{"delivered":\#(at),"id":"\#(id)","type":"ack"}"#
         case .message(let f) where f.group == nil && Self.isPlain(f.id) && Self.isPlain(f.from):
             return #"{"body":"\#(f.body.base64EncodedString())","from":"\#(f.from)","id":"\#(f.id)","sentAt":\#(f.sentAt),"type":"message"}"#
         case .receipt(let r) where Self.isPlain(r.id) && Self.isPlain(r.from) && r.messageIds.allSatisfy(Self.isPlain):
@@ -164,6 +170,14 @@ public enum RelayFrame: Sendable, Equatable {
             return #"{"at":\#(r.at),"from":"\#(r.from)","id":"\#(r.id)","kind":"\#(r.kind.rawValue)","messageIds":[\#(ids)],"type":"receipt"}"#
         default:
             return encodeFrame(self)
+        }
+    }
+
+    /// The id an `ack` acknowledges, with or without `delivered`.
+    public var acknowledgedID: String? {
+        switch self {
+        case .ack(let id), .ackDelivered(let id, _): id
+        default: nil
         }
     }
 
@@ -189,7 +203,11 @@ extension RelayFrame: Codable {
             let raw = try c.string(.code)
             self = .error(FrameError(ErrorCode(rawValue: raw) ?? .internalError, try c.string(.message), ref: try c.optionalString(.ref)))
         case "ack":
-            self = .ack(id: try c.string(.id))
+            if let at = try c.optionalInt64(.delivered) {
+                self = .ackDelivered(id: try c.string(.id), at: at)
+            } else {
+                self = .ack(id: try c.string(.id))
+            }
         case "message":
             self = .message(Message(id: try c.string(.id), from: try c.string(.from), body: try c.bytes(.body), sentAt: try c.int64(.sentAt),
                                     group: try c.optionalString(.group)))
@@ -243,6 +261,9 @@ extension RelayFrame: Codable {
             try c.encodeIfPresent(f.ref, forKey: .ref)
         case .ack(let id):
             try c.encode(id, forKey: .id)
+        case .ackDelivered(let id, let at):
+            try c.encode(id, forKey: .id)
+            try c.encode(at, forKey: .delivered)
         case .message(let f):
             try c.encode(f.id, forKey: .id)
             try c.encode(f.from, forKey: .from)

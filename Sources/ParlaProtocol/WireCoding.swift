@@ -4,7 +4,7 @@ import Foundation
 enum FieldKey: String, CodingKey {
     case type, version, relay, nonce, time, name, signingKey, agreementKey, timestamp, signature, invite
     case id, to, from, body, ids, code, message, ref, sentAt, kind, messageIds, at, user, online, lastSeen
-    case pending
+    case pending, delivered
     case bundle, signedPreKeyId, signedPreKey, signedPreKeySignature, oneTimePreKeyId, oneTimePreKey
     case oneTimePreKeyIds, oneTimePreKeys, oneTimePreKeysLeft, replaceOneTimePreKeys
     case group, title, members, admins, action, actor, subjects, copies

@@ -27,6 +27,29 @@ import Testing
         await bob.shutdown()
     }
 
+    /// Both online: the message goes live, and the relay's one `ack` says it was delivered —
+    /// two ticks at once, with no receipt left for Alice to fetch and confirm.
+    @Test func aLiveDeliveryIsAcknowledgedAsDelivered() async throws {
+        let relay = try await TestRelay.start()
+        defer { Task { await relay.stop() } }
+        let alice = try TestProfiles.engine(for: try await TestProfiles.register("alice", url: relay.url))
+        let bob = try TestProfiles.engine(for: try await TestProfiles.register("bob", url: relay.url))
+        alice.start()
+        bob.start()
+        await alice.client.waitUntilSynced()
+        await bob.client.waitUntilSynced()
+
+        let record = try await alice.client.send("live, ciao", to: "bob")
+        try await eventually("bob has it") { await bob.log.added().map(\.text) == ["live, ciao"] }
+        try await eventually("delivered") { try alice.store.message(localID: record.localID)?.status == .delivered }
+        #expect(await alice.log.statuses(of: record.id) == [.queued, .delivered])
+        #expect(try alice.store.outboxCount() == 0)
+        let stats = try await relay.relay.store.stats()
+        #expect(stats.pendingMessages == 0 && stats.pendingReceipts == 0)
+        await alice.shutdown()
+        await bob.shutdown()
+    }
+
     @Test func readReceiptsOffMeansNeitherSendingNorSeeingThem() async throws {
         let relay = try await TestRelay.start()
         defer { Task { await relay.stop() } }

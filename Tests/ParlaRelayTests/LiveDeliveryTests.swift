@@ -8,18 +8,16 @@ import Testing
 /// PROTOCOL.md §4.4): the sender is acknowledged once the recipient confirms, and the store
 /// only takes a message whose confirmation is late or whose recipient goes away.
 @Suite struct LiveDeliveryTests {
-    /// Alice's acknowledgement and delivered receipt, in whichever order they come.
-    private func ackAndReceipt(_ client: RelayTestClient, id: String) async throws -> RelayFrame.Receipt? {
-        var acked = false
-        var receipt: RelayFrame.Receipt?
-        while !acked || receipt == nil {
-            switch try await client.next() {
-            case .ack(let acknowledged): acked = acked || acknowledged == id
-            case .receipt(let got): receipt = got
-            default: continue
-            }
+    /// The next frame (past presence and the end of the mailbox) is the acknowledgement of
+    /// `id` that says it was delivered; returns when.
+    private func expectAckDelivered(_ client: RelayTestClient, id: String, sourceLocation: SourceLocation = #_sourceLocation) async throws -> Int64? {
+        var frame = try await client.next()
+        while frame == .queueEmpty || frame.type == "presence" { frame = try await client.next() }
+        guard case .ackDelivered(id, let at) = frame else {
+            Issue.record("expected an ack with delivered for \(id), got \(frame.encoded())", sourceLocation: sourceLocation)
+            return nil
         }
-        return receipt
+        return at
     }
 
     @Test func aConfirmedLiveMessageIsNeverWrittenToTheStore() async throws {
@@ -33,11 +31,13 @@ import Testing
         a.send(id: "live-1", to: "bob", text: marker)
         guard case .message(let message) = try await b.next() else { Issue.record("no push"); return }
         #expect(String(decoding: message.body, as: UTF8.self) == marker && message.from == "alice")
+        let before = Int64(Date().timeIntervalSince1970 * 1000)
         b.send(.confirm(.init(ids: ["live-1"])))
-        let receipt = try await ackAndReceipt(a, id: "live-1")
-        #expect(receipt?.kind == .delivered && receipt?.messageIds == ["live-1"] && receipt?.from == "bob")
-        a.send(.confirm(.init(ids: [receipt!.id])))
-        // Neither the message nor its receipt ever reached the database or its log, not even before a purge.
+        // One frame tells Alice both: acknowledged, and already delivered (no receipt to follow and confirm).
+        let at = try await expectAckDelivered(a, id: "live-1")
+        #expect(at.map { $0 >= before && $0 <= Int64(Date().timeIntervalSince1970 * 1000) } == true)
+        await a.expectSilence()
+        // The message never reached the database or its log, not even before a purge.
         #expect(!(try relay.databaseFileBytes().contains(marker: marker)))
         let stats = try await relay.relay.store.stats()
         #expect(stats.pendingMessages == 0 && stats.pendingReceipts == 0)
@@ -78,19 +78,17 @@ import Testing
         let first = try await b.receiveMessages(count: 20)
         #expect(first.map(\.id) == (0..<20).map { "m\($0)" })
         b.send(.confirm(.init(ids: (0..<5).map { "m\($0)" })))
-        var acked: Set<String> = []
-        var receipt: RelayFrame.Receipt?
-        while receipt == nil {
-            switch try await a.next() {
-            case .ack(let id): acked.insert(id)
-            case .receipt(let got): receipt = got
-            default: continue
-            }
-        }
-        #expect(receipt?.messageIds == (0..<5).map { "m\($0)" })
+        for i in 0..<5 { _ = try await expectAckDelivered(a, id: "m\(i)") }
         await b.close()
-        // Every message is acknowledged: five confirmed live, fifteen stored when Bob left.
-        try await a.collectAcks(into: &acked, until: 20)
+        // Every message is acknowledged: five confirmed live (above, as delivered), fifteen stored
+        // when Bob left (plain acks: they are not delivered yet).
+        var stored: Set<String> = []
+        while stored.count < 15 {
+            let frame = try await a.next()
+            guard case .ack(let id) = frame else { Issue.record("expected a plain ack, got \(frame.encoded())"); return }
+            stored.insert(id)
+        }
+        #expect(stored == Set((5..<20).map { "m\($0)" }))
         #expect(try await relay.relay.store.stats().pendingMessages == 15)
         b = try await bob.connect()
         #expect(try await b.receiveMessages().map(\.id) == (5..<20).map { "m\($0)" })
@@ -107,14 +105,14 @@ import Testing
         let b = try await bob.connectIdle()
         a.send(id: "once", to: "bob", text: "hello")
         _ = try await b.receiveMessages(count: 1, confirm: true)
-        _ = try await ackAndReceipt(a, id: "once")
-        // Alice's client did not see the ack (say the link dropped) and sends it again on a new connection.
+        let first = try await expectAckDelivered(a, id: "once")
+        // Alice's client did not see the ack (say the link dropped) and sends it again on a new connection:
+        // it is told the same (acknowledged, delivered then), and Bob does not get it twice.
         await a.close()
         a = try await alice.connect()
         a.send(id: "once", to: "bob", text: "hello")
-        var acked: Set<String> = []
-        try await a.collectAcks(into: &acked, until: 1)
-        #expect(acked == ["once"])
+        let again = try await expectAckDelivered(a, id: "once")
+        #expect(again == first && first != nil)
         await b.expectSilence()
         #expect(try await relay.relay.store.stats().pendingMessages == 0)
         await a.close()
@@ -202,7 +200,7 @@ extension RelayTestClient {
     /// Reads frames, keeping the ids acknowledged, until `count` distinct ones have come.
     func collectAcks(into acked: inout Set<String>, until count: Int, timeout: Duration = .seconds(10)) async throws {
         while acked.count < count {
-            if case .ack(let id) = try await next(timeout: timeout) { acked.insert(id) }
+            if let id = try await next(timeout: timeout).acknowledgedID { acked.insert(id) }
         }
     }
 }

@@ -289,7 +289,8 @@ public actor ParlaClient {
         var incoming: [ClientStore.EncryptedIncoming] = []
         var groupEvents: [RelayFrame.GroupEvent] = []
         var confirm: [String] = []
-        var acked: [String] = []
+        /// Acknowledged ids, and whether the recipient already had each (a live delivery).
+        var acked: [(id: String, delivered: Bool)] = []
         for text in texts {
             let frame: RelayFrame
             do {
@@ -310,8 +311,10 @@ public actor ParlaClient {
                 if let waiter = groupRequestWaiters.removeValue(forKey: id) {
                     waiter.resume(.success(()))
                 } else {
-                    acked.append(id)
+                    acked.append((id, false))
                 }
+            case .ackDelivered(let id, _):
+                acked.append((id, true))
             case .error(let error):
                 handleError(error)
             case .queueEmpty:
@@ -369,10 +372,10 @@ public actor ParlaClient {
                 await link.send(ClientFrame.confirm(.init(ids: Array(confirm[chunk..<min(chunk + ProtocolLimits.maxIDsPerFrame, confirm.count)]))).encoded())
             }
         }
-        for id in acked {
+        for (id, delivered) in acked {
             inflight.remove(id)
             do {
-                if let record = try store.acknowledged(id: id, me: profile.name) {
+                if let record = try store.acknowledged(id: id, me: profile.name, delivered: delivered) {
                     settled(record)
                     eventSink.yield(.messageUpdated(record))
                 }

@@ -113,11 +113,13 @@ public final class ClientStore: Sendable {
     }
 
     /// The relay acknowledged an outbox item: it leaves the outbox; a message becomes `sent`.
-    func acknowledged(id: String, me: String) throws -> MessageRecord? {
+    /// `delivered`: the relay's `ack` said the recipient already has it (a live delivery).
+    func acknowledged(id: String, me: String, delivered: Bool = false) throws -> MessageRecord? {
         try pool.write { db in
             guard let kind = try String.fetchOne(db, sql: "DELETE FROM outbox WHERE id = ? RETURNING kind", arguments: [id]) else { return nil }
             guard kind == OutboxItem.Kind.message.rawValue || kind == OutboxItem.Kind.group.rawValue else { return nil }
-            try db.execute(sql: "UPDATE messages SET status = 'sent' WHERE sender = ? AND id = ? AND status = 'queued'", arguments: [me, id])
+            let status = delivered ? MessageStatus.delivered : .sent
+            try db.execute(sql: "UPDATE messages SET status = ? WHERE sender = ? AND id = ? AND status = 'queued'", arguments: [status.rawValue, me, id])
             return try Self.message(db, sender: me, id: id)
         }
     }

@@ -26,11 +26,3 @@ struct LiveMessage: Sendable {
         MailboxItem(seq: 0, id: id, sender: sender, kind: .message, body: body, acceptedAt: acceptedAt)
     }
 }
-
-/// A delivered receipt handed to its online sender without being stored; stored if the
-/// sender does not confirm it within the hold time or goes away first.
-struct LiveReceipt: Sendable {
-    var receipt: RelayFrame.Receipt
-    var expiresAt: Int64
-    var heldSince: ContinuousClock.Instant = .now
-}

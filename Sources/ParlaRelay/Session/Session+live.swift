@@ -1,8 +1,8 @@
 import Foundation
 import ParlaProtocol
 
-/// Live delivery (see `LiveMessage`): messages and delivered receipts pass between two
-/// online connections without touching the store unless a confirmation is late.
+/// Live delivery (see `LiveMessage`): messages pass between two online connections without
+/// touching the store unless a confirmation is late, and the sender's `ack` says delivered.
 extension Session {
     /// The recipient's side of a live hand-over: sent at once when nothing stored is waiting
     /// and the window has room, queued behind them otherwise; false if the sender must store
@@ -51,39 +51,21 @@ extension Session {
         liveQueue.removeFirst(sentCount)
     }
 
-    /// The sender's side of a live delivered receipt; false if this connection cannot take it.
-    func offerLiveReceipt(_ receipt: LiveReceipt) -> Bool {
-        guard user != nil, !isClosed else { return false }
-        liveReceipts[receipt.receipt.id] = receipt
-        emit(.receipt(receipt.receipt))
-        scheduleSweep()
-        return true
-    }
-
     /// The recipient confirmed live messages: their senders are acknowledged (the recipient's
-    /// client has committed them) and told they were delivered; the store only learns the
-    /// idempotency keys.
-    func settleLive(_ messages: [LiveMessage]) async {
+    /// client has committed them) with `delivered`, in place of a receipt. A sender that misses
+    /// the `ack` sends the message again and is answered the same (the store remembers the
+    /// delivery), so nothing needs storing here but the idempotency keys.
+    func settleLive(_ messages: [LiveMessage]) {
         guard let user else { return }
-        deps.store.recordLiveDeliveries(messages.map { LiveDeliveryRecord(sender: $0.sender, id: $0.id, recipient: user, expiresAt: $0.expiresAt, acceptedKey: $0.acceptedKey) })
+        let at = now
+        deps.store.recordLiveDeliveries(messages.map {
+            LiveDeliveryRecord(sender: $0.sender, id: $0.id, recipient: user, expiresAt: $0.expiresAt, acceptedKey: $0.acceptedKey, deliveredAt: at)
+        })
         for message in messages {
-            for waiter in message.waiters { waiter.resolve(.success(.stored)) }
+            for waiter in message.waiters { waiter.resolve(.success(.delivered(at: at))) }
         }
         deps.metrics.messagesDelivered.increment(by: Int64(messages.count))
         deps.metrics.messagesLive.increment(by: Int64(messages.count))
-        var senders: [String] = []
-        var idsBySender: [String: [String]] = [:]
-        for message in messages {
-            if idsBySender[message.sender] == nil { senders.append(message.sender) }
-            idsBySender[message.sender, default: []].append(message.id)
-        }
-        let at = now
-        for sender in senders {
-            let receipt = LiveReceipt(receipt: .init(id: SQLiteMailboxStore.newReceiptID(), kind: .delivered, from: user, messageIds: idsBySender[sender]!, at: at),
-                                      expiresAt: at + deps.configuration.ttlMillis)
-            if let session = deps.registry.session(for: sender), await session.offerLiveReceipt(receipt) { continue }
-            await store(receipt, for: sender, stillSent: false)
-        }
     }
 
     func scheduleSweep() {
@@ -101,7 +83,7 @@ extension Session {
         let hold = deps.configuration.liveHold
         let limit = max(hold, deps.configuration.liveHoldLimit)
         while !isClosed {
-            let oldest = (live.values.map(\.heldSince) + liveReceipts.values.map(\.heldSince)).min()
+            let oldest = live.values.map(\.heldSince).min()
             guard let oldest else { break }
             let now = ContinuousClock.now
             let deadline = min(max(oldest, lastHeardAt) + hold, oldest + limit)
@@ -112,7 +94,7 @@ extension Session {
             let due = lastHeardAt + hold <= now ? now - hold : now - limit
             if live.values.contains(where: { !$0.sent && $0.heldSince <= due }) {
                 // A late queued message is stored with everything queued behind it, so none overtakes it.
-                spillAllLive(stillConnected: true, receipts: false)
+                spillAllLive(stillConnected: true)
             } else {
                 let late = live.values.filter { $0.heldSince <= due }.sorted { $0.order < $1.order }
                 for message in late {
@@ -121,26 +103,18 @@ extension Session {
                 }
                 spill(late)
             }
-            for receipt in liveReceipts.values where receipt.heldSince <= due {
-                liveReceipts[receipt.receipt.id] = nil
-                await store(receipt, for: user ?? "", stillSent: true)
-            }
         }
         sweepScheduled = false
     }
 
     /// Stores everything held live, in order: when the connection goes (delivered on the next
     /// login), or when the recipient must refuse an offer.
-    func spillAllLive(stillConnected: Bool = false, receipts: Bool = true) {
+    func spillAllLive(stillConnected: Bool = false) {
         let messages = live.values.sorted { $0.order < $1.order }
         live = [:]
         liveBytes = 0
         liveQueue = []
         spill(messages, stillConnected: stillConnected)
-        guard receipts, !liveReceipts.isEmpty, let user else { return }
-        let held = Array(liveReceipts.values)
-        liveReceipts = [:]
-        Task { for receipt in held { await self.store(receipt, for: user, stillSent: stillConnected) } }
     }
 
     /// Stores live messages whose confirmation did not come in time, in the order they were
@@ -177,17 +151,6 @@ extension Session {
         await mailboxChanged()
     }
 
-    private func store(_ live: LiveReceipt, for recipient: String, stillSent: Bool) async {
-        let receipt = live.receipt
-        if stillSent { inflight.insert(receipt.id) }
-        do {
-            try await deps.store.storeReceipt(id: receipt.id, to: recipient, from: receipt.from, kind: .delivered, messageIds: receipt.messageIds,
-                                              now: receipt.at, expiresAt: live.expiresAt)
-            if !stillSent { deps.registry.wake([recipient]) }
-        } catch {
-            deps.logger.error("could not store a delivered receipt", metadata: ["recipient": "\(recipient)", "error": "\(error)"])
-        }
-    }
 }
 
 extension Result where Failure == any Error {

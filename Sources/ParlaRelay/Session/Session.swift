@@ -38,7 +38,6 @@ actor Session {
 
     // Live delivery, as the recipient (see `LiveMessage`).
     var live: [String: LiveMessage] = [:]
-    var liveReceipts: [String: LiveReceipt] = [:]
     var sweepScheduled = false
     var liveCount = 0
     /// Body bytes held in `live`, bounded by `liveBytesLimit`.
@@ -306,6 +305,9 @@ actor Session {
             if pending.route == .stored, let recipient = deps.registry.session(for: pending.recipient) {
                 await recipient.mailboxChanged()
             }
+        case .delivered(let at):
+            if pending.route == .live { deps.metrics.messagesAccepted.increment() }
+            emit(.ackDelivered(id: pending.id, at: at))
         case .duplicate:
             emit(.ack(id: pending.id))
         case .unknownRecipient:
@@ -329,11 +331,11 @@ actor Session {
                     liveBytes -= message.body.count
                     settled.append(message)
                 }
-            } else if liveReceipts.removeValue(forKey: id) == nil {
+            } else {
                 ids.append(id)
             }
         }
-        if !settled.isEmpty { await settleLive(settled) }
+        if !settled.isEmpty { settleLive(settled) }
         if !ids.isEmpty {
             let config = deps.configuration
             let at = now
@@ -364,7 +366,7 @@ actor Session {
             case .stored:
                 emit(.ack(id: read.id))
                 deps.registry.wake([read.to])
-            case .duplicate:
+            case .duplicate, .delivered:
                 emit(.ack(id: read.id))
             default:
                 emit(.error(FrameError(.unknownRecipient, "no user named '\(read.to)' on this relay", ref: read.id)))

@@ -54,13 +54,16 @@ public struct LiveDeliveryRecord: Sendable, Equatable {
     public var expiresAt: Int64
     /// `SQLiteMailboxStore.acceptedKey(sender:id:)`, computed once when the message arrived.
     public var acceptedKey: Data
+    /// When the recipient confirmed it: a resend is answered with this.
+    public var deliveredAt: Int64
 
-    public init(sender: String, id: String, recipient: String, expiresAt: Int64, acceptedKey: Data) {
+    public init(sender: String, id: String, recipient: String, expiresAt: Int64, acceptedKey: Data, deliveredAt: Int64) {
         self.sender = sender
         self.id = id
         self.recipient = recipient
         self.expiresAt = expiresAt
         self.acceptedKey = acceptedKey
+        self.deliveredAt = deliveredAt
     }
 }
 
@@ -73,6 +76,9 @@ public enum AcceptOutcome: Sendable, Equatable {
     case stored
     /// Already accepted earlier from the same sender: acknowledge again, store nothing.
     case duplicate
+    /// Durable at the recipient, whose client confirmed it at `at` (live delivery; also the
+    /// answer to a resend of such a message): acknowledged with `delivered`, no receipt follows.
+    case delivered(at: Int64)
     case unknownRecipient
     case mailboxFull
     /// The recipient already has a pending item with this id from someone else.
@@ -133,8 +139,6 @@ public protocol MailboxStore: Sendable {
     /// (`SQLiteMailboxStore.acceptedKey(sender:id:)`). Answered from memory, without waiting: the live route asks it for every message,
     /// and a "maybe" sends the message down the stored route, whose exact check decides.
     func mightHaveAccepted(key: Data) -> Bool
-    /// Stores a receipt whose live delivery did not complete (or whose recipient is offline).
-    func storeReceipt(id: String, to recipient: String, from sender: String, kind: MailboxItem.Kind, messageIds: [String], now: Int64, expiresAt: Int64) async throws
     func acceptReadReceipt(id: String, from reader: String, to sender: String, messageIds: [String], now: Int64, expiresAt: Int64) async throws -> AcceptOutcome
     func pending(for user: String, after seq: Int64, limit: Int) async throws -> [MailboxItem]
     func confirm(user: String, ids: [String], now: Int64, receiptExpiresAt: Int64) async throws -> ConfirmOutcome

@@ -2,9 +2,9 @@ import Foundation
 import Synchronization
 
 /// The idempotency keys of messages delivered live, which never reach the `accepted`
-/// table: a sender whose acknowledgement was lost and who sends the message again is
-/// acknowledged, not delivered to twice. Bounded (the oldest are forgotten first, about
-/// 5 MB when full) and lost on restart; past that, the recipient's client drops the copy
+/// table, with when each was delivered: a sender whose acknowledgement was lost and who
+/// sends the message again is acknowledged as delivered, not delivered to twice. Bounded (the oldest are forgotten first, about
+/// 7 MB when full) and lost on restart; past that, the recipient's client drops the copy
 /// by (sender, id), as the protocol requires.
 final class RecentlyDelivered: Sendable {
     /// The first 16 bytes of an accepted key (already a hash).
@@ -18,7 +18,7 @@ final class RecentlyDelivered: Sendable {
     }
 
     private struct State {
-        var keys: Set<Key> = []
+        var keys: [Key: Int64] = [:]
         var ring: [Key] = []
         var next = 0
     }
@@ -34,20 +34,21 @@ final class RecentlyDelivered: Sendable {
         state = Mutex(initial)
     }
 
-    func contains(_ key: Data) -> Bool {
+    /// When the message with this key was delivered, if it is remembered.
+    func deliveredAt(_ key: Data) -> Int64? {
         let key = Key(key)
-        return state.withLock { $0.keys.contains(key) }
+        return state.withLock { $0.keys[key] }
     }
 
-    func insert(_ keys: [Data]) {
-        let keys = keys.map(Key.init)
+    func insert(_ deliveries: [(key: Data, at: Int64)]) {
+        let deliveries = deliveries.map { (Key($0.key), $0.at) }
         state.withLock { state in
-            for key in keys {
-                guard state.keys.insert(key).inserted else { continue }
+            for (key, at) in deliveries {
+                guard state.keys.updateValue(at, forKey: key) == nil else { continue }
                 if state.ring.count < capacity {
                     state.ring.append(key)
                 } else {
-                    state.keys.remove(state.ring[state.next])
+                    state.keys[state.ring[state.next]] = nil
                     state.ring[state.next] = key
                     state.next = (state.next + 1) % capacity
                 }

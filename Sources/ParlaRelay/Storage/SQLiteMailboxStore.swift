@@ -175,7 +175,7 @@ public final class SQLiteMailboxStore: MailboxStore {
 
     public func enqueueAccept(id: String, from sender: String, to recipient: String, body: Data, now: Int64, expiresAt: Int64, quota: MailboxQuota) -> PendingOutcome<AcceptOutcome> {
         let key = Self.acceptedKey(sender: sender, id: id)
-        if deliveredLive.contains(key) { return PendingOutcome { .duplicate } }
+        if let at = deliveredLive.deliveredAt(key) { return PendingOutcome { .delivered(at: at) } }
         // Certainly new (the usual case) skips the lookup in the job; "maybe" checks the table.
         let maybeTaken = acceptedKeys.mightContain(key)
         acceptedKeys.insert(key)
@@ -220,7 +220,7 @@ public final class SQLiteMailboxStore: MailboxStore {
     public func recordLiveDeliveries(_ deliveries: [LiveDeliveryRecord]) {
         let keys = deliveries.map(\.acceptedKey)
         for key in keys { acceptedKeys.insert(key) }
-        deliveredLive.insert(keys)
+        deliveredLive.insert(deliveries.map { ($0.acceptedKey, $0.deliveredAt) })
         // Who talks to whom (presence, typing) is written once per pair; nothing else about the messages.
         let unknown = Set(deliveries.map { Self.pairKey($0.sender, $0.recipient) }.filter { !knownPeers.contains($0) })
         guard !unknown.isEmpty else { return }
@@ -237,12 +237,6 @@ public final class SQLiteMailboxStore: MailboxStore {
 
     public func mightHaveAccepted(key: Data) -> Bool {
         acceptedKeys.mightContain(key)
-    }
-
-    public func storeReceipt(id: String, to recipient: String, from sender: String, kind: MailboxItem.Kind, messageIds: [String], now: Int64, expiresAt: Int64) async throws {
-        try await committer.perform { db in
-            try Self.insertReceipt(db, id: id, to: recipient, from: sender, kind: kind, messageIds: messageIds, now: now, expiresAt: expiresAt)
-        }
     }
 
     public func acceptReadReceipt(id: String, from reader: String, to sender: String, messageIds: [String], now: Int64, expiresAt: Int64) async throws -> AcceptOutcome {
