@@ -3,7 +3,9 @@
 
 Registers two users, sends a message from one to the other while the recipient
 is offline, logs the recipient in, receives and confirms it, and checks that the
-sender gets the delivered receipt. Prints "conformance: ok" and exits 0 on success.
+sender gets the delivered receipt; then, with both online, checks that a message
+goes live and its ack says it was delivered. Prints "conformance: ok" and exits 0
+on success.
 
 Usage: minimal_client.py ws://127.0.0.1:PORT/v1
 """
@@ -125,6 +127,19 @@ def main(url):
     receipt = a.recv()
     assert receipt["type"] == "receipt" and receipt["kind"] == "delivered" and receipt["messageIds"] == [mid] and receipt["from"] == bob, receipt
     a.send({"type": "confirm", "ids": [receipt["id"]]})
+
+    # Both online: the message goes live, and once Bob confirms it Alice's ack carries "delivered" (§4 point 11).
+    live = str(uuid.uuid4())
+    a.send({"type": "send", "id": live, "to": bob, "body": b64(b"live")})
+    msg = b.recv()
+    while msg["type"] == "presence":
+        msg = b.recv()
+    assert msg["type"] == "message" and msg["id"] == live, msg
+    b.send({"type": "confirm", "ids": [live]})
+    ack = a.recv()
+    while ack["type"] == "presence":
+        ack = a.recv()
+    assert ack["type"] == "ack" and ack["id"] == live and isinstance(ack["delivered"], int), ack
     a.close()
     b.close()
     print("conformance: ok")
