@@ -68,7 +68,7 @@ public final class Relay: Service {
     }
 
     private func makeApplication(relayIdentity: String) throws -> some Service {
-        let router = Router(context: BasicWebSocketRequestContext.self)
+        let router = Router(context: RelayRequestContext.self)
         router.get("/healthz") { _, _ in "ok\n" }
         router.get("/metrics") { [self] _, _ -> Response in
             if let stats = try? await store.stats() {
@@ -83,7 +83,8 @@ public final class Relay: Service {
         router.ws(RouterPath(stringLiteral: ProtocolVersion.path)) { _, _ in
             .upgrade([:])
         } onUpgrade: { [self] inbound, outbound, context in
-            try await serveConnection(inbound: inbound, outbound: outbound, relayIdentity: relayIdentity, logger: context.logger)
+            try await serveConnection(inbound: inbound, outbound: outbound, frames: ChannelFrameWriter(channel: context.requestContext.channel),
+                                      relayIdentity: relayIdentity, logger: context.logger)
         }
 
         let wsConfig = WebSocketServerConfiguration(
@@ -120,7 +121,8 @@ public final class Relay: Service {
             logger: appLogger)
     }
 
-    private func serveConnection(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, relayIdentity: String, logger: Logger) async throws {
+    private func serveConnection(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, frames: ChannelFrameWriter,
+                                 relayIdentity: String, logger: Logger) async throws {
         let outgoing = BatchQueue<Outgoing>()
         let pendingAcks = BatchQueue<Session.PendingAck>()
         let deps = Session.Dependencies(store: store, registry: registry, metrics: metrics, configuration: configuration, logger: self.logger)
@@ -134,16 +136,21 @@ public final class Relay: Service {
 
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
+                var texts: [String] = []
                 while let batch = await outgoing.next() {
                     for item in batch {
                         switch item {
                         case .text(let text):
-                            try await outbound.write(.text(text))
+                            texts.append(text)
                         case .close(let code, let reason):
+                            // Everything before the close leaves first: the close goes through hummingbird's writer, behind these.
+                            try await frames.write(texts)
                             try await outbound.close(WebSocketErrorCode(codeNumber: Int(code)), reason: reason)
                             return
                         }
                     }
+                    try await frames.write(texts)
+                    texts.removeAll(keepingCapacity: true)
                 }
             }
             group.addTask {
