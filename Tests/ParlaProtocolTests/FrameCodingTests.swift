@@ -94,6 +94,47 @@ import Testing
         }
     }
 
+    /// The same for the relay frames a client gets most: `message` and `ack`.
+    @Test func theHotRelayFrameDecoderAgreesWithTheFullDecoder() throws {
+        let body = Data((0..<200).map { UInt8($0) }).base64EncodedString()
+        let taken = [
+            #"{"body":"\#(body)","from":"alice","id":"m1","sentAt":1795000000123,"type":"message"}"#,
+            #" { "type" : "message", "id":"ü-😀", "from":"bob.b-1_2", "body":"", "sentAt": 0, "group":"team" } "#,
+            #"{"body":"AA==","from":"a","id":"x","sentAt":-5,"type":"message"}"#,
+            #"{"id":"a1:2:3","type":"ack"}"#,
+            #"{"delivered":1795000000777,"id":"a1:2:3","type":"ack"}"#,
+            #"{"type":"ack","delivered":0,"id":"z"}"#,
+        ]
+        for text in taken {
+            let hot = try #require(HotFrameDecoder.decodeRelayFrame(text), "\(text)")
+            #expect(hot == (try RelayFrame.decodedByDecoder(text)), "\(text)")
+        }
+        let leftToTheDecoder = [
+            #"{"body":"AA==","from":"a\"b","id":"m1","sentAt":1,"type":"message"}"#,
+            #"{"body":"not base64!","from":"a","id":"m1","sentAt":1,"type":"message"}"#,
+            #"{"body":"AA==","from":"a","id":"m1","type":"message"}"#,
+            #"{"body":"AA==","from":"a","id":"m1","sentAt":1.5,"type":"message"}"#,
+            #"{"body":"AA==","from":"a","id":"m1","sentAt":1e3,"type":"message"}"#,
+            #"{"body":"AA==","from":"a","id":"m1","sentAt":01,"type":"message"}"#,
+            #"{"body":"AA==","from":"a","id":"m1","sentAt":"1","type":"message"}"#,
+            #"{"body":"AA==","from":"a","id":"m1","sentAt":99999999999999999999,"type":"message"}"#,
+            #"{"body":"AA==","from":"a","id":"m1","sentAt":1,"type":"message","future":true}"#,
+            #"{"id":"a","id":"b","type":"ack"}"#,
+            #"{"delivered":null,"id":"a","type":"ack"}"#,
+            #"{"delivered":-,"id":"a","type":"ack"}"#,
+            #"{"id":"a","type":"ack","from":"x"}"#,
+            #"{"type":"queueEmpty"}"#,
+            #"{"id":"a","type":"ack"} trailing"#,
+            "{\"id\":\"a\u{1}\",\"type\":\"ack\"}",
+        ]
+        for text in leftToTheDecoder {
+            #expect(HotFrameDecoder.decodeRelayFrame(text) == nil, "\(text)")
+            let viaDecode = Result { () throws(FrameError) in try RelayFrame.decode(text) }
+            let viaDecoder = Result { () throws(FrameError) in try RelayFrame.decodedByDecoder(text) }
+            #expect(String(describing: viaDecode) == String(describing: viaDecoder), "\(text)")
+        }
+    }
+
     @Test func unknownFieldsAreIgnored() throws {
         let frame = try ClientFrame.decode(#"{"type":"typing","to":"bob","future":{"x":1}}"#)
         #expect(frame == .typing(.init(to: "bob")))
