@@ -111,7 +111,8 @@ struct SessionStateMachine: Sendable {
     }
 
     /// The session reports how authentication went; `nextNonce` is used if another try is allowed.
-    mutating func authenticationFinished(_ result: Result<String, FrameError>, nextNonce: Data, now: Int64) -> [Action] {
+    /// `nextNonce` is only made for a failed attempt (the retry's challenge).
+    mutating func authenticationFinished(_ result: Result<String, FrameError>, nextNonce: @autoclosure () -> Data, now: Int64) -> [Action] {
         guard case .authenticating(_, let failed) = state else { return [] }
         switch result {
         case .success(let user):
@@ -127,8 +128,9 @@ struct SessionStateMachine: Sendable {
                     .close(code: CloseCode.authFailed, reason: "authentication failed"),
                 ]
             }
-            state = .awaitingAuth(nonce: nextNonce, failedAttempts: attempts)
-            return [.send(.error(error)), .send(challenge(nonce: nextNonce, now: now))]
+            let nonce = nextNonce()
+            state = .awaitingAuth(nonce: nonce, failedAttempts: attempts)
+            return [.send(.error(error)), .send(challenge(nonce: nonce, now: now))]
         }
     }
 
