@@ -2,18 +2,69 @@ import Hummingbird
 import HummingbirdWebSocket
 import NIOCore
 import NIOWebSocket
+import Synchronization
 
 /// The request context of the relay's routes: hummingbird's WebSocket context plus the
 /// connection's channel, which `ChannelFrameWriter` writes to.
+///
+/// hummingbird keeps a route's WebSocket handler in a box that the context points to, and
+/// stores a copy of the context in that box: a reference cycle that kept every upgraded
+/// connection's context alive after it closed (about 1 KiB per connection ever made, measured;
+/// with the channel in the context it would be the whole channel). The context reaches the
+/// box through a `WebSocketSlot`, emptied once the connection is upgraded, or when it closes
+/// if it never was.
 struct RelayRequestContext: RequestContext, WebSocketRequestContext {
     var coreContext: CoreRequestContextStorage
-    let webSocket: WebSocketHandlerReference<Self>
     let channel: any Channel
+    private let slot: WebSocketSlot
+
+    var webSocket: WebSocketHandlerReference<Self> { slot.reference }
 
     init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
-        webSocket = .init()
         channel = source.channel
+        slot = WebSocketSlot(channel: source.channel)
+    }
+
+    /// Breaks the cycle; hummingbird has read the handler by the time the connection runs.
+    func upgraded() {
+        slot.empty()
+    }
+}
+
+/// Holds the handler box for `RelayRequestContext` until the upgrade, then lets it go.
+final class WebSocketSlot: Sendable {
+    private struct State {
+        var box: WebSocketHandlerReference<RelayRequestContext>? = .init()
+        var watchingClose = false
+    }
+
+    private let state = Mutex(State())
+    private let channel: any Channel
+    /// Slots alive: a test checks closed connections let theirs go.
+    static let alive = Atomic<Int>(0)
+
+    init(channel: any Channel) {
+        self.channel = channel
+        Self.alive.add(1, ordering: .relaxed)
+    }
+
+    deinit { Self.alive.subtract(1, ordering: .relaxed) }
+
+    /// Only WebSocket routes ask for it; the first time, the slot starts watching for the
+    /// connection's close (plain HTTP requests on a kept-alive connection add nothing).
+    var reference: WebSocketHandlerReference<RelayRequestContext> {
+        let (reference, watch) = state.withLock { state in
+            let watch = !state.watchingClose && state.box != nil
+            state.watchingClose = true
+            return (state.box ?? .init(), watch)
+        }
+        if watch { channel.closeFuture.whenComplete { _ in self.empty() } }
+        return reference
+    }
+
+    func empty() {
+        state.withLock { $0.box = nil }
     }
 }
 
@@ -25,11 +76,12 @@ struct RelayRequestContext: RequestContext, WebSocketRequestContext {
 struct ChannelFrameWriter: Sendable {
     let channel: any Channel
 
-    /// Queues `texts` in order. Returns at once while the socket keeps up; when it does not
-    /// (the channel stops being writable), waits until this batch has left, so a reader that
-    /// stalls holds up its own writer instead of growing the relay's buffers.
-    func write(_ texts: [String]) async throws {
-        guard !texts.isEmpty else { return }
+    /// Queues `texts` in order. Returns nil while the socket keeps up; when it does not (the
+    /// channel stops being writable), returns the batch's completion for the caller to wait
+    /// on, so a reader that stalls holds up its own writer instead of growing the relay's
+    /// buffers. Not `async` itself, so the usual case costs the writer task no suspension.
+    func write(_ texts: [String]) -> EventLoopFuture<Void>? {
+        guard !texts.isEmpty else { return nil }
         let channel = self.channel
         let written = channel.eventLoop.makePromise(of: Void.self)
         let writeAll: @Sendable () -> Void = {
@@ -44,6 +96,6 @@ struct ChannelFrameWriter: Sendable {
         } else {
             channel.eventLoop.execute(writeAll)
         }
-        if !channel.isWritable { try await written.futureResult.get() }
+        return channel.isWritable ? nil : written.futureResult
     }
 }

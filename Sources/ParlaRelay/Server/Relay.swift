@@ -83,6 +83,7 @@ public final class Relay: Service {
         router.ws(RouterPath(stringLiteral: ProtocolVersion.path)) { _, _ in
             .upgrade([:])
         } onUpgrade: { [self] inbound, outbound, context in
+            context.requestContext.upgraded()
             try await serveConnection(inbound: inbound, outbound: outbound, frames: ChannelFrameWriter(channel: context.requestContext.channel),
                                       relayIdentity: relayIdentity, logger: context.logger)
         }
@@ -144,12 +145,12 @@ public final class Relay: Service {
                             texts.append(text)
                         case .close(let code, let reason):
                             // Everything before the close leaves first: the close goes through hummingbird's writer, behind these.
-                            try await frames.write(texts)
+                            if let pending = frames.write(texts) { try await pending.get() }
                             try await outbound.close(WebSocketErrorCode(codeNumber: Int(code)), reason: reason)
                             return
                         }
                     }
-                    try await frames.write(texts)
+                    if let pending = frames.write(texts) { try await pending.get() }
                     texts.removeAll(keepingCapacity: true)
                 }
             }
