@@ -218,6 +218,39 @@ import Testing
         await b.close()
     }
 
+    /// At login a user hears where each of its peers is: online, or offline since when (one
+    /// read for all of them); users it never talked to are not mentioned.
+    @Test func loginTellsTheUserWhereEachPeerIs() async throws {
+        let relay = try await TestRelay.start()
+        defer { Task { await relay.stop() } }
+        let alice = try await TestUser.register("alice", on: relay)
+        let bob = try await TestUser.register("bob", on: relay)
+        let carol = try await TestUser.register("carol", on: relay)
+        _ = try await TestUser.register("eve", on: relay)
+        let a = try await alice.connectIdle()
+        a.send(id: "m1", to: "bob", text: "hi bob")
+        a.send(id: "m2", to: "carol", text: "hi carol")
+        try await a.expectAck("m1")
+        try await a.expectAck("m2")
+        await a.close()
+        let b = try await bob.connect()
+        _ = try await b.receiveMessages()
+        await b.close()
+        #expect(try await waitUntil { try await relay.relay.store.user(named: "bob")?.lastSeen != nil }, "bob's last-seen time is recorded")
+        let c = try await carol.connect()
+        _ = try await c.receiveMessages()
+        let again = try await alice.connect()
+        var presence: [String: RelayFrame.Presence] = [:]
+        while presence.count < 2 {
+            if case .presence(let p) = try await again.next(includeEphemeral: true) { presence[p.user] = p }
+        }
+        #expect(presence["carol"]?.online == true && presence["carol"]?.lastSeen == nil)
+        #expect(presence["bob"]?.online == false && presence["bob"]?.lastSeen != nil)
+        #expect(presence["eve"] == nil)
+        await again.close()
+        await c.close()
+    }
+
     @Test func typingAndPresenceReachPeersButAreNeverStored() async throws {
         let relay = try await TestRelay.start()
         defer { Task { await relay.stop() } }

@@ -220,14 +220,11 @@ actor Session {
         await pump()
         do {
             // One read of the peers serves both directions: they learn this user is online, it learns about them.
-            let peers = try await deps.store.peers(of: user)
-            await announcePresence(of: user, online: true, lastSeen: nil, to: peers)
-            for peer in peers where peer != user {
-                if deps.registry.session(for: peer) != nil {
-                    emit(.presence(.init(user: peer, online: true, lastSeen: nil)))
-                } else if let record = try await deps.store.user(named: peer) {
-                    emit(.presence(.init(user: peer, online: false, lastSeen: record.lastSeen)))
-                }
+            let peers = try await deps.store.peersLastSeen(of: user)
+            await announcePresence(of: user, online: true, lastSeen: nil, to: peers.map(\.name))
+            for peer in peers where peer.name != user {
+                let online = deps.registry.session(for: peer.name) != nil
+                emit(.presence(.init(user: peer.name, online: online, lastSeen: online ? nil : peer.lastSeen)))
             }
         } catch {
             deps.logger.warning("could not load presence", metadata: ["user": "\(user)", "error": "\(error)"])

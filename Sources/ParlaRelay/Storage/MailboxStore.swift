@@ -147,6 +147,8 @@ public protocol MailboxStore: Sendable {
     func setLastSeen(_ user: String, at: Int64) async throws
     /// Users who have exchanged at least one message with `user`.
     func peers(of user: String) async throws -> [String]
+    /// The same, each with when it was last seen: one read at login instead of one per offline peer.
+    func peersLastSeen(of user: String) async throws -> [(name: String, lastSeen: Int64?)]
     func sharesConversation(_ a: String, _ b: String) async throws -> Bool
 
     func stats() async throws -> RelayStats

@@ -336,6 +336,14 @@ public final class SQLiteMailboxStore: MailboxStore {
         }
     }
 
+    public func peersLastSeen(of user: String) async throws -> [(name: String, lastSeen: Int64?)] {
+        try await pool.read { db in
+            try Row.fetchAll(try db.cachedStatement(sql: """
+                SELECT peers.peer, users.lastSeen FROM peers JOIN users ON users.name = peers.peer WHERE peers.user = ? ORDER BY peers.peer
+                """), arguments: [user]).map { (name: $0[0], lastSeen: $0[1]) }
+        }
+    }
+
     public func sharesConversation(_ a: String, _ b: String) async throws -> Bool {
         try await pool.read { db in
             try Bool.fetchOne(try db.cachedStatement(sql: "SELECT 1 FROM peers WHERE user = ? AND peer = ?"), arguments: [a, b]) == true
