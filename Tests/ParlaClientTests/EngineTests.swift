@@ -42,6 +42,9 @@ import Testing
         let record = try await alice.client.send("live, ciao", to: "bob")
         try await eventually("bob has it") { await bob.log.added().map(\.text) == ["live, ciao"] }
         try await eventually("delivered") { try alice.store.message(localID: record.localID)?.status == .delivered }
+        // The UI's events arrive on their own task, just after the store has the status: wait for them, then
+        // require exactly these two (a plain ack would have shown "sent" in between).
+        try await eventually("the UI told queued, then delivered") { await alice.log.statuses(of: record.id).last == .delivered }
         #expect(await alice.log.statuses(of: record.id) == [.queued, .delivered])
         #expect(try alice.store.outboxCount() == 0)
         let stats = try await relay.relay.store.stats()
