@@ -1,8 +1,8 @@
 import Foundation
 import GRDB
 
-/// The storage floor: raw SQLite inserts and deletes of the relay's mailbox rows (same table,
-/// indexes and durability: WAL, `synchronous=FULL`, `secure_delete`), committed in batches the
+/// The storage floor: raw SQLite inserts and deletes of the relay's mailbox rows (same table
+/// layout, indexes and durability: WAL, `synchronous=FULL`, `secure_delete`), committed in batches the
 /// size of a busy group commit, with no protocol, networking or logic around them.
 public struct SQLiteBaseline {
     public struct Result: Codable, Sendable, Equatable {
@@ -35,11 +35,9 @@ public struct SQLiteBaseline {
         try pool.write { db in
             try db.execute(sql: """
                 CREATE TABLE mailbox (
-                    seq INTEGER PRIMARY KEY AUTOINCREMENT, recipient TEXT NOT NULL, id TEXT NOT NULL, sender TEXT NOT NULL,
-                    kind INTEGER NOT NULL, body BLOB NOT NULL, acceptedAt INTEGER NOT NULL, expiresAt INTEGER NOT NULL);
+                    pos INTEGER PRIMARY KEY, recipient TEXT NOT NULL, id TEXT NOT NULL, sender TEXT NOT NULL,
+                    kind INTEGER NOT NULL, body BLOB NOT NULL, acceptedAt INTEGER NOT NULL, expiresAt INTEGER NOT NULL, grp TEXT);
                 CREATE UNIQUE INDEX mailbox_by_recipient_id ON mailbox(recipient, id);
-                CREATE INDEX mailbox_by_recipient_seq ON mailbox(recipient, seq);
-                CREATE INDEX mailbox_by_expiry ON mailbox(expiresAt);
                 """)
         }
         let body = Data((0..<size).map { _ in UInt8.random(in: 0...255) })
@@ -47,9 +45,11 @@ public struct SQLiteBaseline {
         var started = ContinuousClock.now
         for first in stride(from: 0, to: rows, by: batch) {
             try pool.write { db in
-                let insert = try db.cachedStatement(sql: "INSERT INTO mailbox (recipient, id, sender, kind, body, acceptedAt, expiresAt) VALUES (?, ?, ?, 0, ?, ?, ?)")
+                let insert = try db.cachedStatement(sql: "INSERT INTO mailbox (pos, recipient, id, sender, kind, body, acceptedAt, expiresAt) VALUES (?, ?, ?, ?, 0, ?, ?, ?)")
                 for n in first..<min(first + batch, rows) {
-                    try insert.execute(arguments: ["user-\(n % recipients)", "\(n):0:\(n)", "user-\((n + 1) % recipients)", body, n, n + 1_000_000])
+                    // The relay's row id: the recipient's mailbox range, then its position in it.
+                    let position = Int64(n % recipients + 1) << 32 | Int64(n / recipients + 1)
+                    try insert.execute(arguments: [position, "user-\(n % recipients)", "\(n):0:\(n)", "user-\((n + 1) % recipients)", body, n, n + 1_000_000])
                 }
             }
         }

@@ -17,7 +17,7 @@ extension Session {
             return true
         }
         // Bounded memory (count and bytes): a recipient that confirms nothing gets its messages stored, in order.
-        guard live[message.id] == nil, !inflight.contains(message.id), live.count < 4 * deps.configuration.deliveryWindow,
+        guard live[message.id] == nil, inflight[message.id] == nil, live.count < 4 * deps.configuration.deliveryWindow,
               liveBytes + message.body.count <= deps.configuration.liveBytesLimit else {
             spillAllLive(stillConnected: true)
             return false
@@ -130,7 +130,7 @@ extension Session {
         }
         let config = deps.configuration
         let pending = messages.map { message in
-            if stillConnected, message.sent { inflight.insert(message.id) }
+            if stillConnected, message.sent, inflight[message.id] == nil { inflight[message.id] = 0 }
             return (message.waiters, deps.store.enqueueAccept(id: message.id, from: message.sender, to: user, body: message.body, now: message.acceptedAt,
                                                               expiresAt: message.expiresAt, quota: config.quota))
         }

@@ -28,8 +28,9 @@ actor Session {
 
     // Delivery: items are sent in mailbox order, at most `deliveryWindow` unconfirmed.
     private var cursor: Int64 = 0
-    /// Sent from the store (or stored after being sent live) and not yet confirmed.
-    var inflight: Set<String> = []
+    /// Sent from the store (or stored after being sent live) and not yet confirmed, with each
+    /// one's mailbox position (0 while a message stored after it was sent live has none known here).
+    var inflight: [String: Int64] = [:]
     var pumping = false
     private var pumpAgain = false
     private var sentQueueEmpty = false
@@ -319,7 +320,7 @@ actor Session {
     private func confirm(_ confirmed: [String]) async {
         guard let user = machine.user else { return }
         var settled: [LiveMessage] = []
-        var ids: [String] = []
+        var items: [ConfirmedItem] = []
         for id in confirmed {
             if let index = live.index(forKey: id) {
                 // Only what was sent can be confirmed; a queued id is ignored like any unknown one.
@@ -329,22 +330,23 @@ actor Session {
                     settled.append(message)
                 }
             } else {
-                ids.append(id)
+                // By position when this connection sent it; otherwise (confirmed after a reconnect) by id.
+                items.append(ConfirmedItem(id: id, seq: inflight[id].flatMap { $0 > 0 ? $0 : nil }))
             }
         }
         if !settled.isEmpty { settleLive(settled) }
-        if !ids.isEmpty {
+        if !items.isEmpty {
             let config = deps.configuration
             let at = now
             do {
-                let outcome = try await deps.store.confirm(user: user, ids: ids, now: at, receiptExpiresAt: at + config.ttlMillis)
+                let outcome = try await deps.store.confirm(user: user, items: items, now: at, receiptExpiresAt: at + config.ttlMillis)
                 deps.metrics.messagesDelivered.increment(by: Int64(outcome.deletedMessages))
                 deps.registry.wake(outcome.notified)
             } catch {
                 deps.logger.error("could not confirm delivery", metadata: ["user": "\(user)", "error": "\(error)"])
                 emit(.error(FrameError(.storageUnavailable, "the relay could not record the confirmation; it will redeliver")))
             }
-            inflight.subtract(ids)
+            for item in items { inflight[item.id] = nil }
         }
         if backlogDrained {
             sendQueuedLive()
@@ -515,7 +517,11 @@ actor Session {
                 for item in items where item.seq > cursor {
                     cursor = item.seq
                     // Sent live earlier and stored when its confirmation was late: already on its way.
-                    guard inflight.insert(item.id).inserted else { continue }
+                    if let known = inflight[item.id] {
+                        if known == 0 { inflight[item.id] = item.seq }
+                        continue
+                    }
+                    inflight[item.id] = item.seq
                     emit(Self.frame(for: item))
                 }
                 if items.count < room {

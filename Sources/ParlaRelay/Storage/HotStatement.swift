@@ -29,6 +29,8 @@ struct HotStatement {
                 _ = text.withCString { sqlite3_bind_text(handle, index, $0, Int32(text.utf8.count), hotTransient) }
             case .int(let number):
                 sqlite3_bind_int64(handle, index, number)
+            case .null:
+                sqlite3_bind_null(handle, index)
             case .blob(let data):
                 data.withUnsafeBytes { bytes in
                     _ = sqlite3_bind_blob(handle, index, bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32(bytes.count), hotTransient)
@@ -77,8 +79,10 @@ enum HotValue {
     case text(String)
     case int(Int64)
     case blob(Data)
+    case null
 
     static func int(_ value: Int) -> HotValue { .int(Int64(value)) }
+    static func text(orNull value: String?) -> HotValue { value.map { .text($0) } ?? .null }
 }
 
 /// SQLite copies bound values before the call returns (`SQLITE_TRANSIENT`).

@@ -24,7 +24,7 @@ public struct MailboxItem: Sendable, Equatable {
         case groupEvent = 4
     }
 
-    /// Relay-wide acceptance order; per recipient it is the delivery order.
+    /// Position in the recipient's mailbox: increases in acceptance order, which is the delivery order.
     public var seq: Int64
     public var id: String
     public var sender: String
@@ -92,6 +92,18 @@ public struct ConfirmOutcome: Sendable, Equatable {
     public var deletedMessages: Int
 }
 
+/// An item the recipient confirmed: its id, and its mailbox position when the session that
+/// sent it knows it, which lets the store delete a run of confirmed items in one step.
+public struct ConfirmedItem: Sendable, Equatable {
+    public var id: String
+    public var seq: Int64?
+
+    public init(id: String, seq: Int64? = nil) {
+        self.id = id
+        self.seq = seq
+    }
+}
+
 public struct ExpiryOutcome: Sendable, Equatable {
     public var expiredMessages: Int
     public var notified: [String]
@@ -141,7 +153,7 @@ public protocol MailboxStore: Sendable {
     func mightHaveAccepted(key: Data) -> Bool
     func acceptReadReceipt(id: String, from reader: String, to sender: String, messageIds: [String], now: Int64, expiresAt: Int64) async throws -> AcceptOutcome
     func pending(for user: String, after seq: Int64, limit: Int) async throws -> [MailboxItem]
-    func confirm(user: String, ids: [String], now: Int64, receiptExpiresAt: Int64) async throws -> ConfirmOutcome
+    func confirm(user: String, items: [ConfirmedItem], now: Int64, receiptExpiresAt: Int64) async throws -> ConfirmOutcome
     func expire(now: Int64, receiptExpiresAt: Int64) async throws -> ExpiryOutcome
 
     func setLastSeen(_ user: String, at: Int64) async throws
@@ -168,6 +180,11 @@ public protocol MailboxStore: Sendable {
 }
 
 extension MailboxStore {
+    /// Confirms by id alone (positions unknown): a client's confirmation after a reconnect, and tests.
+    public func confirm(user: String, ids: [String], now: Int64, receiptExpiresAt: Int64) async throws -> ConfirmOutcome {
+        try await confirm(user: user, items: ids.map { ConfirmedItem(id: $0) }, now: now, receiptExpiresAt: receiptExpiresAt)
+    }
+
     public func accept(id: String, from sender: String, to recipient: String, body: Data, now: Int64, expiresAt: Int64, quota: MailboxQuota) async throws -> AcceptOutcome {
         try await enqueueAccept(id: id, from: sender, to: recipient, body: body, now: now, expiresAt: expiresAt, quota: quota).value()
     }

@@ -117,8 +117,7 @@ extension SQLiteMailboxStore {
         let notify = after.members + notifyAlso.filter { !after.members.contains($0) }
         let eventID = "g-" + randomHex(bytes: 12)
         for member in notify {
-            try db.cachedStatement(sql: "INSERT INTO mailbox (recipient, id, sender, kind, body, acceptedAt, expiresAt, grp) VALUES (?, ?, ?, 4, ?, ?, ?, ?)")
-                .execute(arguments: [member, eventID, change.actor, body, now, expiresAt, name])
+            try insertItem(db, to: member, id: eventID, from: change.actor, kind: .groupEvent, body: body, acceptedAt: now, expiresAt: expiresAt, group: name)
         }
         return .applied(after, notify: notify)
     }
@@ -167,9 +166,7 @@ extension SQLiteMailboxStore {
                 }
             }
             for copy in copies {
-                try db.cachedStatement(sql: "INSERT OR IGNORE INTO mailbox (recipient, id, sender, kind, body, acceptedAt, expiresAt, grp) VALUES (?, ?, ?, 0, ?, ?, ?, ?)")
-                    .execute(arguments: [copy.to, id, sender, copy.body, now, expiresAt, name])
-                guard db.changesCount > 0 else {
+                guard try Self.insertItem(db, to: copy.to, id: id, from: sender, kind: .message, body: copy.body, acceptedAt: now, expiresAt: expiresAt, group: name) else {
                     throw GroupSendRefusal(outcome: .refused(FrameError(.idConflict, "id '\(id)' is already used for a message to \(copy.to); choose another", ref: id)))
                 }
                 try db.cachedStatement(sql: "UPDATE users SET pendingMessages = pendingMessages + 1, pendingBytes = pendingBytes + ? WHERE name = ?")

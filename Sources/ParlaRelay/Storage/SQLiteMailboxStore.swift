@@ -95,6 +95,7 @@ public final class SQLiteMailboxStore: MailboxStore {
                 """)
         }
         registerGroupMigration(&migrator)
+        registerMailboxByRecipientMigration(&migrator)
         return migrator
     }
 
@@ -153,7 +154,9 @@ public final class SQLiteMailboxStore: MailboxStore {
                 try db.cachedStatement(sql: "DELETE FROM invites WHERE code = ?").execute(arguments: [invite])
                 if db.changesCount == 0 { return .invalidInvite }
             }
-            try db.cachedStatement(sql: "INSERT INTO users (name, signingKey, agreementKey, createdAt) VALUES (?, ?, ?, ?)").execute(arguments: [user.name, user.signingKey, user.agreementKey, now])
+            // The next free mailbox range; `users_by_box` makes the max a single lookup.
+            try db.cachedStatement(sql: "INSERT INTO users (name, signingKey, agreementKey, createdAt, box) VALUES (?, ?, ?, ?, (SELECT coalesce(max(box), 0) + 1 FROM users))")
+                .execute(arguments: [user.name, user.signingKey, user.agreementKey, now])
             return .registered
         }
     }
@@ -182,13 +185,15 @@ public final class SQLiteMailboxStore: MailboxStore {
         let pair = Self.pairKey(sender, recipient)
         let peersKnown = knownPeers.contains(pair)
         let ticket = committer.submit { db -> AcceptOutcome in
-            let counts = try HotStatement(db, "SELECT pendingMessages, pendingBytes FROM users WHERE name = ?").bind(.text(recipient))
+            let counts = try HotStatement(db, "SELECT pendingMessages, pendingBytes, box, lastSeq FROM users WHERE name = ?").bind(.text(recipient))
             guard try counts.step() else {
                 counts.finish()
                 return .unknownRecipient
             }
             let pendingMessages = counts.int(0)
             let pendingBytes = counts.int(1)
+            let box = counts.int(2)
+            let seq = counts.int(3) + 1
             counts.finish()
             if maybeTaken, try Self.wasAccepted(db, key) {
                 return .duplicate
@@ -197,14 +202,15 @@ public final class SQLiteMailboxStore: MailboxStore {
                 return .mailboxFull
             }
             // The (recipient, id) index answers "another sender's message has this id" by refusing the row.
-            let inserted = try HotStatement(db, "INSERT INTO mailbox (recipient, id, sender, kind, body, acceptedAt, expiresAt) VALUES (?, ?, ?, 0, ?, ?, ?) ON CONFLICT (recipient, id) DO NOTHING")
-                .bind(.text(recipient), .text(id), .text(sender), .blob(body), .int(now), .int(expiresAt)).execute()
+            // `insertItem` in two statements instead of three: the user's row was read above.
+            let inserted = try HotStatement(db, "INSERT INTO mailbox (pos, recipient, id, sender, kind, body, acceptedAt, expiresAt) VALUES (?, ?, ?, ?, 0, ?, ?, ?) ON CONFLICT (recipient, id) DO NOTHING")
+                .bind(.int(try Self.position(of: recipient, box: box, seq: seq)), .text(recipient), .text(id), .text(sender), .blob(body), .int(now), .int(expiresAt)).execute()
             if inserted == 0 {
                 return .idConflict
             }
             try Self.recordAccepted(db, key, until: expiresAt)
-            try HotStatement(db, "UPDATE users SET pendingMessages = pendingMessages + 1, pendingBytes = pendingBytes + ? WHERE name = ?")
-                .bind(.int(body.count), .text(recipient)).execute()
+            try HotStatement(db, "UPDATE users SET pendingMessages = pendingMessages + 1, pendingBytes = pendingBytes + ?1, lastSeq = ?2, nextExpiry = min(coalesce(nextExpiry, ?3), ?3) WHERE name = ?4")
+                .bind(.int(body.count), .int(seq), .int(expiresAt), .text(recipient)).execute()
             if !peersKnown {
                 try db.cachedStatement(sql: "INSERT OR IGNORE INTO peers (user, peer) VALUES (?, ?), (?, ?)").execute(arguments: [sender, recipient, recipient, sender])
             }
@@ -257,7 +263,11 @@ public final class SQLiteMailboxStore: MailboxStore {
 
     public func pending(for user: String, after seq: Int64, limit: Int) async throws -> [MailboxItem] {
         try await pool.read { db in
-            let rows = try Row.fetchAll(try db.cachedStatement(sql: "SELECT seq, id, sender, kind, body, acceptedAt, grp FROM mailbox WHERE recipient = ? AND seq > ? ORDER BY seq LIMIT ?"), arguments: [user, seq, limit])
+            let rows = try Row.fetchAll(try db.cachedStatement(sql: """
+                SELECT pos & \(Self.maxSeq), id, sender, kind, body, acceptedAt, grp FROM mailbox
+                WHERE pos > (SELECT box FROM users WHERE name = ?1) << 32 | ?2 AND pos < ((SELECT box FROM users WHERE name = ?1) + 1) << 32
+                ORDER BY pos LIMIT ?3
+                """), arguments: [user, seq, limit])
             return try rows.map { row in
                 guard let kind = MailboxItem.Kind(rawValue: row[3]) else { throw StoreError.corrupt("unknown item kind \(row[3] as Int)") }
                 return MailboxItem(seq: row[0], id: row[1], sender: row[2], kind: kind, body: row[4], acceptedAt: row[5], group: row[6])
@@ -265,27 +275,43 @@ public final class SQLiteMailboxStore: MailboxStore {
         }
     }
 
-    public func confirm(user: String, ids: [String], now: Int64, receiptExpiresAt: Int64) async throws -> ConfirmOutcome {
-        try await committer.perform { db in
+    public func confirm(user: String, items: [ConfirmedItem], now: Int64, receiptExpiresAt: Int64) async throws -> ConfirmOutcome {
+        let positions = Set(items.compactMap(\.seq)).sorted()
+        let byID = items.filter { $0.seq == nil }.map(\.id)
+        return try await committer.perform { db in
             var deliveredBySender: [String: [String]] = [:]
             var senderOrder: [String] = []
             var deletedMessages = 0
             var deletedBytes = 0
-            let delete = try HotStatement(db, "DELETE FROM mailbox WHERE recipient = ? AND id = ? RETURNING sender, kind, length(body)")
-            for id in ids {
-                guard try delete.bind(.text(user), .text(id)).step() else { continue }
-                let kind = delete.int(1)
-                let sender = delete.text(0)
-                let bytes = delete.int(2)
-                // RETURNING's rows come after the delete is done; stepping to the end completes the statement.
-                while try delete.step() {}
-                guard kind == Int64(MailboxItem.Kind.message.rawValue) else { continue }
-                deletedMessages += 1
-                deletedBytes += Int(bytes)
-                if deliveredBySender[sender] == nil { senderOrder.append(sender) }
-                deliveredBySender[sender, default: []].append(id)
+            /// Reads the `RETURNING id, sender, kind, length(body)` rows of one delete to the end.
+            func collect(_ delete: HotStatement) throws {
+                while try delete.step() {
+                    guard delete.int(2) == Int64(MailboxItem.Kind.message.rawValue) else { continue }
+                    let sender = delete.text(1)
+                    deletedMessages += 1
+                    deletedBytes += Int(delete.int(3))
+                    if deliveredBySender[sender] == nil { senderOrder.append(sender) }
+                    deliveredBySender[sender, default: []].append(delete.text(0))
+                }
+                delete.finish()
             }
-            delete.finish()
+            if !positions.isEmpty {
+                let boxes = try HotStatement(db, "SELECT box FROM users WHERE name = ?").bind(.text(user))
+                let box = try boxes.step() ? boxes.int(0) : nil
+                boxes.finish()
+                // Consecutive confirmed positions go in one ranged delete: a drained mailbox is mostly one run per confirmation.
+                var runStart = 0
+                while let box, runStart < positions.count {
+                    var runEnd = runStart
+                    while runEnd + 1 < positions.count, positions[runEnd + 1] == positions[runEnd] + 1 { runEnd += 1 }
+                    try collect(try HotStatement(db, "DELETE FROM mailbox WHERE pos BETWEEN ? AND ? RETURNING id, sender, kind, length(body)")
+                        .bind(.int(Self.position(box: box, seq: positions[runStart])), .int(Self.position(box: box, seq: positions[runEnd]))))
+                    runStart = runEnd + 1
+                }
+            }
+            for id in byID {
+                try collect(try HotStatement(db, "DELETE FROM mailbox WHERE recipient = ? AND id = ? RETURNING id, sender, kind, length(body)").bind(.text(user), .text(id)))
+            }
             if deletedMessages > 0 {
                 try HotStatement(db, "UPDATE users SET pendingMessages = pendingMessages - ?, pendingBytes = pendingBytes - ? WHERE name = ?")
                     .bind(.int(deletedMessages), .int(deletedBytes), .text(user)).execute()
@@ -299,20 +325,29 @@ public final class SQLiteMailboxStore: MailboxStore {
 
     public func expire(now: Int64, receiptExpiresAt: Int64) async throws -> ExpiryOutcome {
         try await committer.perform { db in
-            let rows = try Row.fetchAll(try db.cachedStatement(sql: "DELETE FROM mailbox WHERE expiresAt <= ? RETURNING recipient, id, sender, kind, length(body)"), arguments: [now])
+            // `nextExpiry` is the earliest expiry ever stored in the mailbox since its last sweep (a
+            // delivery does not raise it), so only these mailboxes can hold something past its time.
+            let due = try Row.fetchAll(try db.cachedStatement(sql: "SELECT name, box FROM users WHERE nextExpiry <= ?"), arguments: [now])
             var expiredBySenderAndRecipient: [String: [String: [String]]] = [:]
-            var countsByRecipient: [String: (Int, Int)] = [:]
             var expired = 0
-            for row in rows where (row[3] as Int) == MailboxItem.Kind.message.rawValue {
-                let recipient: String = row[0]
-                let sender: String = row[2]
-                expired += 1
-                expiredBySenderAndRecipient[sender, default: [:]][recipient, default: []].append(row[1])
-                let previous = countsByRecipient[recipient] ?? (0, 0)
-                countsByRecipient[recipient] = (previous.0 + 1, previous.1 + (row[4] as Int))
-            }
-            for (recipient, counts) in countsByRecipient {
-                try db.cachedStatement(sql: "UPDATE users SET pendingMessages = pendingMessages - ?, pendingBytes = pendingBytes - ? WHERE name = ?").execute(arguments: [counts.0, counts.1, recipient])
+            for user in due {
+                let recipient: String = user[0]
+                let box: Int64 = user[1]
+                let range: StatementArguments = [Self.position(box: box, seq: 0), Self.position(box: box + 1, seq: 0)]
+                let rows = try Row.fetchAll(try db.cachedStatement(sql: "DELETE FROM mailbox WHERE pos > ? AND pos < ? AND expiresAt <= ? RETURNING id, sender, kind, length(body)"),
+                                            arguments: range + [now])
+                var messages = 0
+                var bytes = 0
+                for row in rows where (row[2] as Int) == MailboxItem.Kind.message.rawValue {
+                    messages += 1
+                    bytes += row[3] as Int
+                    expiredBySenderAndRecipient[row[1], default: [:]][recipient, default: []].append(row[0])
+                }
+                expired += messages
+                try db.cachedStatement(sql: """
+                    UPDATE users SET pendingMessages = pendingMessages - ?, pendingBytes = pendingBytes - ?,
+                        nextExpiry = (SELECT min(expiresAt) FROM mailbox WHERE pos > ? AND pos < ?) WHERE name = ?
+                    """).execute(arguments: [messages, bytes] + range + [recipient])
             }
             for (sender, byRecipient) in expiredBySenderAndRecipient {
                 for (recipient, ids) in byRecipient {
@@ -379,8 +414,7 @@ public final class SQLiteMailboxStore: MailboxStore {
 
     private static func insertReceipt(_ db: Database, id: String = newReceiptID(), to recipient: String, from: String, kind: MailboxItem.Kind, messageIds: [String],
                                       now: Int64, expiresAt: Int64) throws {
-        try HotStatement(db, "INSERT INTO mailbox (recipient, id, sender, kind, body, acceptedAt, expiresAt) VALUES (?, ?, ?, ?, ?, ?, ?)")
-            .bind(.text(recipient), .text(id), .text(from), .int(kind.rawValue), .blob(Data(messageIds.joined(separator: "\n").utf8)), .int(now), .int(expiresAt)).execute()
+        try insertItem(db, to: recipient, id: id, from: from, kind: kind, body: Data(messageIds.joined(separator: "\n").utf8), acceptedAt: now, expiresAt: expiresAt)
     }
 
     /// Receipt ids are the relay's own; the prefix keeps them apart from clients' message ids.
