@@ -336,17 +336,20 @@ actor Session {
         }
         if !settled.isEmpty { settleLive(settled) }
         if !items.isEmpty {
-            let config = deps.configuration
             let at = now
-            do {
-                let outcome = try await deps.store.confirm(user: user, items: items, now: at, receiptExpiresAt: at + config.ttlMillis)
-                deps.metrics.messagesDelivered.increment(by: Int64(outcome.deletedMessages))
-                deps.registry.wake(outcome.notified)
-            } catch {
-                deps.logger.error("could not confirm delivery", metadata: ["user": "\(user)", "error": "\(error)"])
-                emit(.error(FrameError(.storageUnavailable, "the relay could not record the confirmation; it will redeliver")))
-            }
+            let deletion = deps.store.enqueueConfirm(user: user, items: items, now: at, receiptExpiresAt: at + deps.configuration.ttlMillis)
+            // The window reopens now: what is sent next lies after these items, whose deletion is already queued.
             for item in items { inflight[item.id] = nil }
+            Task { [deps] in
+                do {
+                    let outcome = try await deletion.value()
+                    deps.metrics.messagesDelivered.increment(by: Int64(outcome.deletedMessages))
+                    deps.registry.wake(outcome.notified)
+                } catch {
+                    deps.logger.error("could not confirm delivery", metadata: ["user": "\(user)", "error": "\(error)"])
+                    self.emit(.error(FrameError(.storageUnavailable, "the relay could not record the confirmation; it will redeliver")))
+                }
+            }
         }
         if backlogDrained {
             sendQueuedLive()

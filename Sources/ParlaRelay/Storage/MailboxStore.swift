@@ -153,7 +153,9 @@ public protocol MailboxStore: Sendable {
     func mightHaveAccepted(key: Data) -> Bool
     func acceptReadReceipt(id: String, from reader: String, to sender: String, messageIds: [String], now: Int64, expiresAt: Int64) async throws -> AcceptOutcome
     func pending(for user: String, after seq: Int64, limit: Int) async throws -> [MailboxItem]
-    func confirm(user: String, items: [ConfirmedItem], now: Int64, receiptExpiresAt: Int64) async throws -> ConfirmOutcome
+    /// Like `enqueueAccept`: placed in the commit order now, so a session can send the next
+    /// items while the deletion commits (they come after the confirmed ones in the mailbox).
+    func enqueueConfirm(user: String, items: [ConfirmedItem], now: Int64, receiptExpiresAt: Int64) -> PendingOutcome<ConfirmOutcome>
     func expire(now: Int64, receiptExpiresAt: Int64) async throws -> ExpiryOutcome
 
     func setLastSeen(_ user: String, at: Int64) async throws
@@ -183,6 +185,10 @@ extension MailboxStore {
     /// Confirms by id alone (positions unknown): a client's confirmation after a reconnect, and tests.
     public func confirm(user: String, ids: [String], now: Int64, receiptExpiresAt: Int64) async throws -> ConfirmOutcome {
         try await confirm(user: user, items: ids.map { ConfirmedItem(id: $0) }, now: now, receiptExpiresAt: receiptExpiresAt)
+    }
+
+    public func confirm(user: String, items: [ConfirmedItem], now: Int64, receiptExpiresAt: Int64) async throws -> ConfirmOutcome {
+        try await enqueueConfirm(user: user, items: items, now: now, receiptExpiresAt: receiptExpiresAt).value()
     }
 
     public func accept(id: String, from sender: String, to recipient: String, body: Data, now: Int64, expiresAt: Int64, quota: MailboxQuota) async throws -> AcceptOutcome {

@@ -275,10 +275,10 @@ public final class SQLiteMailboxStore: MailboxStore {
         }
     }
 
-    public func confirm(user: String, items: [ConfirmedItem], now: Int64, receiptExpiresAt: Int64) async throws -> ConfirmOutcome {
+    public func enqueueConfirm(user: String, items: [ConfirmedItem], now: Int64, receiptExpiresAt: Int64) -> PendingOutcome<ConfirmOutcome> {
         let positions = Set(items.compactMap(\.seq)).sorted()
         let byID = items.filter { $0.seq == nil }.map(\.id)
-        return try await committer.perform { db in
+        let ticket = committer.submit { db in
             var deliveredBySender: [String: [String]] = [:]
             var senderOrder: [String] = []
             var deletedMessages = 0
@@ -321,6 +321,7 @@ public final class SQLiteMailboxStore: MailboxStore {
             }
             return ConfirmOutcome(notified: senderOrder, deletedMessages: deletedMessages)
         }
+        return PendingOutcome { try await ticket.value() }
     }
 
     public func expire(now: Int64, receiptExpiresAt: Int64) async throws -> ExpiryOutcome {
