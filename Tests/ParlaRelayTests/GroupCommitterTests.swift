@@ -54,4 +54,46 @@ import Testing
         #expect(try await pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM rows") } == 1000)
         #expect(committer.commits < 1000)
     }
+
+    /// Sums what deferred jobs add and writes the total to `total` when flushed.
+    private final class DeferredSum: DeferredWrites, @unchecked Sendable {
+        var pending = 0
+        func flush(_ db: Database) throws {
+            guard pending != 0 else { return }
+            try db.execute(sql: "UPDATE total SET value = value + ?", arguments: [pending])
+            pending = 0
+        }
+        func discard() { pending = 0 }
+    }
+
+    @Test func deferredWritesReachTheDatabaseBeforeAnyOtherJobAndAreUndoneWithAFailingJob() async throws {
+        let (pool, directory) = try makePool()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try await pool.write { db in try db.execute(sql: "CREATE TABLE total (value INTEGER NOT NULL); INSERT INTO total VALUES (0)") }
+        let sum = DeferredSum()
+        let committer = GroupCommitter(writer: pool, deferred: sum)
+        // Every tenth job reads the total the database holds; job 55 adds, then throws.
+        let readers = (0..<100).map { (n: Int) -> (Int, CommitTicket<Int>) in
+            let ticket = n % 10 == 9
+                ? committer.submit { db in try Int.fetchOne(db, sql: "SELECT value FROM total")! }
+                : committer.submit(usingDeferred: true) { _ in
+                    sum.pending += n
+                    if n == 55 { throw Refused() }
+                    return -1
+                }
+            return (n, ticket)
+        }
+        var expected = 0
+        for (n, ticket) in readers {
+            if n == 55 {
+                await #expect(throws: Refused.self) { try await ticket.value() }
+            } else if n % 10 == 9 {
+                #expect(try await ticket.value() == expected, "job \(n)")
+            } else {
+                _ = try await ticket.value()
+                expected += n
+            }
+        }
+        #expect(try await pool.read { db in try Int.fetchOne(db, sql: "SELECT value FROM total") } == expected)
+    }
 }

@@ -16,19 +16,22 @@ final class GroupCommitter: Sendable {
     private let state = Mutex(State())
     private let maxBatch: Int
     private let committed = Atomic<Int>(0)
+    private let deferred: (any DeferredWrites)?
 
     /// Transactions committed so far: housekeeping uses it to tell a busy store from an idle one.
     var commits: Int { committed.load(ordering: .relaxed) }
 
-    init(writer: DatabasePool, maxBatch: Int = 4096) {
+    init(writer: DatabasePool, maxBatch: Int = 4096, deferred: (any DeferredWrites)? = nil) {
         self.writer = writer
         self.maxBatch = maxBatch
+        self.deferred = deferred
     }
 
     /// Queues `work` now (fixing its place in the commit order) and returns a ticket
-    /// to await its committed result.
-    func submit<T: Sendable>(_ work: @escaping @Sendable (Database) throws -> T) -> CommitTicket<T> {
-        let job = Job(work: work)
+    /// to await its committed result. Only jobs submitted `usingDeferred` may leave writes
+    /// in `deferred`; before any other job runs they are written out.
+    func submit<T: Sendable>(usingDeferred: Bool = false, _ work: @escaping @Sendable (Database) throws -> T) -> CommitTicket<T> {
+        let job = Job(work: work, usesDeferred: usingDeferred)
         let startDrain = state.withLock { state -> Bool in
             state.queue.append(job)
             if state.draining { return false }
@@ -74,17 +77,32 @@ final class GroupCommitter: Sendable {
     /// of each page a job touches, for every message.
     private func commit(_ batch: [any CommitJob]) async throws {
         do {
-            try await writer.write { db in
+            try await writer.write { [deferred] db in
                 for job in batch {
-                    try job.run(in: db, isolated: false)
+                    if !job.usesDeferred { try Self.flush(deferred, db) }
+                    try job.run(in: db, isolated: false, deferred: deferred)
                 }
+                try Self.flush(deferred, db)
             }
         } catch is JobFailure {
-            try await writer.write { db in
+            deferred?.discard()
+            try await writer.write { [deferred] db in
                 for job in batch {
-                    try job.run(in: db, isolated: true)
+                    try job.run(in: db, isolated: true, deferred: deferred)
                 }
             }
+        } catch {
+            deferred?.discard()
+            throw error
+        }
+    }
+
+    /// A failed flush is some job's doing: the batch is retried with each job flushed in its own savepoint.
+    private static func flush(_ deferred: (any DeferredWrites)?, _ db: Database) throws {
+        do {
+            try deferred?.flush(db)
+        } catch {
+            throw JobFailure()
         }
     }
 }
@@ -92,10 +110,22 @@ final class GroupCommitter: Sendable {
 /// A job threw during an unguarded run: the batch is retried with savepoints.
 private struct JobFailure: Error {}
 
+/// Writes that jobs of one transaction accumulate in memory (per-mailbox counters, say) and
+/// write once: a batch of a thousand messages to a hundred mailboxes updates a hundred rows.
+/// Used only on the writer's queue.
+protocol DeferredWrites: Sendable {
+    /// Writes what was accumulated and forgets it.
+    func flush(_ db: Database) throws
+    /// Forgets what was accumulated: the transaction or savepoint that held it was undone.
+    func discard()
+}
+
 protocol CommitJob: Sendable {
-    /// With `isolated`, a failure is kept as this job's result and undone alone; without it,
-    /// a failure throws `JobFailure` and the caller discards the transaction.
-    func run(in db: Database, isolated: Bool) throws
+    var usesDeferred: Bool { get }
+    /// With `isolated`, a failure is kept as this job's result and undone alone (with its
+    /// deferred writes, flushed inside its savepoint); without it, a failure throws `JobFailure`
+    /// and the caller discards the transaction.
+    func run(in db: Database, isolated: Bool, deferred: (any DeferredWrites)?) throws
     func finish(commitError: (any Error)?)
 }
 
@@ -111,14 +141,16 @@ struct CommitTicket<T: Sendable>: Sendable {
 extension GroupCommitter {
     fileprivate final class Job<T: Sendable>: CommitJob {
         let work: @Sendable (Database) throws -> T
+        let usesDeferred: Bool
         let promise = Promise<T>()
         private let outcome = Mutex<Result<T, any Error>?>(nil)
 
-        init(work: @escaping @Sendable (Database) throws -> T) {
+        init(work: @escaping @Sendable (Database) throws -> T, usesDeferred: Bool) {
             self.work = work
+            self.usesDeferred = usesDeferred
         }
 
-        func run(in db: Database, isolated: Bool) throws {
+        func run(in db: Database, isolated: Bool, deferred: (any DeferredWrites)?) throws {
             guard isolated else {
                 do {
                     let value = try work(db)
@@ -135,9 +167,11 @@ extension GroupCommitter {
                 try db.cachedStatement(sql: "SAVEPOINT job").execute()
                 do {
                     let value = try work(db)
+                    try deferred?.flush(db)
                     try db.cachedStatement(sql: "RELEASE SAVEPOINT job").execute()
                     result = .success(value)
                 } catch {
+                    deferred?.discard()
                     try db.cachedStatement(sql: "ROLLBACK TO SAVEPOINT job").execute()
                     try db.cachedStatement(sql: "RELEASE SAVEPOINT job").execute()
                     throw error

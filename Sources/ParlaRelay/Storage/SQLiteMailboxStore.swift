@@ -18,6 +18,8 @@ public final class SQLiteMailboxStore: MailboxStore {
     let acceptedKeys = AcceptedKeyFilter()
     /// The exact keys of recent live deliveries, which the `accepted` table never holds.
     private let deliveredLive = RecentlyDelivered()
+    /// Recipients' counters, written once per commit instead of once per stored message.
+    private let counters = MailboxCounters()
 
     /// Opens (creating if needed) the store in `directory/relay.sqlite`.
     public init(directory: String) throws {
@@ -35,7 +37,7 @@ public final class SQLiteMailboxStore: MailboxStore {
         }
         self.pool = try DatabasePool(path: path, configuration: config)
         try Self.migrator.migrate(pool)
-        self.committer = GroupCommitter(writer: pool)
+        self.committer = GroupCommitter(writer: pool, deferred: counters)
         try pool.read { db in
             let keys = try Data.fetchCursor(db, sql: "SELECT key FROM accepted")
             while let key = try keys.next() { acceptedKeys.insert(key) }
@@ -184,33 +186,26 @@ public final class SQLiteMailboxStore: MailboxStore {
         acceptedKeys.insert(key)
         let pair = Self.pairKey(sender, recipient)
         let peersKnown = knownPeers.contains(pair)
-        let ticket = committer.submit { db -> AcceptOutcome in
-            let counts = try HotStatement(db, "SELECT pendingMessages, pendingBytes, box, lastSeq FROM users WHERE name = ?").bind(.text(recipient))
-            guard try counts.step() else {
-                counts.finish()
+        let ticket = committer.submit(usingDeferred: true) { [counters] db -> AcceptOutcome in
+            guard let mailbox = try counters.counters(of: recipient, in: db) else {
                 return .unknownRecipient
             }
-            let pendingMessages = counts.int(0)
-            let pendingBytes = counts.int(1)
-            let box = counts.int(2)
-            let seq = counts.int(3) + 1
-            counts.finish()
             if maybeTaken, try Self.wasAccepted(db, key) {
                 return .duplicate
             }
-            if pendingMessages >= quota.maxMessages || Int(pendingBytes) + body.count > quota.maxBytes {
+            if mailbox.pendingMessages >= quota.maxMessages || Int(mailbox.pendingBytes) + body.count > quota.maxBytes {
                 return .mailboxFull
             }
             // The (recipient, id) index answers "another sender's message has this id" by refusing the row.
-            // `insertItem` in two statements instead of three: the user's row was read above.
+            // The recipient's row is not updated here: `counters` writes it once per commit.
+            let seq = mailbox.lastSeq + 1
             let inserted = try HotStatement(db, "INSERT INTO mailbox (pos, recipient, id, sender, kind, body, acceptedAt, expiresAt) VALUES (?, ?, ?, ?, 0, ?, ?, ?) ON CONFLICT (recipient, id) DO NOTHING")
-                .bind(.int(try Self.position(of: recipient, box: box, seq: seq)), .text(recipient), .text(id), .text(sender), .blob(body), .int(now), .int(expiresAt)).execute()
+                .bind(.int(try Self.position(of: recipient, box: mailbox.box, seq: seq)), .text(recipient), .text(id), .text(sender), .blob(body), .int(now), .int(expiresAt)).execute()
             if inserted == 0 {
                 return .idConflict
             }
             try Self.recordAccepted(db, key, until: expiresAt)
-            try HotStatement(db, "UPDATE users SET pendingMessages = pendingMessages + 1, pendingBytes = pendingBytes + ?1, lastSeq = ?2, nextExpiry = min(coalesce(nextExpiry, ?3), ?3) WHERE name = ?4")
-                .bind(.int(body.count), .int(seq), .int(expiresAt), .text(recipient)).execute()
+            counters.stored(for: recipient, seq: seq, bytes: body.count, expiresAt: expiresAt)
             if !peersKnown {
                 try db.cachedStatement(sql: "INSERT OR IGNORE INTO peers (user, peer) VALUES (?, ?), (?, ?)").execute(arguments: [sender, recipient, recipient, sender])
             }
