@@ -552,7 +552,7 @@ actor Session {
             return .groupEvent(event.frame(id: item.id, group: item.group ?? "", actor: item.sender, at: item.acceptedAt))
         case .delivered, .read, .expired:
             let kind: RelayFrame.ReceiptKind = item.kind == .delivered ? .delivered : item.kind == .read ? .read : .expired
-            let ids = String(decoding: item.body, as: UTF8.self).split(separator: "\n").map(String.init)
+            let ids = item.body.split(separator: UInt8(ascii: "\n")).map { String(decoding: $0, as: UTF8.self) }
             return .receipt(.init(id: item.id, kind: kind, from: item.sender, messageIds: ids, at: item.acceptedAt))
         }
     }

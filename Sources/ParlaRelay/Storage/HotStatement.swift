@@ -68,6 +68,16 @@ struct HotStatement {
         return String(cString: chars)
     }
 
+    func optionalText(_ column: Int32) -> String? {
+        sqlite3_column_type(handle, column) == SQLITE_NULL ? nil : text(column)
+    }
+
+    func blob(_ column: Int32) -> Data {
+        // The pointer first, then the length: SQLite's documented order for a column's bytes.
+        guard let bytes = sqlite3_column_blob(handle, column) else { return Data() }
+        return Data(bytes: bytes, count: Int(sqlite3_column_bytes(handle, column)))
+    }
+
     /// Releases the statement's read lock and bound values until the next run.
     func finish() {
         sqlite3_reset(handle)
