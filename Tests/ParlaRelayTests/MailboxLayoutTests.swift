@@ -112,6 +112,33 @@ import Testing
         #expect(try await store.enqueueAccept(id: "again", from: "alice", to: "bob", body: Data("x".utf8), now: 10_001, expiresAt: 20_000, quota: quota).value() == .stored)
     }
 
+    @Test func theLayoutsLimitsAreRefusedWithAClearErrorAndNothingElseChanges() async throws {
+        let directory = try makeDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = try SQLiteMailboxStore(directory: directory)
+        try await register(["alice", "bob"], in: store)
+        try await store.pool.write { db in
+            try db.execute(sql: "UPDATE users SET lastSeq = ? WHERE name = 'bob'", arguments: [SQLiteMailboxStore.maxSeq - 1])
+            try db.execute(sql: "UPDATE users SET box = ? WHERE name = 'alice'", arguments: [SQLiteMailboxStore.maxBox])
+        }
+        // Bob's mailbox takes its last position, then refuses; alice's (the highest box) works as any other.
+        try await send("last", from: "alice", to: "bob", in: store)
+        let refused = await #expect(throws: StoreError.self) {
+            _ = try await store.enqueueAccept(id: "one-more", from: "alice", to: "bob", body: Data(), now: 1, expiresAt: day, quota: MailboxQuota()).value()
+        }
+        #expect("\(refused!)".contains("has used all of its"))
+        try await send("to-alice", from: "bob", to: "alice", in: store)
+        #expect(try await store.pending(for: "alice", after: 0, limit: 10).map(\.id) == ["to-alice"])
+        #expect(try await store.pending(for: "bob", after: 0, limit: 10).map(\.seq) == [SQLiteMailboxStore.maxSeq])
+
+        // No range is left for another account.
+        await #expect(throws: StoreError.self) {
+            _ = try await store.register(UserRecord(name: "carol", signingKey: key, agreementKey: key), invite: nil, registrationOpen: true, now: 0)
+        }
+        #expect(try await store.user(named: "carol") == nil)
+        #expect(try await store.stats().pendingMessages == 2)
+    }
+
     @Test func aDatabaseFromTheEarlierLayoutKeepsEveryItemInOrder() async throws {
         let directory = try makeDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }

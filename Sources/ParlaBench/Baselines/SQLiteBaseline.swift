@@ -1,9 +1,11 @@
 import Foundation
 import GRDB
+import GRDBSQLite
 
 /// The storage floor: raw SQLite inserts and deletes of the relay's mailbox rows (same table
 /// layout, indexes and durability: WAL, `synchronous=FULL`, `secure_delete`), committed in batches the
-/// size of a busy group commit, with no protocol, networking or logic around them.
+/// size of a busy group commit, with no protocol, networking or logic around them. Statements
+/// are bound and stepped through SQLite's C API, as the relay's hot statements are.
 public struct SQLiteBaseline {
     public struct Result: Codable, Sendable, Equatable {
         public var rows: Int
@@ -16,7 +18,8 @@ public struct SQLiteBaseline {
     public var size: Int
     public var batch: Int
 
-    public init(rows: Int, size: Int, batch: Int = 256) {
+    /// `batch`: about what one group commit holds when the relay stores at full speed.
+    public init(rows: Int, size: Int, batch: Int = 1024) {
         self.rows = rows
         self.size = size
         self.batch = batch
@@ -49,7 +52,8 @@ public struct SQLiteBaseline {
                 for n in first..<min(first + batch, rows) {
                     // The relay's row id: the recipient's mailbox range, then its position in it.
                     let position = Int64(n % recipients + 1) << 32 | Int64(n / recipients + 1)
-                    try insert.execute(arguments: [position, "user-\(n % recipients)", "\(n):0:\(n)", "user-\((n + 1) % recipients)", body, n, n + 1_000_000])
+                    try run(insert, .int(position), .text("user-\(n % recipients)"), .text("\(n):0:\(n)"), .text("user-\((n + 1) % recipients)"),
+                            .blob(body), .int(Int64(n)), .int(Int64(n + 1_000_000)))
                 }
             }
         }
@@ -59,11 +63,40 @@ public struct SQLiteBaseline {
             try pool.write { db in
                 let delete = try db.cachedStatement(sql: "DELETE FROM mailbox WHERE recipient = ? AND id = ?")
                 for n in first..<min(first + batch, rows) {
-                    try delete.execute(arguments: ["user-\(n % recipients)", "\(n):0:\(n)"])
+                    try run(delete, .text("user-\(n % recipients)"), .text("\(n):0:\(n)"))
                 }
             }
         }
         let deleteSeconds = (ContinuousClock.now - started).seconds
         return Result(rows: rows, batch: batch, insertPerSecond: Double(rows) / insertSeconds, deletePerSecond: Double(rows) / deleteSeconds)
+    }
+
+    private enum Value {
+        case int(Int64)
+        case text(String)
+        case blob(Data)
+    }
+
+    /// Binds and steps `statement` to completion without GRDB's argument handling.
+    private func run(_ statement: Statement, _ values: Value...) throws {
+        let handle = statement.sqliteStatement
+        sqlite3_reset(handle)
+        let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+        for (offset, value) in values.enumerated() {
+            let index = Int32(offset + 1)
+            switch value {
+            case .int(let number):
+                sqlite3_bind_int64(handle, index, number)
+            case .text(let text):
+                _ = text.withCString { sqlite3_bind_text(handle, index, $0, -1, transient) }
+            case .blob(let data):
+                data.withUnsafeBytes { _ = sqlite3_bind_blob(handle, index, $0.baseAddress, Int32($0.count), transient) }
+            }
+        }
+        var code = sqlite3_step(handle)
+        while code == SQLITE_ROW { code = sqlite3_step(handle) }
+        guard code == SQLITE_DONE else {
+            throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(sqlite3_db_handle(handle))), sql: statement.sql)
+        }
     }
 }

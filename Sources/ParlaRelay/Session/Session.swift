@@ -202,6 +202,8 @@ actor Session {
                     }
                 }
             }
+        } catch StoreError.exhausted(let what) {
+            result = .failure(FrameError(.storageUnavailable, "\(StoreError.exhausted(what))"))
         } catch {
             deps.logger.error("storage failure during authentication", metadata: ["error": "\(error)"])
             result = .failure(FrameError(.storageUnavailable, "the relay cannot reach its storage; try again later"))

@@ -195,11 +195,14 @@ extension GroupCommitter {
 enum StoreError: Error, CustomStringConvertible {
     case notRun
     case corrupt(String)
+    /// A limit of the row layout (users, positions in a mailbox) was reached.
+    case exhausted(String)
 
     var description: String {
         switch self {
         case .notRun: "write job was not run"
         case .corrupt(let what): "relay database is inconsistent: \(what)"
+        case .exhausted(let what): "relay storage limit reached: \(what)"
         }
     }
 }

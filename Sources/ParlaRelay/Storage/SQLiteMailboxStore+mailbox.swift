@@ -8,6 +8,8 @@ import GRDB
 extension SQLiteMailboxStore {
     /// Positions per mailbox: `seq` runs from 1 to `maxSeq`.
     static let maxSeq: Int64 = (1 << 32) - 1
+    /// Mailboxes (users): `box << 32` must stay a positive 64-bit integer.
+    static let maxBox: Int64 = (1 << 31) - 1
 
     static func position(box: Int64, seq: Int64) -> Int64 { box << 32 | seq }
 
@@ -44,8 +46,8 @@ extension SQLiteMailboxStore {
             try db.execute(sql: """
                 UPDATE users SET
                     lastSeq = coalesce((SELECT max(pos) - (users.box << 32) FROM mailbox_by_recipient
-                                        WHERE pos > users.box << 32 AND pos < (users.box + 1) << 32), 0),
-                    nextExpiry = (SELECT min(expiresAt) FROM mailbox_by_recipient WHERE pos > users.box << 32 AND pos < (users.box + 1) << 32);
+                                        WHERE pos > users.box << 32 AND pos <= users.box << 32 | \(maxSeq)), 0),
+                    nextExpiry = (SELECT min(expiresAt) FROM mailbox_by_recipient WHERE pos > users.box << 32 AND pos <= users.box << 32 | \(maxSeq));
                 DROP TABLE mailbox;
                 ALTER TABLE mailbox_by_recipient RENAME TO mailbox;
                 CREATE UNIQUE INDEX mailbox_by_recipient_id ON mailbox(recipient, id);
@@ -80,7 +82,7 @@ extension SQLiteMailboxStore {
 
     /// The row id for `seq` in the mailbox `box`, refusing one past the mailbox's range.
     static func position(of recipient: String, box: Int64, seq: Int64) throws -> Int64 {
-        guard seq <= maxSeq else { throw StoreError.corrupt("the mailbox of '\(recipient)' has used all of its \(maxSeq) positions") }
+        guard seq <= maxSeq else { throw StoreError.exhausted("the mailbox of '\(recipient)' has used all of its \(maxSeq) positions") }
         return position(box: box, seq: seq)
     }
 }

@@ -157,8 +157,10 @@ public final class SQLiteMailboxStore: MailboxStore {
                 if db.changesCount == 0 { return .invalidInvite }
             }
             // The next free mailbox range; `users_by_box` makes the max a single lookup.
-            try db.cachedStatement(sql: "INSERT INTO users (name, signingKey, agreementKey, createdAt, box) VALUES (?, ?, ?, ?, (SELECT coalesce(max(box), 0) + 1 FROM users))")
-                .execute(arguments: [user.name, user.signingKey, user.agreementKey, now])
+            let box = try Int64.fetchOne(try db.cachedStatement(sql: "SELECT coalesce(max(box), 0) + 1 FROM users")) ?? 1
+            guard box <= Self.maxBox else { throw StoreError.exhausted("this relay has its maximum of \(Self.maxBox) accounts") }
+            try db.cachedStatement(sql: "INSERT INTO users (name, signingKey, agreementKey, createdAt, box) VALUES (?, ?, ?, ?, ?)")
+                .execute(arguments: [user.name, user.signingKey, user.agreementKey, now, box])
             return .registered
         }
     }
@@ -261,7 +263,7 @@ public final class SQLiteMailboxStore: MailboxStore {
             // Read column by column: GRDB's rows cost more than the read itself on a draining mailbox.
             let rows = try HotStatement(db, """
                 SELECT pos & \(Self.maxSeq), id, sender, kind, body, acceptedAt, grp FROM mailbox
-                WHERE pos > (SELECT box FROM users WHERE name = ?1) << 32 | ?2 AND pos < ((SELECT box FROM users WHERE name = ?1) + 1) << 32
+                WHERE pos > (SELECT box FROM users WHERE name = ?1) << 32 | ?2 AND pos <= (SELECT box FROM users WHERE name = ?1) << 32 | \(Self.maxSeq)
                 ORDER BY pos LIMIT ?3
                 """).bind(.text(user), .int(seq), .int(limit))
             defer { rows.finish() }
@@ -335,8 +337,8 @@ public final class SQLiteMailboxStore: MailboxStore {
             for user in due {
                 let recipient: String = user[0]
                 let box: Int64 = user[1]
-                let range: StatementArguments = [Self.position(box: box, seq: 0), Self.position(box: box + 1, seq: 0)]
-                let rows = try Row.fetchAll(try db.cachedStatement(sql: "DELETE FROM mailbox WHERE pos > ? AND pos < ? AND expiresAt <= ? RETURNING id, sender, kind, length(body)"),
+                let range: StatementArguments = [Self.position(box: box, seq: 0), Self.position(box: box, seq: Self.maxSeq)]
+                let rows = try Row.fetchAll(try db.cachedStatement(sql: "DELETE FROM mailbox WHERE pos > ? AND pos <= ? AND expiresAt <= ? RETURNING id, sender, kind, length(body)"),
                                             arguments: range + [now])
                 var messages = 0
                 var bytes = 0
@@ -348,7 +350,7 @@ public final class SQLiteMailboxStore: MailboxStore {
                 expired += messages
                 try db.cachedStatement(sql: """
                     UPDATE users SET pendingMessages = pendingMessages - ?, pendingBytes = pendingBytes - ?,
-                        nextExpiry = (SELECT min(expiresAt) FROM mailbox WHERE pos > ? AND pos < ?) WHERE name = ?
+                        nextExpiry = (SELECT min(expiresAt) FROM mailbox WHERE pos > ? AND pos <= ?) WHERE name = ?
                     """).execute(arguments: [messages, bytes] + range + [recipient])
             }
             for (sender, byRecipient) in expiredBySenderAndRecipient {
