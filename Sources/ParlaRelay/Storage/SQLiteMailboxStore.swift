@@ -418,7 +418,12 @@ public final class SQLiteMailboxStore: MailboxStore {
 
     private static func insertReceipt(_ db: Database, id: String = newReceiptID(), to recipient: String, from: String, kind: MailboxItem.Kind, messageIds: [String],
                                       now: Int64, expiresAt: Int64) throws {
-        try insertItem(db, to: recipient, id: id, from: from, kind: kind, body: Data(messageIds.joined(separator: "\n").utf8), acceptedAt: now, expiresAt: expiresAt)
+        do {
+            try insertItem(db, to: recipient, id: id, from: from, kind: kind, body: Data(messageIds.joined(separator: "\n").utf8), acceptedAt: now, expiresAt: expiresAt)
+        } catch StoreError.exhausted {
+            // The receipt's recipient has no position left: the receipt is dropped, not the
+            // confirmation or expiry that made it (those would otherwise fail for good).
+        }
     }
 
     /// Receipt ids are the relay's own; the prefix keeps them apart from clients' message ids.
