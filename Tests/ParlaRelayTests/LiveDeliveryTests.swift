@@ -63,6 +63,8 @@ import Testing
         b.send(.confirm(.init(ids: ["slow"])))
         #expect(try await a.nextReceipt().messageIds == ["slow"])
         #expect(try await relay.relay.store.stats().pendingMessages == 0)
+        // Confirmed once, sent once: the mailbox read after the confirmation does not send it again.
+        await b.expectSilence()
         await a.close()
         await b.close()
     }

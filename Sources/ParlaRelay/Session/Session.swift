@@ -31,6 +31,9 @@ actor Session {
     /// Sent from the store (or stored after being sent live) and not yet confirmed, with each
     /// one's mailbox position (0 while a message stored after it was sent live has none known here).
     var inflight: [String: Int64] = [:]
+    /// Confirmed by id alone (position unknown here) and not yet deleted: if the mailbox read
+    /// meets one before its deletion commits, it must not be sent again.
+    private var settling: Set<String> = []
     var pumping = false
     private var pumpAgain = false
     private var sentQueueEmpty = false
@@ -340,8 +343,12 @@ actor Session {
         if !items.isEmpty {
             let at = now
             let deletion = deps.store.enqueueConfirm(user: user, items: items, now: at, receiptExpiresAt: at + deps.configuration.ttlMillis)
-            // The window reopens now: what is sent next lies after these items, whose deletion is already queued.
+            // The window reopens now, before the deletion commits: items with a known position lie
+            // before the cursor, so the mailbox read will not meet them again; the others are
+            // skipped by id until their deletion is done.
             for item in items { inflight[item.id] = nil }
+            let unpositioned = items.filter { $0.seq == nil }.map(\.id)
+            settling.formUnion(unpositioned)
             Task { [deps] in
                 do {
                     let outcome = try await deletion.value()
@@ -351,6 +358,7 @@ actor Session {
                     deps.logger.error("could not confirm delivery", metadata: ["user": "\(user)", "error": "\(error)"])
                     self.emit(.error(FrameError(.storageUnavailable, "the relay could not record the confirmation; it will redeliver")))
                 }
+                self.settling.subtract(unpositioned)
             }
         }
         if backlogDrained {
@@ -521,6 +529,8 @@ actor Session {
                 }
                 for item in items where item.seq > cursor {
                     cursor = item.seq
+                    // Confirmed already; its deletion has not committed yet.
+                    if settling.contains(item.id) { continue }
                     // Sent live earlier and stored when its confirmation was late: already on its way.
                     if let known = inflight[item.id] {
                         if known == 0 { inflight[item.id] = item.seq }
