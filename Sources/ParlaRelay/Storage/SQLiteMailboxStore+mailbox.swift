@@ -70,6 +70,15 @@ extension SQLiteMailboxStore {
         let seq = slot.int(1)
         while try slot.step() {}
         slot.finish()
+        return try insertRow(db, box: box, seq: seq, to: recipient, id: id, from: sender, kind: kind, body: body,
+                             acceptedAt: acceptedAt, expiresAt: expiresAt, group: group)
+    }
+
+    /// Writes an item's row at position `seq` of mailbox `box`, already taken from the recipient's
+    /// counters. False when the recipient already has an item with this id: the `(recipient, id)`
+    /// index refuses it.
+    static func insertRow(_ db: Database, box: Int64, seq: Int64, to recipient: String, id: String, from sender: String, kind: MailboxItem.Kind, body: Data,
+                          acceptedAt: Int64, expiresAt: Int64, group: String? = nil) throws -> Bool {
         let position = try position(of: recipient, box: box, seq: seq)
         return try HotStatement(db, """
             INSERT INTO mailbox (pos, recipient, id, sender, kind, body, acceptedAt, expiresAt, grp) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)

@@ -198,12 +198,11 @@ public final class SQLiteMailboxStore: MailboxStore {
             if mailbox.pendingMessages >= quota.maxMessages || Int(mailbox.pendingBytes) + body.count > quota.maxBytes {
                 return .mailboxFull
             }
-            // The (recipient, id) index answers "another sender's message has this id" by refusing the row.
-            // The recipient's row is not updated here: `counters` writes it once per commit.
+            // Refused: another sender's message with this id is waiting. The recipient's row is not
+            // updated here: `counters` writes it once per commit.
             let seq = mailbox.lastSeq + 1
-            let inserted = try HotStatement(db, "INSERT INTO mailbox (pos, recipient, id, sender, kind, body, acceptedAt, expiresAt) VALUES (?, ?, ?, ?, 0, ?, ?, ?) ON CONFLICT (recipient, id) DO NOTHING")
-                .bind(.int(try Self.position(of: recipient, box: mailbox.box, seq: seq)), .text(recipient), .text(id), .text(sender), .blob(body), .int(now), .int(expiresAt)).execute()
-            if inserted == 0 {
+            guard try Self.insertRow(db, box: mailbox.box, seq: seq, to: recipient, id: id, from: sender, kind: .message, body: body,
+                                     acceptedAt: now, expiresAt: expiresAt) else {
                 return .idConflict
             }
             try Self.recordAccepted(db, key, until: expiresAt)
