@@ -1,7 +1,7 @@
 import Foundation
 import ParlaCrypto
 import ParlaProtocol
-import ParlaRelay
+@testable import ParlaRelay
 import ParlaRelayTesting
 import Testing
 
@@ -75,6 +75,50 @@ import Testing
         _ = try await client.expectError(.invalidName)
         _ = try await client.expectError(.tooManyAttempts)
         #expect(try await client.closeCode() == Int(CloseCode.authFailed))
+    }
+
+    /// Logins are checked against keys kept in memory: only a committed registration may put one there.
+    @Test func onlyTheRegisteredKeyLogsInEvenAfterRefusedRegistrations() async throws {
+        let relay = try await TestRelay.start { $0.registration = .closed }
+        defer { Task { await relay.stop() } }
+        let intruder = IdentityKeys()
+        let refused = try await RelayTestClient.connect(relay.url)
+        refused.send(refused.registerFrame(name: "alice", keys: intruder, invite: "wrong"))
+        _ = try await refused.expectError(.invalidInvite)
+        _ = try await refused.next()
+        refused.send(refused.loginFrame(name: "alice", keys: intruder))
+        _ = try await refused.expectError(.unknownUser)
+        await refused.close()
+
+        let alice = IdentityKeys()
+        let invite = try await relay.relay.store.createInvite(now: 0)
+        let owner = try await RelayTestClient.connect(relay.url)
+        guard case .welcome = try await owner.register("alice", keys: alice, invite: invite) else { Issue.record("invite refused"); return }
+        await owner.close()
+
+        let second = try await relay.relay.store.createInvite(now: 0)
+        let taker = try await RelayTestClient.connect(relay.url)
+        taker.send(taker.registerFrame(name: "alice", keys: intruder, invite: second))
+        _ = try await taker.expectError(.nameTaken)
+        _ = try await taker.next()
+        taker.send(taker.loginFrame(name: "alice", keys: intruder))
+        _ = try await taker.expectError(.badSignature)
+        await taker.close()
+
+        let again = try await RelayTestClient.online(relay.url, name: "alice", keys: alice)
+        await again.close()
+    }
+
+    @Test func signingKeysInMemoryStayWithinTheirLimit() {
+        let keys = SigningKeys(limit: 2)
+        keys.remember(Data([1]), of: "alice")
+        keys.remember(Data([2]), of: "bob")
+        keys.remember(Data([3]), of: "carol")
+        keys.remember(Data([4]), of: "alice")
+        #expect(keys.count == 2)
+        #expect(keys.key(of: "alice") == Data([4]))
+        #expect(keys.key(of: "bob") == Data([2]))
+        #expect(keys.key(of: "carol") == nil, "past the limit a key is read from the database instead")
     }
 
     @Test func invalidKeysAreRejected() async throws {

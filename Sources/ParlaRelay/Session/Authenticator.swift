@@ -5,16 +5,16 @@ import ParlaProtocol
 /// Checks login and registration requests against the connection's challenge. Pure:
 /// the caller looks the user up and stores new accounts.
 enum Authenticator {
-    static func verifyLogin(_ login: ClientFrame.Login, input: SessionStateMachine.AuthStatementInput, user: UserRecord?, now: Int64, allowedSkew: Int64) -> FrameError? {
+    static func verifyLogin(_ login: ClientFrame.Login, input: SessionStateMachine.AuthStatementInput, signingKey: Data?, now: Int64, allowedSkew: Int64) -> FrameError? {
         guard Validation.isValidName(login.name) else {
             return FrameError(.invalidName, "names are 3-32 characters of a-z 0-9 _ . -")
         }
-        guard let user else {
+        guard let signingKey else {
             return FrameError(.unknownUser, "no user named '\(login.name)' on this relay")
         }
         if let error = checkTimestamp(login.timestamp, now: now, allowedSkew: allowedSkew) { return error }
         let statement = AuthStatement(action: .login, relay: input.relay, nonce: input.nonce, name: login.name, timestamp: login.timestamp)
-        guard statement.isSigned(by: user.signingKey, signature: login.signature) else {
+        guard statement.isSigned(by: signingKey, signature: login.signature) else {
             return FrameError(.badSignature, "signature does not match this challenge and the user's key")
         }
         return nil

@@ -185,8 +185,8 @@ actor Session {
         do {
             switch request {
             case .login(let login, let input):
-                let user = Validation.isValidName(login.name) ? try await deps.store.user(named: login.name) : nil
-                if let error = Authenticator.verifyLogin(login, input: input, user: user, now: now, allowedSkew: config.allowedClockSkewMillis) {
+                let signingKey = Validation.isValidName(login.name) ? try await deps.store.signingKey(of: login.name) : nil
+                if let error = Authenticator.verifyLogin(login, input: input, signingKey: signingKey, now: now, allowedSkew: config.allowedClockSkewMillis) {
                     result = .failure(error)
                 } else {
                     result = .success(login.name)

@@ -134,6 +134,8 @@ public protocol MailboxStore: Sendable {
     func relayIdentity() async throws -> String
     func register(_ user: UserRecord, invite: String?, registrationOpen: Bool, now: Int64) async throws -> RegisterOutcome
     func user(named name: String) async throws -> UserRecord?
+    /// What a login is checked against; a store may answer it from memory (keys never change).
+    func signingKey(of name: String) async throws -> Data?
     /// Replaces the user's signed prekey (if given) and adds one-time prekeys, keeping at most `limit`.
     func storePrekeys(user: String, signed: SignedPrekeyRecord?, oneTime: [OneTimePrekeyRecord], replacingOneTime: Bool, limit: Int, now: Int64) async throws -> PrekeyStatus
     /// The signed prekey and one one-time prekey, which is removed in the same commit.
@@ -182,6 +184,10 @@ public protocol MailboxStore: Sendable {
 }
 
 extension MailboxStore {
+    public func signingKey(of name: String) async throws -> Data? {
+        try await user(named: name)?.signingKey
+    }
+
     /// Confirms by id alone (positions unknown): a client's confirmation after a reconnect, and tests.
     public func confirm(user: String, ids: [String], now: Int64, receiptExpiresAt: Int64) async throws -> ConfirmOutcome {
         try await confirm(user: user, items: ids.map { ConfirmedItem(id: $0) }, now: now, receiptExpiresAt: receiptExpiresAt)

@@ -20,6 +20,8 @@ public final class SQLiteMailboxStore: MailboxStore {
     private let deliveredLive = RecentlyDelivered()
     /// Recipients' counters, written once per commit instead of once per stored message.
     private let counters = MailboxCounters()
+    /// Signing keys already read or registered: a login needs no database read for them.
+    let signingKeys = SigningKeys()
 
     /// Opens (creating if needed) the store in `directory/relay.sqlite`.
     public init(directory: String) throws {
@@ -147,7 +149,7 @@ public final class SQLiteMailboxStore: MailboxStore {
     }
 
     public func register(_ user: UserRecord, invite: String?, registrationOpen: Bool, now: Int64) async throws -> RegisterOutcome {
-        try await committer.perform { db in
+        let outcome = try await committer.perform { db -> RegisterOutcome in
             if try Bool.fetchOne(try db.cachedStatement(sql: "SELECT 1 FROM users WHERE name = ?"), arguments: [user.name]) == true {
                 return .nameTaken
             }
@@ -163,6 +165,18 @@ public final class SQLiteMailboxStore: MailboxStore {
                 .execute(arguments: [user.name, user.signingKey, user.agreementKey, now, box])
             return .registered
         }
+        // Only now: an account whose commit failed must not be able to log in.
+        if outcome == .registered { signingKeys.remember(user.signingKey, of: user.name) }
+        return outcome
+    }
+
+    public func signingKey(of name: String) async throws -> Data? {
+        if let key = signingKeys.key(of: name) { return key }
+        let key = try await pool.read { db in
+            try Data.fetchOne(try db.cachedStatement(sql: "SELECT signingKey FROM users WHERE name = ?"), arguments: [name])
+        }
+        if let key { signingKeys.remember(key, of: name) }
+        return key
     }
 
     public func user(named name: String) async throws -> UserRecord? {
