@@ -60,7 +60,7 @@ public final class LoadConnection: @unchecked Sendable {
                 channel.pipeline.addHandler(request)
             }
         }
-        // An address given as such skips the resolver and happy eyeballs (a third of the generator's cost per login).
+        // An address given as such skips the resolver and happy eyeballs: a getaddrinfo on a dispatch thread per connection.
         let channel: any Channel
         if let address = try? SocketAddress(ipAddress: host, port: port) {
             channel = try await bootstrap.connect(to: address).get()
