@@ -170,7 +170,18 @@ public enum RelayFrame: Sendable, Equatable {
         case .ackDelivered(let id, let at) where Self.isPlain(id):
             return #"{"delivered":\#(at),"id":"\#(id)","type":"ack"}"#
         case .message(let f) where f.group == nil && Self.isPlain(f.id) && Self.isPlain(f.from):
-            return #"{"body":"\#(f.body.base64EncodedString())","from":"\#(f.from)","id":"\#(f.id)","sentAt":\#(f.sentAt),"type":"message"}"#
+            let capacity = 64 + FrameTextWriter.base64Count(f.body.count) + f.from.utf8.count + f.id.utf8.count + FrameTextWriter.decimalCapacity
+            return FrameTextWriter.text(capacity: capacity) { text in
+                text.append(#"{"body":""#)
+                text.append(base64: f.body)
+                text.append(#"","from":""#)
+                text.append(f.from)
+                text.append(#"","id":""#)
+                text.append(f.id)
+                text.append(#"","sentAt":"#)
+                text.append(decimal: f.sentAt)
+                text.append(#","type":"message"}"#)
+            }
         case .receipt(let r) where Self.isPlain(r.id) && Self.isPlain(r.from) && r.messageIds.allSatisfy(Self.isPlain):
             let ids = r.messageIds.map { #""\#($0)""# }.joined(separator: ",")
             return #"{"at":\#(r.at),"from":"\#(r.from)","id":"\#(r.id)","kind":"\#(r.kind.rawValue)","messageIds":[\#(ids)],"type":"receipt"}"#

@@ -56,6 +56,25 @@ import Testing
         }
     }
 
+    /// The `message` frame is written byte by byte (base64 and numbers included): every body
+    /// length's padding, a body that is a slice of a larger buffer, and the extreme timestamps.
+    @Test func handWrittenMessageFramesMatchTheEncoderForEveryPaddingAndNumber() throws {
+        var generator = SystemRandomNumberGenerator()
+        let backing = Data((0..<1_200).map { _ in UInt8.random(in: 0...255, using: &generator) })
+        var bodies = (0..<12).map { Data(backing.prefix($0)) } + [Data(backing.prefix(255)), Data(backing.prefix(256)), backing]
+        bodies.append(backing[7..<100])
+        let times: [Int64] = [0, 7, 10, 99, 1_795_000_000_123, -1, -10, .max, .min]
+        for (index, body) in bodies.enumerated() {
+            let frame = RelayFrame.message(.init(id: "m-\(index)", from: "alice", body: body, sentAt: times[index % times.count]))
+            #expect(frame.encoded() == frame.encodedByEncoder(), "body of \(body.count) bytes")
+            #expect(try RelayFrame.decode(frame.encoded()) == frame)
+        }
+        for time in times {
+            let frame = RelayFrame.message(.init(id: "t", from: "bob", body: Data([1, 2]), sentAt: time))
+            #expect(frame.encoded() == frame.encodedByEncoder(), "sentAt \(time)")
+        }
+    }
+
     /// The byte-level decoder for `send` and `confirm` gives exactly what the full decoder
     /// gives, and leaves everything it does not take (escapes, other keys, bad values,
     /// duplicates) to the full decoder, errors included.
