@@ -166,9 +166,19 @@ public enum RelayFrame: Sendable, Equatable {
     public func encoded() -> String {
         switch self {
         case .ack(let id) where Self.isPlain(id):
-            return #"{"id":"\#(id)","type":"ack"}"#
+            return FrameTextWriter.text(capacity: 24 + id.utf8.count) { text in
+                text.append(#"{"id":""#)
+                text.append(id)
+                text.append(#"","type":"ack"}"#)
+            }
         case .ackDelivered(let id, let at) where Self.isPlain(id):
-            return #"{"delivered":\#(at),"id":"\#(id)","type":"ack"}"#
+            return FrameTextWriter.text(capacity: 40 + id.utf8.count + FrameTextWriter.decimalCapacity) { text in
+                text.append(#"{"delivered":"#)
+                text.append(decimal: at)
+                text.append(#","id":""#)
+                text.append(id)
+                text.append(#"","type":"ack"}"#)
+            }
         case .message(let f) where f.group == nil && Self.isPlain(f.id) && Self.isPlain(f.from):
             let capacity = 64 + FrameTextWriter.base64Count(f.body.count) + f.from.utf8.count + f.id.utf8.count + FrameTextWriter.decimalCapacity
             return FrameTextWriter.text(capacity: capacity) { text in

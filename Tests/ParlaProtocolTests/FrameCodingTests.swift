@@ -72,6 +72,8 @@ import Testing
         for time in times {
             let frame = RelayFrame.message(.init(id: "t", from: "bob", body: Data([1, 2]), sentAt: time))
             #expect(frame.encoded() == frame.encodedByEncoder(), "sentAt \(time)")
+            let ack = RelayFrame.ackDelivered(id: "a-\(time)", at: time)
+            #expect(ack.encoded() == ack.encodedByEncoder(), "delivered at \(time)")
         }
     }
 
