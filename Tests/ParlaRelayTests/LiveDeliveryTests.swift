@@ -45,6 +45,36 @@ import Testing
         await b.close()
     }
 
+    /// Live messages are never stored, but who talks to whom is (for presence and typing): one
+    /// confirmation of messages from two senders, interleaved, records both conversations.
+    @Test func liveDeliveriesRecordEachConversationForPresence() async throws {
+        let relay = try await TestRelay.start()
+        defer { Task { await relay.stop() } }
+        let alice = try await TestUser.register("alice", on: relay)
+        let carol = try await TestUser.register("carol", on: relay)
+        let bob = try await TestUser.register("bob", on: relay)
+        _ = try await TestUser.register("eve", on: relay)
+        let a = try await alice.connectIdle()
+        let c = try await carol.connectIdle()
+        let b = try await bob.connectIdle()
+        var ids: [String] = []
+        for (index, sender) in [a, a, c, a].enumerated() {
+            sender.send(id: "m\(index)", to: "bob", text: "hello \(index)")
+            guard case .message(let message) = try await b.next() else { Issue.record("no push"); return }
+            ids.append(message.id)
+        }
+        b.send(.confirm(.init(ids: ids)))
+        for id in ["m0", "m1", "m3"] { _ = try await expectAckDelivered(a, id: id) }
+        _ = try await expectAckDelivered(c, id: "m2")
+        #expect(try await waitUntil { try await relay.relay.store.peers(of: "bob") == ["alice", "carol"] }, "both conversations recorded")
+        #expect(try await relay.relay.store.peers(of: "alice") == ["bob"])
+        #expect(try await relay.relay.store.peers(of: "carol") == ["bob"])
+        #expect(try await relay.relay.store.peers(of: "eve") == [])
+        await a.close()
+        await c.close()
+        await b.close()
+    }
+
     @Test func aLateConfirmationStoresTheMessageAndTheSenderIsAcknowledged() async throws {
         let relay = try await TestRelay.start { $0.liveHold = .milliseconds(100) }
         defer { Task { await relay.stop() } }

@@ -238,15 +238,22 @@ public final class SQLiteMailboxStore: MailboxStore {
         for key in keys { acceptedKeys.insert(key) }
         deliveredLive.insert(deliveries.map { ($0.acceptedKey, $0.deliveredAt) })
         // Who talks to whom (presence, typing) is written once per pair; nothing else about the messages.
-        let unknown = Set(deliveries.map { Self.pairKey($0.sender, $0.recipient) }.filter { !knownPeers.contains($0) })
-        guard !unknown.isEmpty else { return }
-        let pairs = deliveries.filter { unknown.contains(Self.pairKey($0.sender, $0.recipient)) }.map { ($0.sender, $0.recipient) }
-        let ticket = committer.submit { db in
+        // A confirmation's deliveries mostly share one sender: each run of a pair is looked at once.
+        var unknown: Set<String> = []
+        var pairs: [(String, String)] = []
+        var previous: (sender: String, recipient: String)?
+        for delivery in deliveries where previous.map({ $0.sender != delivery.sender || $0.recipient != delivery.recipient }) ?? true {
+            previous = (delivery.sender, delivery.recipient)
+            let pair = Self.pairKey(delivery.sender, delivery.recipient)
+            if !knownPeers.contains(pair), unknown.insert(pair).inserted { pairs.append((delivery.sender, delivery.recipient)) }
+        }
+        guard !pairs.isEmpty else { return }
+        let ticket = committer.submit { [pairs] db in
             for (sender, recipient) in pairs {
                 try db.cachedStatement(sql: "INSERT OR IGNORE INTO peers (user, peer) VALUES (?, ?), (?, ?)").execute(arguments: [sender, recipient, recipient, sender])
             }
         }
-        Task { [knownPeers] in
+        Task { [knownPeers, unknown] in
             if (try? await ticket.value()) != nil { for pair in unknown { knownPeers.insert(pair) } }
         }
     }
