@@ -42,4 +42,19 @@ import Testing
         #expect(sent == (try ["one", "two", "three"].map(nioEncoded)))
         _ = try channel.finish()
     }
+
+    /// A pipeline without the coalescing handler (never a relay connection's) still gets its
+    /// frames, through NIO's encoder, flushed at once.
+    @Test func withoutTheCoalescingHandlerNIOsEncoderWritesTheFrames() throws {
+        let channel = EmbeddedChannel(handler: WebSocketFrameEncoder())
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 9)).wait()
+        #expect(ChannelFrameWriter(channel: channel).write(["one", String(repeating: "é", count: 100)]) == nil)
+        var sent = ByteBuffer()
+        while var part = try channel.readOutbound(as: ByteBuffer.self) { sent.writeBuffer(&part) }
+        var expected = try nioEncoded("one")
+        var second = try nioEncoded(String(repeating: "é", count: 100))
+        expected.writeBuffer(&second)
+        #expect(sent == expected)
+        _ = try channel.finish()
+    }
 }
