@@ -88,8 +88,8 @@ struct ChannelFrameWriter: Sendable {
         let channel = self.channel
         let written = channel.eventLoop.makePromise(of: Void.self)
         let writeAll: @Sendable () -> Void = {
-            guard let coalescing = try? channel.pipeline.syncOperations.handler(type: FlushCoalescingHandler.self),
-                  let context = try? channel.pipeline.syncOperations.context(handler: coalescing) else {
+            guard let context = try? channel.pipeline.syncOperations.context(handlerType: FlushCoalescingHandler.self),
+                  let coalescing = context.handler as? FlushCoalescingHandler else {
                 // Not a relay connection's pipeline (it always has the handler): NIO's encoder does it.
                 for (index, text) in texts.enumerated() {
                     let frame = WebSocketFrame(fin: true, opcode: .text, data: channel.allocator.buffer(string: text))

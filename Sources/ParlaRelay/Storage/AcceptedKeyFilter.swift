@@ -14,36 +14,39 @@ final class AcceptedKeyFilter: Sendable {
     private static let blockCount = 1 << 17  // 8 MiB: about 1-2 % false positives at 7 million keys
     private let words = Mutex<[UInt64]>(Array(repeating: 0, count: blockCount * wordsPerBlock))
 
-    /// The key's block and its four bits there (word index, bit mask), from its bytes (already hash output).
-    private static func bits(_ key: Data) -> (Int, UInt64, Int, UInt64, Int, UInt64, Int, UInt64) {
+    /// Where the key's bits lie: its block's first word, and four 9-bit positions within the
+    /// block's 512 bits packed in one integer (the key's bytes are already hash output).
+    private static func slot(_ key: Data) -> (firstWord: Int, positions: UInt64) {
         precondition(key.count >= 16, "accepted keys are 16-byte hashes")
-        let (blockBits, bitBits) = key.withUnsafeBytes { raw in
+        let (block, positions) = key.withUnsafeBytes { raw in
             (raw.loadUnaligned(fromByteOffset: 0, as: UInt32.self), raw.loadUnaligned(fromByteOffset: 4, as: UInt64.self))
         }
-        let block = Int(blockBits) & (blockCount - 1)
-        // Four 9-bit positions within the block's 512 bits.
-        func bit(_ index: Int) -> (Int, UInt64) {
-            let position = Int(truncatingIfNeeded: bitBits >> UInt64(9 * index)) & 511
-            return (block * wordsPerBlock + position >> 6, 1 << UInt64(position & 63))
-        }
-        let (w0, m0) = bit(0), (w1, m1) = bit(1), (w2, m2) = bit(2), (w3, m3) = bit(3)
-        return (w0, m0, w1, m1, w2, m2, w3, m3)
+        return ((Int(block) & (blockCount - 1)) * wordsPerBlock, positions)
+    }
+
+    /// The word and bit of the key's `index`th position.
+    private static func bit(_ index: Int, of slot: (firstWord: Int, positions: UInt64)) -> (word: Int, mask: UInt64) {
+        let position = Int(truncatingIfNeeded: slot.positions >> UInt64(9 * index)) & 511
+        return (slot.firstWord + (position >> 6), 1 << UInt64(position & 63))
     }
 
     func insert(_ key: Data) {
-        let b = Self.bits(key)
+        let slot = Self.slot(key)
         words.withLock { words in
-            words[b.0] |= b.1
-            words[b.2] |= b.3
-            words[b.4] |= b.5
-            words[b.6] |= b.7
+            for index in 0..<4 {
+                let (word, mask) = Self.bit(index, of: slot)
+                words[word] |= mask
+            }
         }
     }
 
     func mightContain(_ key: Data) -> Bool {
-        let b = Self.bits(key)
+        let slot = Self.slot(key)
         return words.withLock { words in
-            words[b.0] & b.1 != 0 && words[b.2] & b.3 != 0 && words[b.4] & b.5 != 0 && words[b.6] & b.7 != 0
+            (0..<4).allSatisfy { index in
+                let (word, mask) = Self.bit(index, of: slot)
+                return words[word] & mask != 0
+            }
         }
     }
 }

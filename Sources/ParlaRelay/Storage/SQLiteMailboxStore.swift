@@ -242,7 +242,8 @@ public final class SQLiteMailboxStore: MailboxStore {
         var unknown: Set<String> = []
         var pairs: [(String, String)] = []
         var previous: (sender: String, recipient: String)?
-        for delivery in deliveries where previous.map({ $0.sender != delivery.sender || $0.recipient != delivery.recipient }) ?? true {
+        for delivery in deliveries {
+            if let previous, previous == (delivery.sender, delivery.recipient) { continue }
             previous = (delivery.sender, delivery.recipient)
             let pair = Self.pairKey(delivery.sender, delivery.recipient)
             if !knownPeers.contains(pair), unknown.insert(pair).inserted { pairs.append((delivery.sender, delivery.recipient)) }
