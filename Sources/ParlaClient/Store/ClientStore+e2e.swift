@@ -228,14 +228,14 @@ extension ClientStore {
     /// when a new session could help (the sender's session is one we lost or that broke),
     /// the sender is asked, over a fresh session, to send it again.
     func receiveEncrypted(_ items: [EncryptedIncoming], me: String, identity: IdentityKeys) throws -> ReceivedBatch {
-        try pool.write { db in
+        try pool.write { db in try Self.deferringSearchIndex(db, switch: searchIndex) { indexPending in
             var batch = ReceivedBatch()
             // Each sender's sessions are read once and written once per batch, not per message.
             var sessionCache: [String: SessionSet] = [:]
             var unreadable: [String: [String]] = [:]
             for item in items {
                 // Already stored (a redelivery after a crash before confirm): nothing to decrypt again.
-                if try Self.message(db, sender: item.from, id: item.id) != nil { continue }
+                if try Self.hasMessage(db, sender: item.from, id: item.id) { continue }
                 let content: MessageContent
                 do {
                     let (plaintext, notice) = try Self.decrypt(db, item, me: me, identity: identity, sessions: &sessionCache)
@@ -264,8 +264,11 @@ extension ClientStore {
                     }
                     try Self.insertIncoming(db, id: item.id, from: item.from, chat: chat, me: me, text: shown, at: item.sentAt, undecryptable: false, into: &batch)
                 case .resent(let id, let text):
+                    // Both change a message's text: its index entry must exist first.
+                    try indexPending()
                     try Self.receiveResent(db, id: id, from: item.from, me: me, text: text, at: item.sentAt, into: &batch)
                 case .resendRequest(let ids):
+                    try indexPending()
                     try Self.resend(db, ids: ids, to: item.from, me: me, at: item.sentAt, into: &batch)
                 }
             }
@@ -279,7 +282,7 @@ extension ClientStore {
             }
             for (peer, set) in sessionCache { try Self.saveSessions(db, peer, set) }
             return batch
-        }
+        } }
     }
 
     private static func insertIncoming(_ db: Database, id: String, from: String, chat: String? = nil, me: String, text: String, at date: Date,

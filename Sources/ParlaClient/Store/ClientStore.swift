@@ -5,12 +5,16 @@ import GRDB
 /// matters for delivery is committed before the network hears about it.
 public final class ClientStore: Sendable {
     let pool: DatabasePool
+    let searchIndex: SearchIndexSwitch
 
     public init(path: String) throws {
+        let searchIndex = SearchIndexSwitch()
+        self.searchIndex = searchIndex
         var config = Configuration()
         config.busyMode = .timeout(10)
-        config.prepareDatabase { db in
+        config.prepareDatabase { [searchIndex] db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
+            searchIndex.install(in: db)
         }
         pool = try DatabasePool(path: path, configuration: config)
         try Self.migrator.migrate(pool)
@@ -59,6 +63,7 @@ public final class ClientStore: Sendable {
         registerEndToEndMigration(&migrator)
         registerResendMigration(&migrator)
         registerGroupMigration(&migrator)
+        registerSearchMigration(&migrator)
         return migrator
     }
 
@@ -308,6 +313,11 @@ public final class ClientStore: Sendable {
     static func message(_ db: Database, sender: String, id: String) throws -> MessageRecord? {
         // Prepared once per connection: it runs for every incoming message.
         try Row.fetchOne(try db.cachedStatement(sql: "SELECT \(columns) FROM messages WHERE sender = ? AND id = ?"), arguments: [sender, id]).map(record)
+    }
+
+    /// The duplicate check of every incoming message: no row to decode.
+    static func hasMessage(_ db: Database, sender: String, id: String) throws -> Bool {
+        try Row.fetchOne(try db.cachedStatement(sql: "SELECT 1 FROM messages WHERE sender = ? AND id = ?"), arguments: [sender, id]) != nil
     }
 
     private static func message(_ db: Database, localID: Int64) throws -> MessageRecord? {
