@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 @testable import ParlaCrypto
 import Testing
@@ -29,6 +30,27 @@ extension Data {
         let sealed = try DoubleRatchet.seal(Data("hello parla".utf8), messageKey: Data(repeating: 9, count: 32), associatedData: Data("associated".utf8))
         #expect(sealed.hex == "98fa1ad329960ec2d600b5ba431e6bbcd9e0e0cad79415c5dc99f8")
         #expect(try DoubleRatchet.open(sealed, messageKey: Data(repeating: 9, count: 32), associatedData: Data("associated".utf8)) == Data("hello parla".utf8))
+    }
+
+    /// RFC 5869's SHA-256 cases 1 and 3, and the same output as swift-crypto's HKDF for every
+    /// length a caller could ask (one block, a block boundary, several blocks).
+    @Test func messageKeyDerivationIsHKDF() throws {
+        let ikm = Data(repeating: 0x0b, count: 22)
+        #expect(Data(MessageKeyDerivation.hkdf(inputKeyMaterial: ikm, salt: Data(0x00...0x0c), info: Data(0xf0...0xf9), outputByteCount: 42)).hex
+            == "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865")
+        #expect(Data(MessageKeyDerivation.hkdf(inputKeyMaterial: ikm, salt: Data(), info: Data(), outputByteCount: 42)).hex
+            == "8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d9d201395faa4b61a96c8")
+        for count in [1, 31, 32, 33, 44, 64, 65, 200] {
+            let key = Data((0..<32).map { _ in UInt8.random(in: 0...255) })
+            let salt = Data((0..<count % 40).map { _ in UInt8.random(in: 0...255) })
+            let expected = HKDF<SHA256>.deriveKey(inputKeyMaterial: SymmetricKey(data: key), salt: salt, info: DoubleRatchet.messageInfo, outputByteCount: count)
+            #expect(Data(MessageKeyDerivation.hkdf(inputKeyMaterial: key, salt: salt, info: DoubleRatchet.messageInfo, outputByteCount: count))
+                == expected.withUnsafeBytes { Data($0) })
+        }
+        let key = Data((0..<32).map { _ in UInt8.random(in: 0...255) })
+        let (first, second) = MessageKeyDerivation.hmacPair(key: key, 0x02, 0x01)
+        #expect(first == Data(HMAC<SHA256>.authenticationCode(for: Data([0x02]), using: SymmetricKey(data: key))))
+        #expect(second == Data(HMAC<SHA256>.authenticationCode(for: Data([0x01]), using: SymmetricKey(data: key))))
     }
 
     @Test func x3dhKDF() {
@@ -197,6 +219,11 @@ struct Pair {
             #expect(try Padding.unpad(Padding.pad(data)) == data)
         }
         #expect(throws: E2EError.self) { try Padding.unpad(Data(count: 64)) }
+        #expect(throws: E2EError.self) { try Padding.unpad(Data([0x41, 0x81, 0, 0])) }
+        #expect(throws: E2EError.self) { try Padding.unpad(Data()) }
+        // A slice that does not start at index 0, as decryption hands it over.
+        let framed = Data([0xff, 0xff]) + Padding.pad(Data("hi".utf8))
+        #expect(try Padding.unpad(framed.dropFirst(2)) == Data("hi".utf8))
     }
 
     @Test func envelopesRejectDamage() throws {

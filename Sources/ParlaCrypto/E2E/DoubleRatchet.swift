@@ -151,6 +151,7 @@ public struct DoubleRatchet: Sendable, Equatable, Codable {
 
     static let rootInfo = Data("parla-ratchet-v1".utf8)
     static let messageInfo = Data("parla-message-keys-v1".utf8)
+    static let zeroSalt = Data(repeating: 0, count: 32)
 
     /// KDF_RK: HKDF-SHA256(salt = root key, input = DH output, info) → new root key, chain key.
     static func rootStep(_ rootKey: Data, _ dhOutput: Data) -> (rootKey: Data, chainKey: Data) {
@@ -161,9 +162,7 @@ public struct DoubleRatchet: Sendable, Equatable, Codable {
 
     /// KDF_CK: next chain key = HMAC(ck, 0x02), message key = HMAC(ck, 0x01).
     static func chainStep(_ chainKey: Data) -> (chainKey: Data, messageKey: Data) {
-        let key = SymmetricKey(data: chainKey)
-        let next = Data(HMAC<SHA256>.authenticationCode(for: Data([0x02]), using: key))
-        let message = Data(HMAC<SHA256>.authenticationCode(for: Data([0x01]), using: key))
+        let (next, message) = MessageKeyDerivation.hmacPair(key: chainKey, 0x02, 0x01)
         return (next, message)
     }
 
@@ -187,9 +186,7 @@ public struct DoubleRatchet: Sendable, Equatable, Codable {
     }
 
     static func aeadKeys(_ messageKey: Data) -> (SymmetricKey, ChaChaPoly.Nonce) {
-        let output = HKDF<SHA256>.deriveKey(inputKeyMaterial: SymmetricKey(data: messageKey), salt: Data(repeating: 0, count: 32),
-                                            info: messageInfo, outputByteCount: 44)
-        let bytes = output.withUnsafeBytes { Data($0) }
-        return (SymmetricKey(data: bytes.prefix(32)), try! ChaChaPoly.Nonce(data: bytes.suffix(12)))
+        let bytes = MessageKeyDerivation.hkdf(inputKeyMaterial: messageKey, salt: zeroSalt, info: messageInfo, outputByteCount: 44)
+        return (SymmetricKey(data: bytes[..<32]), try! ChaChaPoly.Nonce(data: bytes[32...]))
     }
 }

@@ -40,9 +40,12 @@ public enum Padding {
     }
 
     public static func unpad(_ data: Data) throws(E2EError) -> Data {
-        guard let marker = data.lastIndex(where: { $0 != 0 }), data[marker] == 0x80 else {
-            throw .malformedEnvelope("padding is damaged")
+        // Over the raw bytes: `Data`'s own index walk checked exclusive access for every byte.
+        let marker = data.withUnsafeBytes { bytes -> Int? in
+            guard let last = bytes.lastIndex(where: { $0 != 0 }), bytes[last] == 0x80 else { return nil }
+            return last
         }
-        return data[data.startIndex..<marker]
+        guard let marker else { throw .malformedEnvelope("padding is damaged") }
+        return data[data.startIndex..<(data.startIndex + marker)]
     }
 }
