@@ -22,6 +22,8 @@ import Testing
         try await bob.client.markRead(chat: "alice")
         #expect(try bob.store.chats().first?.unread == 0)
         try await eventually("read") { try alice.store.message(localID: record.localID)?.status == .read }
+        // The events reach the log after the store has changed, through the engine's event stream.
+        try await eventually("the read tick's event") { await alice.log.statuses(of: record.id).last == .read }
         #expect(await alice.log.statuses(of: record.id) == [.queued, .sent, .delivered, .read])
         await alice.shutdown()
         await bob.shutdown()
