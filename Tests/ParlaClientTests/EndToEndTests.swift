@@ -227,6 +227,26 @@ import Testing
         #expect(try handshake.bobStore.allMessages().map(\.text) == ["only once"])
     }
 
+    /// A batch is checked for stored messages once, and each chat row is written once: a
+    /// redelivered message and a copy repeated within the batch are neither decrypted again
+    /// nor counted, and the chat's unread count and time are those of the new messages.
+    @Test func aBatchStoresAndCountsEachNewMessageOnce() throws {
+        let handshake = try Handshake()
+        var (first, ratchet) = try handshake.firstMessage("one")
+        let start = Date(timeIntervalSince1970: 1_700_000_000)
+        func item(_ id: String, _ body: Data, _ seconds: Double) -> ClientStore.EncryptedIncoming {
+            .init(id: id, from: "alice", body: body, sentAt: start + seconds)
+        }
+        #expect(try handshake.bobStore.receiveEncrypted([item("m1", first, 0)], me: "bob", identity: handshake.bob).added.map(\.text) == ["one"])
+        let second = try SearchIndexTests.envelope(Data("two".utf8), &ratchet)
+        let third = try SearchIndexTests.envelope(Data("three".utf8), &ratchet)
+        let batch = try handshake.bobStore.receiveEncrypted([item("m1", first, 0), item("m3", third, 20), item("m2", second, 10), item("m3", third, 20)],
+                                                            me: "bob", identity: handshake.bob)
+        #expect(batch.added.map(\.text) == ["three", "two"])
+        #expect(try handshake.bobStore.allMessages().map(\.text) == ["one", "three", "two"])
+        #expect(try handshake.bobStore.chats() == [ChatSummary(name: "alice", unread: 3, lastActivity: start + 20, lastMessage: "two")])
+    }
+
     @Test func damagedReplayedAndReusedPrekeyMessagesAreShownWithTheirReason() throws {
         let handshake = try Handshake()
         var (envelope, ratchet) = try handshake.firstMessage("first")

@@ -219,6 +219,14 @@ extension ClientStore {
         var updated: [MessageRecord] = []
         /// Resend requests or resent copies were queued: the outbox needs a flush.
         var queuedControl = false
+        /// New unread messages per chat and the latest one's time: each chat row is written
+        /// once per batch, not once per message.
+        fileprivate(set) var chatActivity: [String: (unread: Int, latest: Date)] = [:]
+
+        fileprivate mutating func noteActivity(in chat: String, at date: Date) {
+            let previous = chatActivity[chat]
+            chatActivity[chat] = ((previous?.unread ?? 0) + 1, max(previous?.latest ?? date, date))
+        }
     }
 
     /// Decrypts and stores a batch in one transaction: ratchet states, consumed one-time
@@ -233,9 +241,10 @@ extension ClientStore {
             // Each sender's sessions are read once and written once per batch, not per message.
             var sessionCache: [String: SessionSet] = [:]
             var unreadable: [String: [String]] = [:]
+            var seen = try Self.alreadyStored(db, items)
             for item in items {
-                // Already stored (a redelivery after a crash before confirm): nothing to decrypt again.
-                if try Self.hasMessage(db, sender: item.from, id: item.id) { continue }
+                // Already stored (a redelivery after a crash before confirm), or twice in this batch: nothing to decrypt again.
+                guard seen.insert(MessageKey(sender: item.from, id: item.id)).inserted else { continue }
                 let content: MessageContent
                 do {
                     let (plaintext, notice) = try Self.decrypt(db, item, me: me, identity: identity, sessions: &sessionCache)
@@ -281,8 +290,31 @@ extension ClientStore {
                 batch.queuedControl = true
             }
             for (peer, set) in sessionCache { try Self.saveSessions(db, peer, set) }
+            for (chat, activity) in batch.chatActivity { try Self.touchChat(db, chat, at: activity.latest, unreadDelta: activity.unread) }
             return batch
         } }
+    }
+
+    struct MessageKey: Hashable {
+        var sender: String
+        var id: String
+    }
+
+    /// Which of a batch's messages are stored already: one query per sender (and per 500 ids),
+    /// where a query per message was a tenth of the work of storing one.
+    private static func alreadyStored(_ db: Database, _ items: [EncryptedIncoming]) throws -> Set<MessageKey> {
+        var stored: Set<MessageKey> = []
+        for (sender, senderItems) in Dictionary(grouping: items, by: \.from) {
+            for start in stride(from: 0, to: senderItems.count, by: 500) {
+                let ids = senderItems[start..<min(start + 500, senderItems.count)].map(\.id)
+                let placeholders = Array(repeating: "?", count: ids.count).joined(separator: ", ")
+                let statement = try db.makeStatement(sql: "SELECT id FROM messages WHERE sender = ? AND id IN (\(placeholders))")
+                for id in try String.fetchAll(statement, arguments: StatementArguments([sender] + ids)) {
+                    stored.insert(MessageKey(sender: sender, id: id))
+                }
+            }
+        }
+        return stored
     }
 
     private static func insertIncoming(_ db: Database, id: String, from: String, chat: String? = nil, me: String, text: String, at date: Date,
@@ -291,7 +323,7 @@ extension ClientStore {
         try db.cachedStatement(sql: "INSERT INTO messages (id, chat, sender, recipient, text, status, sentAt, undecryptable) VALUES (?, ?, ?, ?, ?, 'received', ?, ?)")
             .execute(arguments: [id, chat, from, chat.hasPrefix("#") ? chat : me, text, millis(date), undecryptable])
         let localID = db.lastInsertedRowID
-        try touchChat(db, chat, at: date, unreadDelta: 1)
+        batch.noteActivity(in: chat, at: date)
         batch.added.append(MessageRecord(localID: localID, id: id, chat: chat, from: from, to: chat.hasPrefix("#") ? chat : me, text: text,
                                          status: .received, failureReason: nil, sentAt: date))
     }

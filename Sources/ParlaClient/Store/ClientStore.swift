@@ -315,11 +315,6 @@ public final class ClientStore: Sendable {
         try Row.fetchOne(try db.cachedStatement(sql: "SELECT \(columns) FROM messages WHERE sender = ? AND id = ?"), arguments: [sender, id]).map(record)
     }
 
-    /// The duplicate check of every incoming message: no row to decode.
-    static func hasMessage(_ db: Database, sender: String, id: String) throws -> Bool {
-        try Row.fetchOne(try db.cachedStatement(sql: "SELECT 1 FROM messages WHERE sender = ? AND id = ?"), arguments: [sender, id]) != nil
-    }
-
     private static func message(_ db: Database, localID: Int64) throws -> MessageRecord? {
         try Row.fetchOne(db, sql: "SELECT \(columns) FROM messages WHERE localID = ?", arguments: [localID]).map(record)
     }
