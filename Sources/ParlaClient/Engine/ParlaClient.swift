@@ -372,18 +372,17 @@ public actor ParlaClient {
                 await link.send(ClientFrame.confirm(.init(ids: Array(confirm[chunk..<min(chunk + ProtocolLimits.maxIDsPerFrame, confirm.count)]))).encoded())
             }
         }
-        for (id, delivered) in acked {
-            inflight.remove(id)
+        if !acked.isEmpty {
+            for (id, _) in acked { inflight.remove(id) }
             do {
-                if let record = try store.acknowledged(id: id, me: profile.name, delivered: delivered) {
+                for record in try store.acknowledged(acked, me: profile.name) {
                     settled(record)
                     eventSink.yield(.messageUpdated(record))
                 }
             } catch {
-                logger.error("could not record ack", metadata: ["id": "\(id)", "error": "\(error)"])
+                // Still in the outbox: sent again on the next flush, and the relay answers a resend with the same ack.
+                logger.error("could not record acks", metadata: ["count": "\(acked.count)", "error": "\(error)"])
             }
-        }
-        if !acked.isEmpty {
             notifyOutboxWaiters()
             await flushOutbox()
         }

@@ -117,15 +117,22 @@ public final class ClientStore: Sendable {
         try pool.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM outbox WHERE kind IN ('message', 'group')") ?? 0 }
     }
 
-    /// The relay acknowledged an outbox item: it leaves the outbox; a message becomes `sent`.
-    /// `delivered`: the relay's `ack` said the recipient already has it (a live delivery).
-    func acknowledged(id: String, me: String, delivered: Bool = false) throws -> MessageRecord? {
+    /// The relay acknowledged outbox items: they leave the outbox; a message becomes `sent`, or
+    /// `delivered` when the relay's `ack` said the recipient already has it (a live delivery).
+    /// The acks that came in together share one transaction: one sync to disk, not one each.
+    /// Returns the messages whose tick changed.
+    func acknowledged(_ acks: [(id: String, delivered: Bool)], me: String) throws -> [MessageRecord] {
         try pool.write { db in
-            guard let kind = try String.fetchOne(db, sql: "DELETE FROM outbox WHERE id = ? RETURNING kind", arguments: [id]) else { return nil }
-            guard kind == OutboxItem.Kind.message.rawValue || kind == OutboxItem.Kind.group.rawValue else { return nil }
-            let status = delivered ? MessageStatus.delivered : .sent
-            try db.execute(sql: "UPDATE messages SET status = ? WHERE sender = ? AND id = ? AND status = 'queued'", arguments: [status.rawValue, me, id])
-            return try Self.message(db, sender: me, id: id)
+            var changed: [MessageRecord] = []
+            for (id, delivered) in acks {
+                guard let kind = try String.fetchOne(db.cachedStatement(sql: "DELETE FROM outbox WHERE id = ? RETURNING kind"), arguments: [id]),
+                      kind == OutboxItem.Kind.message.rawValue || kind == OutboxItem.Kind.group.rawValue else { continue }
+                let status = delivered ? MessageStatus.delivered : .sent
+                try db.cachedStatement(sql: "UPDATE messages SET status = ? WHERE sender = ? AND id = ? AND status = 'queued'")
+                    .execute(arguments: [status.rawValue, me, id])
+                if let record = try Self.message(db, sender: me, id: id) { changed.append(record) }
+            }
+            return changed
         }
     }
 
