@@ -162,8 +162,7 @@ public struct DoubleRatchet: Sendable, Equatable, Codable {
 
     /// KDF_CK: next chain key = HMAC(ck, 0x02), message key = HMAC(ck, 0x01).
     static func chainStep(_ chainKey: Data) -> (chainKey: Data, messageKey: Data) {
-        let (next, message) = MessageKeyDerivation.hmacPair(key: chainKey, 0x02, 0x01)
-        return (next, message)
+        MessageKeyDerivation.hmacPair(key: chainKey, 0x02, 0x01)
     }
 
     /// Message key → ChaCha20-Poly1305 key (32) and nonce (12) by HKDF; output is ciphertext || tag.
