@@ -130,15 +130,20 @@ extension Duration {
 }
 
 /// Connects `peers` with at most `concurrency` logins in flight; returns logins per second.
+/// With `closeEach`, each connection closes as soon as it is in, so at most `concurrency` are
+/// ever open (registering users without holding their connections).
 func connectAll(_ peers: [BenchPeer], url: String, as login: BenchPeer.Login, sourceAddresses: [String] = [], concurrency: Int = 64,
-                group: any EventLoopGroup) async throws -> Double {
+                closeEach: Bool = false, group: any EventLoopGroup) async throws -> Double {
     let started = ContinuousClock.now
     try await withThrowingTaskGroup(of: Void.self) { tasks in
         var next = 0
         func add() {
             let peer = peers[next]
             let source = sourceAddresses.isEmpty ? nil : sourceAddresses[next % sourceAddresses.count]
-            tasks.addTask { try await peer.connect(url: url, as: login, sourceAddress: source, group: group) }
+            tasks.addTask {
+                try await peer.connect(url: url, as: login, sourceAddress: source, group: group)
+                if closeEach { peer.close() }
+            }
             next += 1
         }
         while next < min(concurrency, peers.count) { add() }

@@ -9,6 +9,9 @@ public struct ConnectionsScenario: Sendable {
         public var held: Int
         public var registrationsPerSecond: Double
         public var loginsPerSecond: Double
+        /// Before the users were registered.
+        public var relayRssStartBytes: Int?
+        /// After they were registered, before the logins.
         public var relayRssBeforeBytes: Int?
         public var relayRssHeldBytes: Int?
         public var relayBytesPerConnection: Double?
@@ -43,9 +46,12 @@ public struct ConnectionsScenario: Sendable {
         let run = try await LoadRun.start(options)
         var peers = run.peers(options.clients)
         do {
+            let start = run.relay.sample()?.residentBytes
+            // Each registration's connection closes as soon as it is in: had they all stayed open,
+            // the heap would keep the memory they used, the held connections would reuse it, and
+            // the growth measured below would be a fraction of what a connection costs.
             let registrations = try await connectAll(peers, url: run.relay.url, as: .register, sourceAddresses: sourceAddresses,
-                                                     concurrency: 64, group: run.group)
-            for peer in peers { peer.close() }
+                                                     concurrency: 64, closeEach: true, group: run.group)
             try await Task.sleep(for: .seconds(1))
             let before = run.relay.sample()?.residentBytes
             peers = peers.map { BenchPeer(reconnecting: $0) }
@@ -58,7 +64,7 @@ public struct ConnectionsScenario: Sendable {
             let open = peers.filter { !$0.closed }.count
             await run.finish(peers)
             return Result(connections: peers.count, held: open, registrationsPerSecond: registrations, loginsPerSecond: logins,
-                          relayRssBeforeBytes: before, relayRssHeldBytes: held,
+                          relayRssStartBytes: start, relayRssBeforeBytes: before, relayRssHeldBytes: held,
                           relayBytesPerConnection: before.flatMap { b in held.map { Double($0 - b) / Double(max(1, open)) } },
                           sourceAddresses: sourceAddresses, cost: cost)
         } catch {
@@ -74,7 +80,7 @@ extension ConnectionsScenario.Result {
         return """
             connections: \(held) of \(connections) authenticated idle connections held\(sourceAddresses.isEmpty ? "" : " from \(sourceAddresses.count) source addresses")
               registrations \(Int(registrationsPerSecond))/s, logins \(Int(loginsPerSecond))/s
-              \(perConnection) (\((relayRssBeforeBytes ?? 0) / 1_048_576) → \((relayRssHeldBytes ?? 0) / 1_048_576) MiB)
+              \(perConnection) (\((relayRssBeforeBytes ?? 0) / 1_048_576) → \((relayRssHeldBytes ?? 0) / 1_048_576) MiB; \((relayRssStartBytes ?? 0) / 1_048_576) MiB before registering)
               logins: \(cost.line)
             """
     }
