@@ -162,6 +162,29 @@ import Testing
         #expect(try await client.closeCode() == Int(CloseCode.authTimeout))
     }
 
+    @Test func aClientThatLoggedInOutlivesTheAuthenticationDeadline() async throws {
+        let relay = try await TestRelay.start { $0.authTimeout = .milliseconds(300) }
+        defer { Task { await relay.stop() } }
+        let alice = try await TestUser.register("alice", on: relay)
+        let bob = try await TestUser.register("bob", on: relay)
+        let b = try await bob.connectIdle()
+        // Fails once, then logs in on the same connection before the deadline.
+        let a = try await RelayTestClient.connect(relay.url)
+        a.send(a.loginFrame(name: "alice", keys: IdentityKeys()))
+        _ = try await a.expectError(.badSignature)
+        guard case .challenge(let fresh) = try await a.next() else { Issue.record("no new challenge"); return }
+        a.send(AuthFrames.login(challenge: fresh, name: "alice", keys: alice.keys))
+        guard case .welcome = try await a.next() else { Issue.record("login failed"); return }
+        #expect(try await a.next() == .queueEmpty)
+        try await Task.sleep(for: .milliseconds(900))
+        a.send(id: "later", to: "bob", text: "still here")
+        try await a.expectAck("later")
+        guard case .message(let message) = try await b.next() else { Issue.record("no message"); return }
+        #expect(message.id == "later")
+        await a.close()
+        await b.close()
+    }
+
     @Test func anUnsupportedVersionIsRefused() async throws {
         let relay = try await TestRelay.start()
         defer { Task { await relay.stop() } }

@@ -84,8 +84,9 @@ public final class Relay: Service {
             .upgrade([:])
         } onUpgrade: { [self] inbound, outbound, context in
             context.requestContext.upgraded()
-            try await serveConnection(inbound: inbound, outbound: outbound, frames: ChannelFrameWriter(channel: context.requestContext.channel),
-                                      relayIdentity: relayIdentity, logger: context.logger)
+            let channel = context.requestContext.channel
+            try await serveConnection(inbound: inbound, outbound: outbound, frames: ChannelFrameWriter(channel: channel),
+                                      eventLoop: channel.eventLoop, relayIdentity: relayIdentity, logger: context.logger)
         }
 
         let wsConfig = WebSocketServerConfiguration(
@@ -123,7 +124,7 @@ public final class Relay: Service {
     }
 
     private func serveConnection(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, frames: ChannelFrameWriter,
-                                 relayIdentity: String, logger: Logger) async throws {
+                                 eventLoop: any EventLoop, relayIdentity: String, logger: Logger) async throws {
         let outgoing = BatchQueue<Outgoing>()
         let pendingAcks = BatchQueue<Session.PendingAck>()
         let deps = Session.Dependencies(store: store, registry: registry, metrics: metrics, configuration: configuration, logger: self.logger)
@@ -159,13 +160,14 @@ public final class Relay: Service {
                     for pending in batch { await session.finishAccept(pending) }
                 }
             }
-            let authTimeout = configuration.authTimeout
-            group.addTask {
-                try await Task.sleep(for: authTimeout)
-                await session.authDeadlinePassed()
+            // A timer on the event loop rather than a sleeping task: a task's memory would stay
+            // with every connection for the whole timeout, and nearly every client logs in long before.
+            let authDeadline = eventLoop.scheduleTask(in: TimeAmount(configuration.authTimeout)) {
+                Task { await session.authDeadlinePassed() }
             }
+            defer { authDeadline.cancel() }
 
-            await session.start()
+            await session.start(onAuthenticated: { authDeadline.cancel() })
             do {
                 for try await message in inbound.messages(maxSize: configuration.hardFrameLimit) {
                     switch message {

@@ -25,6 +25,7 @@ actor Session {
     private let output: BatchQueue<Outgoing>
     private let acks: BatchQueue<PendingAck>
     private(set) var isClosed = false
+    private var onAuthenticated: (@Sendable () -> Void)?
 
     // Delivery: items are sent in mailbox order, at most `deliveryWindow` unconfirmed.
     private var cursor: Int64 = 0
@@ -80,7 +81,10 @@ actor Session {
     var now: Int64 { deps.configuration.now() }
     var user: String? { machine.user }
 
-    func start() async {
+    /// `onAuthenticated` runs once, when the client has logged in or registered (it disarms the
+    /// connection's authentication deadline).
+    func start(onAuthenticated: @escaping @Sendable () -> Void = {}) async {
+        self.onAuthenticated = onAuthenticated
         await perform(machine.start(nonce: Self.newNonce(), now: now))
     }
 
@@ -142,7 +146,11 @@ actor Session {
             case .close(let code, let reason):
                 close(code: code, reason: reason)
             case .authenticate(let request):
-                await authenticate(request)
+                // In a task of its own: a task keeps the largest stack of async frames it ever
+                // had until it ends, and the connection's task lives as long as the connection.
+                // Logging in goes deepest (storage reads, presence), and every idle connection
+                // would carry that memory.
+                await Task { await self.authenticate(request) }.value
             case .accept(let send):
                 await accept(send)
             case .confirm(let ids):
@@ -214,6 +222,8 @@ actor Session {
         if case .failure = result { deps.metrics.authFailures.increment() }
         await perform(machine.authenticationFinished(result, nextNonce: Self.newNonce(), now: now))
         if case .success(let user) = result, !isClosed {
+            onAuthenticated?()
+            onAuthenticated = nil
             await cameOnline(user)
         }
     }
