@@ -138,38 +138,60 @@ actor Session {
 
     // MARK: - Actions
 
+    /// Kept small on purpose: its async frame is allocated in the connection's task, and a
+    /// task keeps the largest frames it ever had until the connection ends. Each kind of
+    /// action is handled in a function of its own, so only the frame of the one running is live.
     private func perform(_ actions: [SessionStateMachine.Action]) async {
-        for action in actions {
-            switch action {
-            case .send(let frame):
-                emit(frame)
-            case .close(let code, let reason):
-                close(code: code, reason: reason)
-            case .authenticate(let request):
-                // In a task of its own: a task keeps the largest stack of async frames it ever
-                // had until it ends, and the connection's task lives as long as the connection.
-                // Logging in goes deepest (storage reads, presence), and every idle connection
-                // would carry that memory.
+        for action in actions where !performAtOnce(action) {
+            if case .authenticate(let request) = action {
+                // In a task of its own: logging in goes deepest (storage reads, presence), and
+                // the connection's task would keep that memory for as long as the client stays.
                 await Task { await self.authenticate(request) }.value
-            case .accept(let send):
-                await accept(send)
-            case .confirm(let ids):
-                await confirm(ids)
-            case .read(let read):
-                await storeReadReceipt(read)
-            case .typing(let to):
-                await forwardTyping(to: to)
-            case .lookupKeys(let name, let bundle):
-                await lookupKeys(name, bundle: bundle)
-            case .storePrekeys(let prekeys):
-                await storePrekeys(prekeys)
-            case .groupChange(let change):
-                await applyGroupChange(change)
-            case .groupInfo(let group):
-                await sendGroupInfo(group)
-            case .groupSend(let send):
-                await acceptGroupSend(send)
+            } else {
+                await performAsync(action)
             }
+        }
+    }
+
+    /// The actions that need no waiting; false for the others.
+    @inline(never)
+    private func performAtOnce(_ action: SessionStateMachine.Action) -> Bool {
+        switch action {
+        case .send(let frame):
+            emit(frame)
+        case .close(let code, let reason):
+            close(code: code, reason: reason)
+        default:
+            return false
+        }
+        return true
+    }
+
+    @inline(never)
+    private func performAsync(_ action: SessionStateMachine.Action) async {
+        switch action {
+        case .send, .close:
+            _ = performAtOnce(action)
+        case .authenticate(let request):
+            await authenticate(request)
+        case .accept(let send):
+            await accept(send)
+        case .confirm(let ids):
+            await confirm(ids)
+        case .read(let read):
+            await storeReadReceipt(read)
+        case .typing(let to):
+            await forwardTyping(to: to)
+        case .lookupKeys(let name, let bundle):
+            await lookupKeys(name, bundle: bundle)
+        case .storePrekeys(let prekeys):
+            await storePrekeys(prekeys)
+        case .groupChange(let change):
+            await applyGroupChange(change)
+        case .groupInfo(let group):
+            await sendGroupInfo(group)
+        case .groupSend(let send):
+            await acceptGroupSend(send)
         }
     }
 
