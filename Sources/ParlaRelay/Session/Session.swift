@@ -328,18 +328,24 @@ actor Session {
         do {
             outcome = try await pending.outcome.value()
         } catch {
-            deps.logger.error("could not store message", metadata: ["error": "\(error)"])
-            emit(.error(FrameError(.storageUnavailable, "the relay could not store the message; send it again later", ref: pending.id)))
+            reportStoreFailure(error, of: pending)
             return
         }
+        // Awaited, so the recipient has been sent it before a later message may go live.
+        if answer(outcome, to: pending), pending.route == .stored, let recipient = deps.registry.session(for: pending.recipient) {
+            await recipient.mailboxChanged()
+        }
+    }
+
+    /// Tells the sender how its message went; true when it was stored. Out of line, so that
+    /// `finishAccept`'s async frame (allocated per message) does not hold every frame built here.
+    @inline(never)
+    private func answer(_ outcome: AcceptOutcome, to pending: PendingAck) -> Bool {
         switch outcome {
         case .stored:
             deps.metrics.messagesAccepted.increment()
             emit(.ack(id: pending.id))
-            // Awaited, so the recipient has been sent it before a later message may go live.
-            if pending.route == .stored, let recipient = deps.registry.session(for: pending.recipient) {
-                await recipient.mailboxChanged()
-            }
+            return true
         case .delivered(let at):
             if pending.route == .live { deps.metrics.messagesAccepted.increment() }
             emit(.ackDelivered(id: pending.id, at: at))
@@ -352,6 +358,13 @@ actor Session {
         case .idConflict:
             emit(.error(FrameError(.idConflict, "another message with this id is waiting for \(pending.recipient); use a fresh id", ref: pending.id)))
         }
+        return false
+    }
+
+    @inline(never)
+    private func reportStoreFailure(_ error: any Error, of pending: PendingAck) {
+        deps.logger.error("could not store message", metadata: ["error": "\(error)"])
+        emit(.error(FrameError(.storageUnavailable, "the relay could not store the message; send it again later", ref: pending.id)))
     }
 
     private func confirm(_ confirmed: [String]) async {
@@ -559,18 +572,7 @@ actor Session {
                     deps.logger.error("could not read mailbox", metadata: ["user": "\(user)", "error": "\(error)"])
                     return
                 }
-                for item in items where item.seq > cursor {
-                    cursor = item.seq
-                    // Confirmed already; its deletion has not committed yet.
-                    if settling.contains(item.id) { continue }
-                    // Sent live earlier and stored when its confirmation was late: already on its way.
-                    if let known = inflight[item.id] {
-                        if known == 0 { inflight[item.id] = item.seq }
-                        continue
-                    }
-                    inflight[item.id] = item.seq
-                    emit(Self.frame(for: item))
-                }
+                send(items)
                 if items.count < room {
                     backlogDrained = !pumpAgain && spillsPending == 0
                     if !sentQueueEmpty {
@@ -583,6 +585,24 @@ actor Session {
         } while pumpAgain && !isClosed
         pumping = false
         sendQueuedLive()
+    }
+
+    /// Sends a page read from the mailbox. Out of line, so that `pump`'s async frame does not
+    /// hold the frames built here.
+    @inline(never)
+    private func send(_ items: [MailboxItem]) {
+        for item in items where item.seq > cursor {
+            cursor = item.seq
+            // Confirmed already; its deletion has not committed yet.
+            if settling.contains(item.id) { continue }
+            // Sent live earlier and stored when its confirmation was late: already on its way.
+            if let known = inflight[item.id] {
+                if known == 0 { inflight[item.id] = item.seq }
+                continue
+            }
+            inflight[item.id] = item.seq
+            emit(Self.frame(for: item))
+        }
     }
 
     static func frame(for item: MailboxItem) -> RelayFrame {
