@@ -47,9 +47,7 @@ struct Online: AsyncParsableCommand {
     func run() async throws {
         var result = try await OnlineScenario(options: common.load, rate: rate).run()
         if !noBaseline {
-            let bare = try await OnlineScenario(options: common.load, rate: rate, bare: true).run()
-            result.bareDeliveredPerSecond = bare.deliveredPerSecond
-            result.shareOfBare = result.deliveredPerSecond / bare.deliveredPerSecond
+            result.compare(withBare: try await OnlineScenario(options: common.load, rate: rate, bare: true).run())
         }
         try report(result, json: common.json) { result.summary }
     }

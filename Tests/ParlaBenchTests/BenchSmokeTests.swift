@@ -29,6 +29,12 @@ import Testing
 
         let bare = try await OnlineScenario(options: small(), bare: true).run()
         #expect(bare.delivered == 600 && bare.duplicates == 0, "\(bare.summary)")
+        var compared = result
+        compared.compare(withBare: bare)
+        #expect(compared.shareOfBare == result.deliveredPerSecond / bare.deliveredPerSecond)
+        #expect(compared.bareP99Ms == bare.p99Ms && compared.bareP50Ms == bare.p50Ms && compared.bareP999Ms == bare.p999Ms)
+        #expect(compared.summary.contains("Parla reaches") && compared.summary.contains("its latency p50"), "\(compared.summary)")
+        #expect(!result.summary.contains("bare WebSocket relay"), "no baseline line without a baseline run")
     }
 
     @Test func offlineStoresThenDrainsEverythingOnce() async throws {

@@ -24,6 +24,11 @@ public struct OnlineScenario: Sendable {
         /// The same load through the bare WebSocket relay, and this run as a share of it.
         public var bareDeliveredPerSecond: Double?
         public var shareOfBare: Double?
+        /// The bare relay's send → delivery latency under the same load: the floor this stack
+        /// and machine put under a relay's latency, as `bareDeliveredPerSecond` is for throughput.
+        public var bareP50Ms: Double?
+        public var bareP99Ms: Double?
+        public var bareP999Ms: Double?
     }
 
     public var options: LoadOptions
@@ -92,6 +97,17 @@ extension OnlineScenario.Result {
 
     private var bareLine: String {
         guard let bare = bareDeliveredPerSecond, let share = shareOfBare else { return "" }
-        return "\n  baseline, bare WebSocket relay (no storage, no logic): \(Int(bare)) msg/s; Parla reaches \(Int(share * 100))% of it"
+        let latency = [bareP50Ms, bareP99Ms, bareP999Ms].allSatisfy { $0 != nil }
+            ? "; its latency p50 \(format(bareP50Ms!)) ms, p99 \(format(bareP99Ms!)) ms, p99.9 \(format(bareP999Ms!)) ms" : ""
+        return "\n  baseline, bare WebSocket relay (no storage, no logic): \(Int(bare)) msg/s; Parla reaches \(Int(share * 100))% of it\(latency)"
+    }
+
+    /// Records the bare relay's run of the same load as this run's baseline.
+    public mutating func compare(withBare bare: OnlineScenario.Result) {
+        bareDeliveredPerSecond = bare.deliveredPerSecond
+        shareOfBare = deliveredPerSecond / bare.deliveredPerSecond
+        bareP50Ms = bare.p50Ms
+        bareP99Ms = bare.p99Ms
+        bareP999Ms = bare.p999Ms
     }
 }
