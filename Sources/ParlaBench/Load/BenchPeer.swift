@@ -53,7 +53,31 @@ public final class BenchPeer: @unchecked Sendable {
         let eventLoop = group.next()
         let welcomed = eventLoop.makePromise(of: Void.self)
         let state = LoginState()
-        let connection = try await LoadConnection.open(url: url, sourceAddress: sourceAddress, group: eventLoop, onText: { [weak self] buffer in
+        let connection: LoadConnection
+        do {
+            connection = try await open(url: url, as: login, sourceAddress: sourceAddress, on: eventLoop, state: state, welcomed: welcomed)
+        } catch {
+            // Failed before the handlers could complete it; an abandoned promise is a crash in debug builds.
+            welcomed.fail(error)
+            throw error
+        }
+        eventLoop.execute {
+            state.connection = connection
+            if let auth = state.pendingAuth { connection.send(auth) }
+            if login == .bare { connection.send(BareRelay.hello(name: self.name)) }
+        }
+        self.connection = connection
+        do {
+            try await welcomed.futureResult.get()
+        } catch {
+            connection.close()
+            throw error
+        }
+    }
+
+    private func open(url: String, as login: Login, sourceAddress: String?, on eventLoop: any EventLoop, state: LoginState,
+                      welcomed: EventLoopPromise<Void>) async throws -> LoadConnection {
+        try await LoadConnection.open(url: url, sourceAddress: sourceAddress, group: eventLoop, onText: { [weak self] buffer in
             guard let self else { return }
             if state.loggedIn {
                 self.onFrame(FrameScan.type(of: buffer) ?? "", buffer)
@@ -86,18 +110,6 @@ public final class BenchPeer: @unchecked Sendable {
             self?.closed = true
             welcomed.fail(LoadConnection.Failure.closed)
         })
-        eventLoop.execute {
-            state.connection = connection
-            if let auth = state.pendingAuth { connection.send(auth) }
-            if login == .bare { connection.send(BareRelay.hello(name: self.name)) }
-        }
-        self.connection = connection
-        do {
-            try await welcomed.futureResult.get()
-        } catch {
-            connection.close()
-            throw error
-        }
     }
 
     public func send(_ texts: [String]) { connection?.send(texts) }
