@@ -84,9 +84,8 @@ public final class Relay: Service {
             .upgrade([:])
         } onUpgrade: { [self] inbound, outbound, context in
             context.requestContext.upgraded()
-            let channel = context.requestContext.channel
-            try await serveConnection(inbound: inbound, outbound: outbound, frames: ChannelFrameWriter(channel: channel),
-                                      eventLoop: channel.eventLoop, relayIdentity: relayIdentity, logger: context.logger)
+            try await serveConnection(inbound: inbound, outbound: outbound, frames: ChannelFrameWriter(channel: context.requestContext.channel),
+                                      relayIdentity: relayIdentity, logger: context.logger)
         }
 
         let wsConfig = WebSocketServerConfiguration(
@@ -124,7 +123,7 @@ public final class Relay: Service {
     }
 
     private func serveConnection(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, frames: ChannelFrameWriter,
-                                 eventLoop: any EventLoop, relayIdentity: String, logger: Logger) async throws {
+                                 relayIdentity: String, logger: Logger) async throws {
         let outgoing = BatchQueue<Outgoing>()
         let pendingAcks = BatchQueue<Session.PendingAck>()
         let deps = Session.Dependencies(store: store, registry: registry, metrics: metrics, configuration: configuration, logger: self.logger)
@@ -162,7 +161,7 @@ public final class Relay: Service {
             }
             // A timer on the event loop rather than a sleeping task: a task's memory would stay
             // with every connection for the whole timeout, and nearly every client logs in long before.
-            let authDeadline = eventLoop.scheduleTask(in: TimeAmount(configuration.authTimeout)) {
+            let authDeadline = frames.channel.eventLoop.scheduleTask(in: TimeAmount(configuration.authTimeout)) {
                 Task { await session.authDeadlinePassed() }
             }
             defer { authDeadline.cancel() }

@@ -143,13 +143,7 @@ actor Session {
     /// action is handled in a function of its own, so only the frame of the one running is live.
     private func perform(_ actions: [SessionStateMachine.Action]) async {
         for action in actions where !performAtOnce(action) {
-            if case .authenticate(let request) = action {
-                // In a task of its own: logging in goes deepest (storage reads, presence), and
-                // the connection's task would keep that memory for as long as the client stays.
-                await Task { await self.authenticate(request) }.value
-            } else {
-                await performAsync(action)
-            }
+            await performAsync(action)
         }
     }
 
@@ -173,7 +167,9 @@ actor Session {
         case .send, .close:
             _ = performAtOnce(action)
         case .authenticate(let request):
-            await authenticate(request)
+            // In a task of its own: logging in goes deepest (storage reads, presence), and
+            // the connection's task would keep that memory for as long as the client stays.
+            await Task { await self.authenticate(request) }.value
         case .accept(let send):
             await accept(send)
         case .confirm(let ids):
