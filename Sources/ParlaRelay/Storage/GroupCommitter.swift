@@ -29,7 +29,8 @@ final class GroupCommitter: Sendable {
 
     /// Queues `work` now (fixing its place in the commit order) and returns a ticket
     /// to await its committed result. Only jobs submitted `usingDeferred` may leave writes
-    /// in `deferred`; before any other job runs they are written out.
+    /// in `deferred` that SQL reads back (the mailbox counters); before any other job runs
+    /// they are written out.
     func submit<T: Sendable>(usingDeferred: Bool = false, _ work: @escaping @Sendable (Database) throws -> T) -> CommitTicket<T> {
         let job = Job(work: work, usesDeferred: usingDeferred)
         let startDrain = state.withLock { state -> Bool in
@@ -110,14 +111,31 @@ final class GroupCommitter: Sendable {
 /// A job threw during an unguarded run: the batch is retried with savepoints.
 private struct JobFailure: Error {}
 
-/// Writes that jobs of one transaction accumulate in memory (per-mailbox counters, say) and
-/// write once: a batch of a thousand messages to a hundred mailboxes updates a hundred rows.
-/// Used only on the writer's queue.
+/// What jobs of one transaction accumulate in memory and settle once: per-mailbox counters
+/// written once per commit (a batch of a thousand messages to a hundred mailboxes updates a
+/// hundred rows), or the idempotency keys the transaction will hold. Used only on the writer's queue.
 protocol DeferredWrites: Sendable {
-    /// Writes what was accumulated and forgets it.
+    /// Writes (or settles) what was accumulated and forgets it.
     func flush(_ db: Database) throws
     /// Forgets what was accumulated: the transaction or savepoint that held it was undone.
     func discard()
+}
+
+/// Several kinds of deferred writes behind one: flushed in order, all discarded together.
+struct DeferredWriteGroup: DeferredWrites {
+    let parts: [any DeferredWrites]
+
+    init(_ parts: [any DeferredWrites]) {
+        self.parts = parts
+    }
+
+    func flush(_ db: Database) throws {
+        for part in parts { try part.flush(db) }
+    }
+
+    func discard() {
+        for part in parts { part.discard() }
+    }
 }
 
 protocol CommitJob: Sendable {

@@ -7,15 +7,7 @@ import Synchronization
 /// 7 MB when full) and lost on restart; past that, the recipient's client drops the copy
 /// by (sender, id), as the protocol requires.
 final class RecentlyDelivered: Sendable {
-    /// The first 16 bytes of an accepted key (already a hash).
-    private struct Key: Hashable {
-        var high: UInt64
-        var low: UInt64
-
-        init(_ key: Data) {
-            (high, low) = key.withUnsafeBytes { ($0.loadUnaligned(fromByteOffset: 0, as: UInt64.self), $0.loadUnaligned(fromByteOffset: 8, as: UInt64.self)) }
-        }
-    }
+    private typealias Key = AcceptedKey
 
     private struct State {
         var keys: [Key: Int64] = [:]

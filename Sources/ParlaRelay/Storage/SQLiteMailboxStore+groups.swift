@@ -37,13 +37,13 @@ extension SQLiteMailboxStore {
     public func applyGroupChange(_ change: GroupChange, now: Int64, expiresAt: Int64, maxMembers: Int) async throws -> GroupChangeOutcome {
         let key = Self.acceptedKey(sender: change.actor, id: change.id)
         acceptedKeys.insert(key)
-        return try await committer.perform { db in
-            if try Self.wasAccepted(db, key) {
+        return try await committer.perform { [acceptedLog] db in
+            if try acceptedLog.contains(key, db) {
                 return .duplicate
             }
             let outcome = try Self.apply(db, change, now: now, expiresAt: expiresAt, maxMembers: maxMembers)
             if case .applied = outcome {
-                try Self.recordAccepted(db, key, until: expiresAt)
+                try acceptedLog.record(key, until: expiresAt, db)
             }
             return outcome
         }
@@ -134,6 +134,7 @@ extension SQLiteMailboxStore {
                                 quota: MailboxQuota) async throws -> GroupSendOutcome {
         let key = Self.acceptedKey(sender: sender, id: id)
         acceptedKeys.insert(key)
+        mergeAcceptedLogIfFull(now: now)
         do {
             return try await storeGroupSend(key: key, id: id, sender: sender, name: name, copies: copies, now: now, expiresAt: expiresAt, quota: quota)
         } catch let refusal as GroupSendRefusal {
@@ -148,8 +149,8 @@ extension SQLiteMailboxStore {
 
     private func storeGroupSend(key: Data, id: String, sender: String, name: String, copies: [(to: String, body: Data)], now: Int64, expiresAt: Int64,
                                 quota: MailboxQuota) async throws -> GroupSendOutcome {
-        try await committer.perform { db in
-            if try Self.wasAccepted(db, key) {
+        try await committer.perform { [acceptedLog] db in
+            if try acceptedLog.contains(key, db) {
                 return .duplicate
             }
             guard let group = try Self.group(db, name) else { return .refused(FrameError(.unknownGroup, "no group named #\(name)", ref: id)) }
@@ -172,7 +173,7 @@ extension SQLiteMailboxStore {
                 try db.cachedStatement(sql: "UPDATE users SET pendingMessages = pendingMessages + 1, pendingBytes = pendingBytes + ? WHERE name = ?")
                     .execute(arguments: [copy.body.count, copy.to])
             }
-            try Self.recordAccepted(db, key, until: expiresAt)
+            try acceptedLog.record(key, until: expiresAt, db)
             return .stored(recipients: recipients)
         }
     }

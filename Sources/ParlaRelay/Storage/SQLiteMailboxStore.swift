@@ -16,6 +16,8 @@ public final class SQLiteMailboxStore: MailboxStore {
     private let knownPeers = KnownPeers()
     /// Every idempotency key taken, approximately: lets the live route skip a database read.
     let acceptedKeys = AcceptedKeyFilter()
+    /// The exact keys of stored requests not yet merged into `accepted`.
+    let acceptedLog: AcceptedKeyLog
     /// The exact keys of recent live deliveries, which the `accepted` table never holds.
     private let deliveredLive = RecentlyDelivered()
     /// Recipients' counters, written once per commit instead of once per stored message.
@@ -23,8 +25,11 @@ public final class SQLiteMailboxStore: MailboxStore {
     /// Signing keys already read or registered: a login needs no database read for them.
     let signingKeys = SigningKeys()
 
-    /// Opens (creating if needed) the store in `directory/relay.sqlite`.
-    public init(directory: String) throws {
+    /// Opens (creating if needed) the store in `directory/relay.sqlite`. Up to `acceptedKeysInMemory`
+    /// idempotency keys of stored requests (about 32 bytes each) are kept in memory before they are
+    /// merged into the database's key-ordered table.
+    public init(directory: String, acceptedKeysInMemory: Int = 65_536) throws {
+        self.acceptedLog = AcceptedKeyLog(mergeThreshold: acceptedKeysInMemory)
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         self.path = (directory as NSString).appendingPathComponent("relay.sqlite")
         var config = Configuration()
@@ -39,10 +44,11 @@ public final class SQLiteMailboxStore: MailboxStore {
         }
         self.pool = try DatabasePool(path: path, configuration: config)
         try Self.migrator.migrate(pool)
-        self.committer = GroupCommitter(writer: pool, deferred: counters)
+        self.committer = GroupCommitter(writer: pool, deferred: DeferredWriteGroup([counters, acceptedLog]))
         try pool.read { db in
-            let keys = try Data.fetchCursor(db, sql: "SELECT key FROM accepted")
+            let keys = try Data.fetchCursor(db, sql: "SELECT key FROM accepted UNION ALL SELECT key FROM accepted_log")
             while let key = try keys.next() { acceptedKeys.insert(key) }
+            try acceptedLog.load(db)
         }
     }
 
@@ -100,6 +106,7 @@ public final class SQLiteMailboxStore: MailboxStore {
         }
         registerGroupMigration(&migrator)
         registerMailboxByRecipientMigration(&migrator)
+        AcceptedKeyLog.registerMigration(&migrator)
         return migrator
     }
 
@@ -202,11 +209,12 @@ public final class SQLiteMailboxStore: MailboxStore {
         acceptedKeys.insert(key)
         let pair = Self.pairKey(sender, recipient)
         let peersKnown = knownPeers.contains(pair)
-        let ticket = committer.submit(usingDeferred: true) { [counters] db -> AcceptOutcome in
+        mergeAcceptedLogIfFull(now: now)
+        let ticket = committer.submit(usingDeferred: true) { [counters, acceptedLog] db -> AcceptOutcome in
             guard let mailbox = try counters.counters(of: recipient, in: db) else {
                 return .unknownRecipient
             }
-            if maybeTaken, try Self.wasAccepted(db, key) {
+            if maybeTaken, try acceptedLog.contains(key, db) {
                 return .duplicate
             }
             if mailbox.pendingMessages >= quota.maxMessages || Int(mailbox.pendingBytes) + body.count > quota.maxBytes {
@@ -219,7 +227,7 @@ public final class SQLiteMailboxStore: MailboxStore {
                                      acceptedAt: now, expiresAt: expiresAt) else {
                 return .idConflict
             }
-            try Self.recordAccepted(db, key, until: expiresAt)
+            try acceptedLog.record(key, until: expiresAt, db)
             counters.stored(for: recipient, seq: seq, bytes: body.count, expiresAt: expiresAt)
             if !peersKnown {
                 try db.cachedStatement(sql: "INSERT OR IGNORE INTO peers (user, peer) VALUES (?, ?), (?, ?)").execute(arguments: [sender, recipient, recipient, sender])
@@ -266,15 +274,16 @@ public final class SQLiteMailboxStore: MailboxStore {
     public func acceptReadReceipt(id: String, from reader: String, to sender: String, messageIds: [String], now: Int64, expiresAt: Int64) async throws -> AcceptOutcome {
         let key = Self.acceptedKey(sender: reader, id: id)
         acceptedKeys.insert(key)
-        return try await committer.perform { db in
+        mergeAcceptedLogIfFull(now: now)
+        return try await committer.perform { [acceptedLog] db in
             guard try Bool.fetchOne(try db.cachedStatement(sql: "SELECT 1 FROM users WHERE name = ?"), arguments: [sender]) == true else {
                 return .unknownRecipient
             }
-            if try Self.wasAccepted(db, key) {
+            if try acceptedLog.contains(key, db) {
                 return .duplicate
             }
             try Self.insertReceipt(db, to: sender, from: reader, kind: .read, messageIds: messageIds, now: now, expiresAt: expiresAt)
-            try Self.recordAccepted(db, key, until: expiresAt)
+            try acceptedLog.record(key, until: expiresAt, db)
             return .stored
         }
     }
@@ -349,7 +358,7 @@ public final class SQLiteMailboxStore: MailboxStore {
     }
 
     public func expire(now: Int64, receiptExpiresAt: Int64) async throws -> ExpiryOutcome {
-        try await committer.perform { db in
+        try await committer.perform { [acceptedLog] db in
             // `nextExpiry` is the earliest expiry ever stored in the mailbox since its last sweep (a
             // delivery does not raise it), so only these mailboxes can hold something past its time.
             let due = try Row.fetchAll(try db.cachedStatement(sql: "SELECT name, box FROM users WHERE nextExpiry <= ?"), arguments: [now])
@@ -379,7 +388,8 @@ public final class SQLiteMailboxStore: MailboxStore {
                     try Self.insertReceipt(db, to: sender, from: recipient, kind: .expired, messageIds: ids, now: now, expiresAt: receiptExpiresAt)
                 }
             }
-            try db.cachedStatement(sql: "DELETE FROM accepted WHERE expiresAt <= ?").execute(arguments: [now])
+            try AcceptedKeyLog.expireMerged(db, now: now)
+            try acceptedLog.merge(db, now: now)
             return ExpiryOutcome(expiredMessages: expired, notified: Array(expiredBySenderAndRecipient.keys).sorted())
         }
     }
@@ -453,15 +463,11 @@ public final class SQLiteMailboxStore: MailboxStore {
     /// One key per conversation, whichever side sends.
     static func pairKey(_ a: String, _ b: String) -> String { a < b ? a + "\u{0}" + b : b + "\u{0}" + a }
 
-    /// A request (message, receipt or group change) already taken under this key: acknowledge again, do nothing.
-    static func wasAccepted(_ db: Database, _ key: Data) throws -> Bool {
-        let lookup = try HotStatement(db, "SELECT 1 FROM accepted WHERE key = ?").bind(.blob(key))
-        defer { lookup.finish() }
-        return try lookup.step()
-    }
-
-    static func recordAccepted(_ db: Database, _ key: Data, until expiresAt: Int64) throws {
-        try HotStatement(db, "INSERT INTO accepted (key, expiresAt) VALUES (?, ?)").bind(.blob(key), .int(expiresAt)).execute()
+    /// Queues a merge of the accepted-key log once it has outgrown its threshold; the merge
+    /// runs in the commit order like any job, so no request waits for it.
+    func mergeAcceptedLogIfFull(now: Int64) {
+        guard acceptedLog.claimMerge() else { return }
+        _ = committer.submit { [acceptedLog] db in try acceptedLog.merge(db, now: now) }
     }
 
     /// Idempotency key: a hash, so the relay keeps no readable sender/id list after delivery.
