@@ -21,7 +21,7 @@ import Testing
         let pool = try DatabasePool(path: directory + "/test.sqlite")
         var migrator = DatabaseMigrator()
         migrator.registerMigration("accepted") { db in
-            try db.execute(sql: "CREATE TABLE accepted (key BLOB PRIMARY KEY, expiresAt INTEGER NOT NULL) WITHOUT ROWID; CREATE INDEX accepted_by_expiry ON accepted(expiresAt)")
+            try db.execute(sql: "CREATE TABLE accepted (key BLOB PRIMARY KEY, expiresAt INTEGER NOT NULL) WITHOUT ROWID")
         }
         AcceptedKeyLog.registerMigration(&migrator)
         try migrator.migrate(pool)

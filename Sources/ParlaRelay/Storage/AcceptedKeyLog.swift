@@ -40,26 +40,13 @@ final class AcceptedKeyLog: DeferredWrites, Sendable {
         self.mergeThreshold = mergeThreshold
     }
 
-    /// `accepted` keeps its expiry index, but on the expiry's ~70-minute bucket: the keys of one merge
-    /// share a bucket or two, so the index, like the table, takes them in key order. An index on the
-    /// exact expiry would take each at a random place again.
+    /// `accepted` keeps its index on the exact expiry: one merge's keys expire after everything
+    /// merged before them (one TTL per kind of request), so they land in fresh pages at the end
+    /// of that index, whatever their order by key.
     static func registerMigration(_ migrator: inout DatabaseMigrator) {
         migrator.registerMigration("v5-accepted-log") { db in
-            try db.execute(sql: """
-                CREATE TABLE accepted_log (seq INTEGER PRIMARY KEY, key BLOB NOT NULL, expiresAt INTEGER NOT NULL);
-                DROP INDEX accepted_by_expiry;
-                CREATE INDEX accepted_by_expiry_bucket ON accepted(expiresAt >> \(expiryBucketShift));
-                """)
+            try db.execute(sql: "CREATE TABLE accepted_log (seq INTEGER PRIMARY KEY, key BLOB NOT NULL, expiresAt INTEGER NOT NULL)")
         }
-    }
-
-    /// Expiry buckets of 2^22 ms (about 70 minutes).
-    static let expiryBucketShift = 22
-
-    /// Deletes the merged keys that expired by `now`, through the bucket index.
-    static func expireMerged(_ db: Database, now: Int64) throws {
-        try db.cachedStatement(sql: "DELETE FROM accepted WHERE expiresAt >> \(expiryBucketShift) <= ?1 >> \(expiryBucketShift) AND expiresAt <= ?1")
-            .execute(arguments: [now])
     }
 
     /// Reads the log's keys at startup, before any job runs.

@@ -388,7 +388,7 @@ public final class SQLiteMailboxStore: MailboxStore {
                     try Self.insertReceipt(db, to: sender, from: recipient, kind: .expired, messageIds: ids, now: now, expiresAt: receiptExpiresAt)
                 }
             }
-            try AcceptedKeyLog.expireMerged(db, now: now)
+            try db.cachedStatement(sql: "DELETE FROM accepted WHERE expiresAt <= ?").execute(arguments: [now])
             try acceptedLog.merge(db, now: now)
             return ExpiryOutcome(expiredMessages: expired, notified: Array(expiredBySenderAndRecipient.keys).sorted())
         }
