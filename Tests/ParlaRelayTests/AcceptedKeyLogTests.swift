@@ -39,6 +39,16 @@ import Testing
         try await committer.submit { db in try log.contains(key, db) }.value()
     }
 
+    /// Keys outlive the relay process (in both tables), so their bytes are fixed: SHA-256 of
+    /// sender, a zero byte and id, cut to 16 bytes.
+    @Test func theKeyOfASenderAndIdNeverChanges() {
+        func hex(_ data: Data) -> String { data.map { String(format: "%02x", $0) }.joined() }
+        #expect(hex(SQLiteMailboxStore.acceptedKey(sender: "alice", id: "m1")) == "03a883131efe522ea18d0faa8880e374")
+        #expect(hex(SQLiteMailboxStore.acceptedKey(sender: "", id: "")) == "6e340b9cffb37a989ca544e6bb780a2c")
+        #expect(hex(SQLiteMailboxStore.acceptedKey(sender: "zoë", id: "日本-🙂")) == "88f9b937e641664a2539ae436e6330b3")
+        #expect(SQLiteMailboxStore.acceptedKey(sender: "ab", id: "c") != SQLiteMailboxStore.acceptedKey(sender: "a", id: "bc"))
+    }
+
     @Test func keysAreFoundInTheirTransactionAfterItCommitsAndAfterAMerge() async throws {
         let directory = try makeDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }

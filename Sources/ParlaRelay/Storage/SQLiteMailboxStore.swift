@@ -471,8 +471,16 @@ public final class SQLiteMailboxStore: MailboxStore {
     }
 
     /// Idempotency key: a hash, so the relay keeps no readable sender/id list after delivery.
+    /// The first 16 bytes of SHA-256 over `sender`, a zero byte and `id` (UTF-8); keys are kept
+    /// across restarts, so these bytes must never change. Hashed in place: computed for every message.
     public static func acceptedKey(sender: String, id: String) -> Data {
-        Data(SHA256.hash(data: Data((sender + "\u{0}" + id).utf8)).prefix(16))
+        var hasher = SHA256()
+        var sender = sender
+        var id = id
+        sender.withUTF8 { hasher.update(bufferPointer: UnsafeRawBufferPointer($0)) }
+        withUnsafeBytes(of: UInt8(0)) { hasher.update(bufferPointer: $0) }
+        id.withUTF8 { hasher.update(bufferPointer: UnsafeRawBufferPointer($0)) }
+        return hasher.finalize().withUnsafeBytes { Data($0.prefix(16)) }
     }
 }
 
