@@ -193,8 +193,27 @@ public enum RelayFrame: Sendable, Equatable {
                 text.append(#","type":"message"}"#)
             }
         case .receipt(let r) where Self.isPlain(r.id) && Self.isPlain(r.from) && r.messageIds.allSatisfy(Self.isPlain):
-            let ids = r.messageIds.map { #""\#($0)""# }.joined(separator: ",")
-            return #"{"at":\#(r.at),"from":"\#(r.from)","id":"\#(r.id)","kind":"\#(r.kind.rawValue)","messageIds":[\#(ids)],"type":"receipt"}"#
+            // One per confirmation batch, listing up to 256 ids: written in place like `message`.
+            let idBytes = r.messageIds.reduce(0) { $0 + $1.utf8.count + 3 }
+            let capacity = 80 + r.from.utf8.count + r.id.utf8.count + r.kind.rawValue.utf8.count + idBytes + FrameTextWriter.decimalCapacity
+            return FrameTextWriter.text(capacity: capacity) { text in
+                text.append(#"{"at":"#)
+                text.append(decimal: r.at)
+                text.append(#","from":""#)
+                text.append(r.from)
+                text.append(#"","id":""#)
+                text.append(r.id)
+                text.append(#"","kind":""#)
+                text.append(r.kind.rawValue)
+                text.append(#"","messageIds":["#)
+                for (index, messageID) in r.messageIds.enumerated() {
+                    if index > 0 { text.append(#","#) }
+                    text.append(#"""#)
+                    text.append(messageID)
+                    text.append(#"""#)
+                }
+                text.append(#"],"type":"receipt"}"#)
+            }
         default:
             return encodeFrame(self)
         }

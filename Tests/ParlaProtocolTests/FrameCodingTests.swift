@@ -49,6 +49,9 @@ import Testing
             .receipt(.init(id: "r-5b1c", kind: .delivered, from: "bob", messageIds: ["m-1", "a1:2:3", "x/y"], at: 1_795_000_000_500)),
             .receipt(.init(id: "r-2", kind: .read, from: "carol", messageIds: [], at: 0)),
             .receipt(.init(id: "r-3", kind: .expired, from: "dave", messageIds: ["one \"quoted\""], at: -1)),
+            .receipt(.init(id: "r-\(UInt64.max)", kind: .delivered, from: "a-rather-long-user-name",
+                           messageIds: (0..<256).map { "\($0):" + String(repeating: "x", count: $0 % 40) }, at: Int64.min)),
+            .receipt(.init(id: "r-4", kind: .read, from: "e", messageIds: ["only"], at: Int64.max)),
         ]
         for frame in frames {
             #expect(frame.encoded() == frame.encodedByEncoder())

@@ -612,8 +612,22 @@ actor Session {
             return .groupEvent(event.frame(id: item.id, group: item.group ?? "", actor: item.sender, at: item.acceptedAt))
         case .delivered, .read, .expired:
             let kind: RelayFrame.ReceiptKind = item.kind == .delivered ? .delivered : item.kind == .read ? .read : .expired
-            let ids = item.body.split(separator: UInt8(ascii: "\n")).map { String(decoding: $0, as: UTF8.self) }
-            return .receipt(.init(id: item.id, kind: kind, from: item.sender, messageIds: ids, at: item.acceptedAt))
+            return .receipt(.init(id: item.id, kind: kind, from: item.sender, messageIds: Self.lines(of: item.body), at: item.acceptedAt))
+        }
+    }
+
+    /// A stored receipt's ids, one per line, read in place (`Data.split` made a `Data` per id first).
+    static func lines(of body: Data) -> [String] {
+        body.withUnsafeBytes { raw in
+            let bytes = raw.bindMemory(to: UInt8.self)
+            var lines: [String] = []
+            var start = 0
+            for index in bytes.indices where bytes[index] == UInt8(ascii: "\n") {
+                if index > start { lines.append(String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)) }
+                start = index + 1
+            }
+            if bytes.count > start { lines.append(String(decoding: UnsafeBufferPointer(rebasing: bytes[start...]), as: UTF8.self)) }
+            return lines
         }
     }
 
