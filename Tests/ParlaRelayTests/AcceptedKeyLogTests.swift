@@ -11,13 +11,24 @@ import Testing
     private struct Refused: Error {}
     private let later: Int64 = 1_000_000
 
+    /// A database with the two key tables, a log and a group commit writing through it.
+    private struct Fixture {
+        let directory: String
+        let pool: DatabasePool
+        let log: AcceptedKeyLog
+        let committer: GroupCommitter
+
+        func remove() { try? FileManager.default.removeItem(atPath: directory) }
+    }
+
     private func makeDirectory() throws -> String {
         let directory = NSTemporaryDirectory() + "parla-accepted-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         return directory
     }
 
-    private func makePool(_ directory: String) throws -> DatabasePool {
+    private func makeFixture(mergeThreshold: Int = 65_536) throws -> Fixture {
+        let directory = try makeDirectory()
         let pool = try DatabasePool(path: directory + "/test.sqlite")
         var migrator = DatabaseMigrator()
         migrator.registerMigration("accepted") { db in
@@ -25,7 +36,8 @@ import Testing
         }
         AcceptedKeyLog.registerMigration(&migrator)
         try migrator.migrate(pool)
-        return pool
+        let log = AcceptedKeyLog(mergeThreshold: mergeThreshold)
+        return Fixture(directory: directory, pool: pool, log: log, committer: GroupCommitter(writer: pool, deferred: log))
     }
 
     private func key(_ n: Int) -> Data { SQLiteMailboxStore.acceptedKey(sender: "alice", id: "m\(n)") }
@@ -50,11 +62,9 @@ import Testing
     }
 
     @Test func keysAreFoundInTheirTransactionAfterItCommitsAndAfterAMerge() async throws {
-        let directory = try makeDirectory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let pool = try makePool(directory)
-        let log = AcceptedKeyLog(mergeThreshold: 10)
-        let committer = GroupCommitter(writer: pool, deferred: log)
+        let fixture = try makeFixture(mergeThreshold: 10)
+        defer { fixture.remove() }
+        let (pool, log, committer) = (fixture.pool, fixture.log, fixture.committer)
         // Each job finds the key of the job before it, committed or still in the same transaction.
         let tickets = (0..<30).map { n in
             committer.submit(usingDeferred: true) { db -> Bool in
@@ -83,11 +93,9 @@ import Testing
     }
 
     @Test func aJobThatFailsLeavesNoKeyBehindAndTheKeyCanBeTakenAgain() async throws {
-        let directory = try makeDirectory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let pool = try makePool(directory)
-        let log = AcceptedKeyLog()
-        let committer = GroupCommitter(writer: pool, deferred: log)
+        let fixture = try makeFixture()
+        defer { fixture.remove() }
+        let (pool, log, committer) = (fixture.pool, fixture.log, fixture.committer)
         // Submitted together so they share a batch: job 20 records its key, then throws.
         let tickets = (0..<50).map { n in
             committer.submit(usingDeferred: true) { db -> Bool in
@@ -114,11 +122,9 @@ import Testing
     }
 
     @Test func aMergeThatIsUndoneKeepsEveryKeyInTheLog() async throws {
-        let directory = try makeDirectory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let pool = try makePool(directory)
-        let log = AcceptedKeyLog(mergeThreshold: 5)
-        let committer = GroupCommitter(writer: pool, deferred: log)
+        let fixture = try makeFixture(mergeThreshold: 5)
+        defer { fixture.remove() }
+        let (pool, log, committer) = (fixture.pool, fixture.log, fixture.committer)
         for n in 0..<5 {
             try await committer.submit(usingDeferred: true) { db in try log.record(key(n), until: later, db) }.value()
         }
@@ -137,11 +143,9 @@ import Testing
     }
 
     @Test func aMergeLeavesExpiredKeysOut() async throws {
-        let directory = try makeDirectory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let pool = try makePool(directory)
-        let log = AcceptedKeyLog()
-        let committer = GroupCommitter(writer: pool, deferred: log)
+        let fixture = try makeFixture()
+        defer { fixture.remove() }
+        let (pool, log, committer) = (fixture.pool, fixture.log, fixture.committer)
         try await committer.submit(usingDeferred: true) { db in
             try log.record(key(1), until: 100, db)
             try log.record(key(2), until: 1_000, db)
