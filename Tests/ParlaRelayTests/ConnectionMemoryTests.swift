@@ -3,22 +3,21 @@ import Foundation
 import ParlaRelayTesting
 import Testing
 
-/// A closed connection leaves nothing behind: hummingbird's WebSocket handler box and the
-/// request context refer to each other, and without `WebSocketSlot` every connection's context
-/// (and, through it, its channel) stayed alive for the life of the process.
+/// A closed connection leaves nothing behind: its `WebSocketConnection` (and, through it, the
+/// channel) goes once the session loop ends, whether the client or the relay hung up.
 @Suite struct ConnectionMemoryTests {
-    @Test func closedConnectionsReleaseTheirRequestContexts() async throws {
+    @Test func closedConnectionsAreReleased() async throws {
         let relay = try await TestRelay.start()
         defer { Task { await relay.stop() } }
         let alice = try await TestUser.register("alice", on: relay)
-        let before = WebSocketSlot.alive.load(ordering: .relaxed)
+        let before = WebSocketConnection.alive.load(ordering: .relaxed)
         let connections = 40
         for _ in 0..<connections {
             let client = try await alice.connectIdle()
             await client.close()
         }
-        // With the cycle, all forty would stay; other suites running at the same time may hold a few.
-        let released = try await waitUntil(timeout: .seconds(10)) { WebSocketSlot.alive.load(ordering: .relaxed) <= before + 5 }
-        #expect(released, "\(WebSocketSlot.alive.load(ordering: .relaxed) - before) of \(connections) closed connections still hold their context")
+        // Other suites running at the same time may hold a few.
+        let released = try await waitUntil(timeout: .seconds(10)) { WebSocketConnection.alive.load(ordering: .relaxed) <= before + 5 }
+        #expect(released, "\(WebSocketConnection.alive.load(ordering: .relaxed) - before) of \(connections) closed connections are still held")
     }
 }

@@ -1,81 +1,14 @@
-import Hummingbird
-import HummingbirdWebSocket
 import NIOCore
 import NIOWebSocket
-import Synchronization
-
-/// The request context of the relay's routes: hummingbird's WebSocket context plus the
-/// connection's channel, which `ChannelFrameWriter` writes to.
-///
-/// hummingbird keeps a route's WebSocket handler in a box that the context points to, and
-/// stores a copy of the context in that box: a reference cycle that kept every upgraded
-/// connection's context alive after it closed (about 1 KiB per connection ever made, measured;
-/// with the channel in the context it would be the whole channel). The context reaches the
-/// box through a `WebSocketSlot`, emptied once the connection is upgraded, or when it closes
-/// if it never was.
-struct RelayRequestContext: RequestContext, WebSocketRequestContext {
-    var coreContext: CoreRequestContextStorage
-    let channel: any Channel
-    private let slot: WebSocketSlot
-
-    var webSocket: WebSocketHandlerReference<Self> { slot.reference }
-
-    init(source: ApplicationRequestContextSource) {
-        coreContext = .init(source: source)
-        channel = source.channel
-        slot = WebSocketSlot(channel: source.channel)
-    }
-
-    /// Breaks the cycle; hummingbird has read the handler by the time the connection runs.
-    func upgraded() {
-        slot.empty()
-    }
-}
-
-/// Holds the handler box for `RelayRequestContext` until the upgrade, then lets it go.
-final class WebSocketSlot: Sendable {
-    private struct State {
-        var box: WebSocketHandlerReference<RelayRequestContext>? = .init()
-        var watchingClose = false
-    }
-
-    private let state = Mutex(State())
-    private let channel: any Channel
-    /// Slots alive: a test checks closed connections let theirs go.
-    static let alive = Atomic<Int>(0)
-
-    init(channel: any Channel) {
-        self.channel = channel
-        Self.alive.add(1, ordering: .relaxed)
-    }
-
-    deinit { Self.alive.subtract(1, ordering: .relaxed) }
-
-    /// Only WebSocket routes ask for it; the first time, the slot starts watching for the
-    /// connection's close (plain HTTP requests on a kept-alive connection add nothing).
-    var reference: WebSocketHandlerReference<RelayRequestContext> {
-        let (reference, watch) = state.withLock { state in
-            let watch = !state.watchingClose && state.box != nil
-            state.watchingClose = true
-            return (state.box ?? .init(), watch)
-        }
-        if watch { channel.closeFuture.whenComplete { _ in self.empty() } }
-        return reference
-    }
-
-    func empty() {
-        state.withLock { $0.box = nil }
-    }
-}
 
 /// Writes a session's text frames straight into its channel's pipeline, a batch per event-loop
-/// task and one flush per batch. hummingbird's writer takes each frame through an async
+/// task and one flush per batch. hummingbird's writer took each frame through an async
 /// writer and a hop to the event loop of its own; for a relay whose every message is a few
 /// small frames that machinery cost more than the frames. The frames are encoded here, header
 /// and text in one buffer (a server's frames are not masked), and enter the pipeline at the
 /// `FlushCoalescingHandler`, below NIO's frame encoder, which would write each header as a
-/// buffer of its own. Control frames (close, pings) stay with hummingbird's handler and reach
-/// the socket through the same handler, in the order they were written.
+/// buffer of its own. Control frames (close, pings) are written by `WebSocketConnectionHandler`
+/// and reach the socket through the same handler, in the order they were written.
 struct ChannelFrameWriter: Sendable {
     let channel: any Channel
 

@@ -2,7 +2,6 @@ import Foundation
 import Hummingbird
 import HummingbirdCore
 import HummingbirdTLS
-import HummingbirdWebSocket
 import Logging
 import NIOCore
 import NIOSSL
@@ -68,7 +67,7 @@ public final class Relay: Service {
     }
 
     private func makeApplication(relayIdentity: String) throws -> some Service {
-        let router = Router(context: RelayRequestContext.self)
+        let router = Router(context: BasicRequestContext.self)
         router.get("/healthz") { _, _ in "ok\n" }
         router.get("/metrics") { [self] _, _ -> Response in
             if let stats = try? await store.stats() {
@@ -80,34 +79,26 @@ public final class Relay: Service {
                 headers: [.contentType: "text/plain; version=0.0.4"],
                 body: .init(byteBuffer: ByteBuffer(string: metrics.render())))
         }
-        router.ws(RouterPath(stringLiteral: ProtocolVersion.path)) { _, _ in
-            .upgrade([:])
-        } onUpgrade: { [self] inbound, outbound, context in
-            context.requestContext.upgraded()
-            try await serveConnection(inbound: inbound, outbound: outbound, frames: ChannelFrameWriter(channel: context.requestContext.channel),
-                                      relayIdentity: relayIdentity, logger: context.logger)
-        }
 
-        let wsConfig = WebSocketServerConfiguration(
+        let channelConfiguration = RelayChildChannel.Configuration(
+            path: ProtocolVersion.path,
             maxFrameSize: configuration.hardFrameLimit,
-            autoPing: .enabled(timePeriod: configuration.pingInterval),
+            pingInterval: TimeAmount(configuration.pingInterval),
             closeTimeout: .seconds(5),
-            validateUTF8: true)
+            readPauseBytes: 1 << 20)
         var tls: TLSConfiguration?
         if let certPath = configuration.tlsCertificatePath, let keyPath = configuration.tlsKeyPath {
             let certificates = try NIOSSLCertificate.fromPEMFile(certPath).map { NIOSSLCertificateSource.certificate($0) }
             let key = try NIOSSLPrivateKey(file: keyPath, format: .pem)
             tls = TLSConfiguration.makeServerConfiguration(certificateChain: certificates, privateKey: .privateKey(key))
         }
-        // hummingbird's own builder, plus one handler that coalesces the WebSocket writer's per-frame flushes.
-        let webSocketResponder = router.buildResponder()
+        let serve: @Sendable (WebSocketConnection, Logger) async -> Void = { [self] connection, logger in
+            await serveConnection(connection, relayIdentity: relayIdentity, logger: logger)
+        }
         let server = HTTPServerBuilder { [tls] responder -> any ServerChildChannel in
-            let http = FlushCoalescingChannel(base: HTTP1WebSocketUpgradeChannel(
-                responder: responder,
-                webSocketResponder: webSocketResponder,
-                configuration: .init(http1: .init(additionalChannelHandlers: [], idleTimeout: nil), ws: wsConfig)))
-            guard let tls else { return http }
-            return try TLSChannel(http, tlsConfiguration: tls)
+            let relayChannel = FlushCoalescingChannel(base: RelayChildChannel(responder: responder, configuration: channelConfiguration, serve: serve))
+            guard let tls else { return relayChannel }
+            return try TLSChannel(relayChannel, tlsConfiguration: tls)
         }
         let port = self.port
         var appLogger = logger
@@ -122,20 +113,23 @@ public final class Relay: Service {
             logger: appLogger)
     }
 
-    private func serveConnection(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, frames: ChannelFrameWriter,
-                                 relayIdentity: String, logger: Logger) async throws {
+    /// One upgraded connection, for its whole life: the session reads messages here, in this
+    /// task; its frames are written by a writer task, its acknowledgements released in order
+    /// by another.
+    private func serveConnection(_ connection: WebSocketConnection, relayIdentity: String, logger: Logger) async {
+        let frames = ChannelFrameWriter(channel: connection.channel)
         let outgoing = BatchQueue<Outgoing>()
         let pendingAcks = BatchQueue<Session.PendingAck>()
         let deps = Session.Dependencies(store: store, registry: registry, metrics: metrics, configuration: configuration, logger: self.logger)
         let session = Session(deps: deps, relayIdentity: relayIdentity, output: outgoing, acks: pendingAcks)
         guard registry.register(session) else {
-            try await outbound.close(.goingAway, reason: "relay is shutting down")
+            connection.close(code: 1001, reason: "relay is shutting down")
             return
         }
         metrics.connections.increment()
         defer { metrics.connections.decrement() }
 
-        try await withThrowingTaskGroup(of: Void.self) { group in
+        await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 var texts: [String] = []
                 while let batch = await outgoing.next() {
@@ -144,13 +138,13 @@ public final class Relay: Service {
                         case .text(let text):
                             texts.append(text)
                         case .close(let code, let reason):
-                            // Everything before the close leaves first: the close goes through hummingbird's writer, behind these.
-                            if let pending = frames.write(texts) { try await pending.get() }
-                            try await outbound.close(WebSocketErrorCode(codeNumber: Int(code)), reason: reason)
+                            // Everything before the close leaves first: the close frame is written behind these.
+                            if let pending = frames.write(texts) { try? await pending.get() }
+                            connection.close(code: code, reason: reason)
                             return
                         }
                     }
-                    if let pending = frames.write(texts) { try await pending.get() }
+                    if let pending = frames.write(texts) { try? await pending.get() }
                     texts.removeAll(keepingCapacity: true)
                 }
             }
@@ -161,14 +155,14 @@ public final class Relay: Service {
             }
             // A timer on the event loop rather than a sleeping task: a task's memory would stay
             // with every connection for the whole timeout, and nearly every client logs in long before.
-            let authDeadline = frames.channel.eventLoop.scheduleTask(in: TimeAmount(configuration.authTimeout)) {
+            let authDeadline = connection.channel.eventLoop.scheduleTask(in: TimeAmount(configuration.authTimeout)) {
                 Task { await session.authDeadlinePassed() }
             }
             defer { authDeadline.cancel() }
 
             await session.start(onAuthenticated: { authDeadline.cancel() })
-            do {
-                for try await message in inbound.messages(maxSize: configuration.hardFrameLimit) {
+            while let messages = await connection.messages() {
+                for message in messages {
                     switch message {
                     case .text(let text):
                         await session.receive(text: text, byteCount: text.utf8.count)
@@ -176,9 +170,9 @@ public final class Relay: Service {
                         await session.receiveBinary()
                     }
                 }
-            } catch {
-                logger.debug("connection ended with error", metadata: ["error": "\(error)"])
+                connection.consumed(messages)
             }
+            logger.trace("connection closed")
             await session.disconnected()
             group.cancelAll()
         }
