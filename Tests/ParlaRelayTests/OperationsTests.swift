@@ -16,6 +16,24 @@ import Testing
         return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
     }
 
+    /// Only the protocol's path upgrades; elsewhere a WebSocket handshake is refused, and plain
+    /// HTTP on the protocol's path is not a page.
+    @Test func aWebSocketUpgradeAnywhereButTheProtocolPathIsRefused() async throws {
+        let relay = try await TestRelay.start()
+        defer { Task { await relay.stop() } }
+        var request = URLRequest(url: URL(string: relay.httpBase + "/v2")!)
+        for (name, value) in [("Connection", "Upgrade"), ("Upgrade", "websocket"), ("Sec-WebSocket-Version", "13"),
+                              ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")] {
+            request.setValue(value, forHTTPHeaderField: name)
+        }
+        let (_, response) = try await URLSession.shared.data(for: request)
+        #expect((response as? HTTPURLResponse)?.statusCode == 400)
+        let (status, _) = try await get(relay.httpBase + "/v1")
+        #expect(status == 404)
+        let (health, body) = try await get(relay.httpBase + "/healthz")
+        #expect(health == 200 && body == "ok\n")
+    }
+
     @Test func healthAndMetrics() async throws {
         let relay = try await TestRelay.start()
         defer { Task { await relay.stop() } }
