@@ -176,6 +176,9 @@ public final class Relay: Service {
             await session.disconnected()
             group.cancelAll()
         }
+        // The loop also ends when the server cancels this task (a shutdown that ran out of
+        // time): the socket must not outlive it.
+        connection.channel.close(promise: nil)
     }
 }
 
