@@ -21,6 +21,8 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
         var closeTimeout: TimeAmount
         /// Read from a socket no further while this much is waiting for its session.
         var readPauseBytes: Int
+        /// The first read buffer of a connection (NIO's default is 2 KiB).
+        var initialReadBufferBytes = 512
     }
 
     enum UpgradeResult: Sendable {
@@ -42,6 +44,10 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
             let configuration = self.configuration
+            // The channel keeps its last read buffer for the next read: NIO's first size (2 KiB)
+            // stayed with every idle connection. Busy ones grow it after the first full read.
+            try channel.syncOptions?.setOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(
+                minimum: 64, initial: configuration.initialReadBufferBytes, maximum: 65_536))
             let upgradeAttempted = NIOLoopBoundBox(false, eventLoop: channel.eventLoop)
             let upgrader = NIOTypedWebSocketServerUpgrader<UpgradeResult>(
                 maxFrameSize: configuration.maxFrameSize,
