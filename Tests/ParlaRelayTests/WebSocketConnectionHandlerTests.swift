@@ -21,6 +21,16 @@ import Testing
         WebSocketFrame(fin: true, opcode: .text, data: channel.allocator.buffer(string: string))
     }
 
+    /// A connected channel with the handler on it (pings off unless given).
+    private func connected(pingInterval: TimeAmount? = nil) async throws -> (EmbeddedChannel, WebSocketConnection) {
+        let channel = EmbeddedChannel()
+        let connection = WebSocketConnection(channel: channel, readPauseBytes: 1 << 20)
+        try channel.pipeline.syncOperations.addHandler(
+            WebSocketConnectionHandler(connection: connection, maxMessageSize: 100, pingInterval: pingInterval, closeTimeout: .seconds(5)))
+        try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).get()
+        return (channel, connection)
+    }
+
     @Test func readingPausesWhileTooMuchWaitsForTheSession() async throws {
         let channel = EmbeddedChannel()
         let counter = ReadCounter()
@@ -47,11 +57,7 @@ import Testing
     }
 
     @Test func theRelaysCloseIsAFrameAndTheInboundEndsWithTheChannel() async throws {
-        let channel = EmbeddedChannel()
-        let connection = WebSocketConnection(channel: channel, readPauseBytes: 1 << 20)
-        try channel.pipeline.syncOperations.addHandler(
-            WebSocketConnectionHandler(connection: connection, maxMessageSize: 100, pingInterval: nil, closeTimeout: .seconds(5)))
-        try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).get()
+        let (channel, connection) = try await connected()
 
         connection.close(code: 4002, reason: "logged in from another client")
         channel.embeddedEventLoop.run()
@@ -71,11 +77,7 @@ import Testing
     }
 
     @Test func aClientThatNeverAnswersTheCloseIsHungUpOnAfterTheTimeout() async throws {
-        let channel = EmbeddedChannel()
-        let connection = WebSocketConnection(channel: channel, readPauseBytes: 1 << 20)
-        try channel.pipeline.syncOperations.addHandler(
-            WebSocketConnectionHandler(connection: connection, maxMessageSize: 100, pingInterval: nil, closeTimeout: .seconds(5)))
-        try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).get()
+        let (channel, connection) = try await connected()
 
         connection.close(code: 1001, reason: "relay is shutting down")
         channel.embeddedEventLoop.advanceTime(by: .seconds(4))
@@ -85,11 +87,7 @@ import Testing
     }
 
     @Test func anIdleClientIsPingedAndDroppedWhenItStopsAnswering() async throws {
-        let channel = EmbeddedChannel()
-        let connection = WebSocketConnection(channel: channel, readPauseBytes: 1 << 20)
-        try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).get()
-        try channel.pipeline.syncOperations.addHandler(
-            WebSocketConnectionHandler(connection: connection, maxMessageSize: 100, pingInterval: .seconds(30), closeTimeout: .seconds(5)))
+        let (channel, _) = try await connected(pingInterval: .seconds(30))
 
         channel.embeddedEventLoop.advanceTime(by: .seconds(30))
         let ping = try #require(try channel.readOutbound(as: WebSocketFrame.self))

@@ -69,32 +69,31 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler, RemovableChannelHa
         promise?.succeed(())
     }
 
-    private func perform(_ actions: [WebSocketStateMachine.Action], context: ChannelHandlerContext) {
-        for action in actions {
-            switch action {
-            case .deliver(let message):
-                connection.enqueue(message)
-            case .write(let frame):
-                context.writeAndFlush(wrapOutboundOut(frame), promise: nil)
-            case .sendClose(let code, let reason, let then):
-                var data = context.channel.allocator.buffer(capacity: 2 + (reason?.utf8.count ?? 0))
-                data.write(webSocketErrorCode: code)
-                if let reason { data.writeString(reason) }
-                let written = context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: data)))
-                switch then {
-                case .hangUp:
-                    let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
-                    written.whenComplete { _ in loopBound.value.close(promise: nil) }
-                case .awaitPeer:
-                    let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-                    closeTimer = context.eventLoop.scheduleTask(in: closeTimeout) {
-                        let (handler, context) = loopBound.value
-                        handler.perform(handler.machine.closeTimerFired(), context: context)
-                    }
-                }
+    private func perform(_ action: WebSocketStateMachine.Action?, context: ChannelHandlerContext) {
+        guard let action else { return }
+        switch action {
+        case .deliver(let message):
+            connection.enqueue(message)
+        case .write(let frame):
+            context.writeAndFlush(wrapOutboundOut(frame), promise: nil)
+        case .sendClose(let code, let reason, let then):
+            var data = context.channel.allocator.buffer(capacity: 2 + (reason?.utf8.count ?? 0))
+            data.write(webSocketErrorCode: code)
+            if let reason { data.writeString(reason) }
+            let written = context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: data)))
+            switch then {
             case .hangUp:
-                context.close(promise: nil)
+                let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
+                written.whenComplete { _ in loopBound.value.close(promise: nil) }
+            case .awaitPeer:
+                let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+                closeTimer = context.eventLoop.scheduleTask(in: closeTimeout) {
+                    let (handler, context) = loopBound.value
+                    handler.perform(handler.machine.closeTimerFired(), context: context)
+                }
             }
+        case .hangUp:
+            context.close(promise: nil)
         }
     }
 

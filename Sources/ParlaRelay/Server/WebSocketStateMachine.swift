@@ -3,7 +3,8 @@ import NIOWebSocket
 
 /// The server side of one WebSocket connection after the upgrade (RFC 6455): reassembles
 /// messages, answers pings, pings an idle peer, and runs the closing handshake. No I/O: each
-/// event returns what the connection handler must do, so every rule is tested without sockets.
+/// event returns what the connection handler must do (at most one thing, so no array is
+/// allocated per frame), and every rule is tested without sockets.
 ///
 /// It replaces hummingbird's WebSocket handler for the relay's connections, which ran a task
 /// group, a ping task and an async inbound stream per connection: most of an idle
@@ -59,14 +60,14 @@ struct WebSocketStateMachine {
         return false
     }
 
-    mutating func received(_ frame: WebSocketFrame) -> [Action] {
-        guard !isClosedForInput else {
+    mutating func received(_ frame: WebSocketFrame) -> Action? {
+        guard isOpen else {
             // While closing only the peer's close matters; data is dropped (RFC 6455 §5.5.1).
             if frame.opcode == .connectionClose, case .closing = state {
                 state = .closed
-                return [.hangUp]
+                return .hangUp
             }
-            return []
+            return nil
         }
         // No extension is ever negotiated, so the reserved bits must be clear (§5.2).
         guard frame.rsv1 == false, frame.rsv2 == false, frame.rsv3 == false else { return fail(.protocolError) }
@@ -74,21 +75,22 @@ struct WebSocketStateMachine {
         case .text, .binary:
             guard case .none = fragments else { return fail(.protocolError) }
             if frame.opcode == .text {
-                return frame.fin ? completeText(frame.unmaskedData) : start(.text(frame.unmaskedData))
+                let data = frame.unmaskedData
+                return frame.fin ? completeText(data) : start(.text(data), size: data.readableBytes)
             }
-            return frame.fin ? [.deliver(.binary)] : start(.binary(frame.length))
+            return frame.fin ? .deliver(.binary) : start(.binary(frame.length), size: frame.length)
         case .continuation:
             return continued(frame)
         case .ping:
             guard frame.fin else { return fail(.protocolError) }
-            return [.write(WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData))]
+            return .write(WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData))
         case .pong:
             guard frame.fin else { return fail(.protocolError) }
             var data = frame.unmaskedData
             if let expected = outstandingPing, data.readableBytes == 8, data.readInteger(as: UInt64.self) == expected {
                 outstandingPing = nil
             }
-            return []
+            return nil
         case .connectionClose:
             return peerClosed(frame)
         default:
@@ -97,55 +99,44 @@ struct WebSocketStateMachine {
     }
 
     /// The ping period passed: ping, or give up on a peer that did not answer the last one.
-    mutating func pingTimerFired(allocator: ByteBufferAllocator) -> [Action] {
-        guard isOpen else { return [] }
+    mutating func pingTimerFired(allocator: ByteBufferAllocator) -> Action? {
+        guard isOpen else { return nil }
         if outstandingPing != nil {
             state = .closed
-            return [.sendClose(code: .goingAway, reason: "ping timeout", then: .hangUp)]
+            return .sendClose(code: .goingAway, reason: "ping timeout", then: .hangUp)
         }
         pingsSent &+= 1
         outstandingPing = pingsSent
         var payload = allocator.buffer(capacity: 8)
         payload.writeInteger(pingsSent)
-        return [.write(WebSocketFrame(fin: true, opcode: .ping, data: payload))]
+        return .write(WebSocketFrame(fin: true, opcode: .ping, data: payload))
     }
 
     /// The relay closes the connection (a replaced login, shutdown, a protocol error).
-    mutating func close(code: WebSocketErrorCode, reason: String?) -> [Action] {
-        guard isOpen else { return [] }
+    mutating func close(code: WebSocketErrorCode, reason: String?) -> Action? {
+        guard isOpen else { return nil }
         state = .closing
-        return [.sendClose(code: code, reason: reason, then: .awaitPeer)]
+        return .sendClose(code: code, reason: reason, then: .awaitPeer)
     }
 
     /// The peer did not answer our close in time.
-    mutating func closeTimerFired() -> [Action] {
-        guard case .closing = state else { return [] }
+    mutating func closeTimerFired() -> Action? {
+        guard case .closing = state else { return nil }
         state = .closed
-        return [.hangUp]
+        return .hangUp
     }
 
     mutating func channelClosed() {
         state = .closed
     }
 
-    private var isClosedForInput: Bool {
-        if case .open = state { return false }
-        return true
-    }
-
-    private mutating func start(_ first: Fragments) -> [Action] {
-        let size: Int
-        switch first {
-        case .text(let buffer): size = buffer.readableBytes
-        case .binary(let count): size = count
-        case .none: size = 0
-        }
+    private mutating func start(_ first: Fragments, size: Int) -> Action? {
         guard size <= maxMessageSize else { return fail(.messageTooLarge) }
         fragments = first
-        return []
+        return nil
     }
 
-    private mutating func continued(_ frame: WebSocketFrame) -> [Action] {
+    private mutating func continued(_ frame: WebSocketFrame) -> Action? {
         switch fragments {
         case .none:
             return fail(.protocolError)
@@ -156,28 +147,28 @@ struct WebSocketStateMachine {
             buffer.writeBuffer(&data)
             if frame.fin { return completeText(buffer) }
             fragments = .text(buffer)
-            return []
+            return nil
         case .binary(let count):
             guard count + frame.length <= maxMessageSize else { return fail(.messageTooLarge) }
             if frame.fin {
                 fragments = .none
-                return [.deliver(.binary)]
+                return .deliver(.binary)
             }
             fragments = .binary(count + frame.length)
-            return []
+            return nil
         }
     }
 
-    private mutating func completeText(_ buffer: ByteBuffer) -> [Action] {
+    private mutating func completeText(_ buffer: ByteBuffer) -> Action? {
         fragments = .none
         let text = buffer.withUnsafeReadableBytes { String(validating: $0, as: UTF8.self) }
         guard let text else { return fail(.dataInconsistentWithMessage) }
-        return [.deliver(.text(text))]
+        return .deliver(.text(text))
     }
 
     /// The peer's close: answered with its code (a code it may not send, or a malformed
     /// frame, with 1002), then the server hangs up (§7.1.1: the server closes the TCP connection).
-    private mutating func peerClosed(_ frame: WebSocketFrame) -> [Action] {
+    private mutating func peerClosed(_ frame: WebSocketFrame) -> Action? {
         state = .closed
         var data = frame.unmaskedData
         let code: WebSocketErrorCode
@@ -191,7 +182,7 @@ struct WebSocketStateMachine {
             let reasonIsText = data.withUnsafeReadableBytes { String(validating: $0, as: UTF8.self) } != nil
             code = frame.fin && reasonIsText && Self.isAllowedFromPeer(number) ? WebSocketErrorCode(codeNumber: number) : .protocolError
         }
-        return [.sendClose(code: code, reason: nil, then: .hangUp)]
+        return .sendClose(code: code, reason: nil, then: .hangUp)
     }
 
     /// Close codes an endpoint may put on the wire (§7.4): 1004-1006 and 1015 are reserved.
@@ -203,9 +194,9 @@ struct WebSocketStateMachine {
         }
     }
 
-    private mutating func fail(_ code: WebSocketErrorCode) -> [Action] {
+    private mutating func fail(_ code: WebSocketErrorCode) -> Action? {
         state = .closed
         fragments = .none
-        return [.sendClose(code: code, reason: nil, then: .hangUp)]
+        return .sendClose(code: code, reason: nil, then: .hangUp)
     }
 }
