@@ -251,6 +251,30 @@ import Testing
         await c.close()
     }
 
+    /// Two users online who never talked: the first message makes them peers, and each
+    /// hears at once that the other is online (not only after the next login).
+    @Test func aFirstMessageIntroducesBothUsersPresence() async throws {
+        let relay = try await TestRelay.start()
+        defer { Task { await relay.stop() } }
+        let alice = try await TestUser.register("alice", on: relay)
+        let bob = try await TestUser.register("bob", on: relay)
+        let a = try await alice.connect()
+        let b = try await bob.connect()
+        a.send(id: "m1", to: "bob", text: "first contact")
+        var aliceHeard: RelayFrame.Presence?
+        while aliceHeard == nil {
+            if case .presence(let p) = try await a.next(includeEphemeral: true) { aliceHeard = p }
+        }
+        #expect(aliceHeard?.user == "bob" && aliceHeard?.online == true)
+        var bobHeard: RelayFrame.Presence?
+        while bobHeard == nil {
+            if case .presence(let p) = try await b.next(includeEphemeral: true) { bobHeard = p }
+        }
+        #expect(bobHeard?.user == "alice" && bobHeard?.online == true)
+        await a.close()
+        await b.close()
+    }
+
     @Test func typingAndPresenceReachPeersButAreNeverStored() async throws {
         let relay = try await TestRelay.start()
         defer { Task { await relay.stop() } }

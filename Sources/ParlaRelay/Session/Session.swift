@@ -58,6 +58,9 @@ actor Session {
     // As the sender: messages on the stored route per recipient whose recipient has not
     // been sent them yet; until then a live message to them would overtake.
     private var storedOutstanding: [String: Int] = [:]
+    /// Users this one has exchanged presence with (its peers at login, and everyone it has
+    /// written to or heard from since).
+    private var presencePeers: Set<String> = []
 
     struct PendingAck: Sendable {
         enum Route: Sendable { case stored, live }
@@ -255,6 +258,7 @@ actor Session {
         do {
             // One read of the peers serves both directions: they learn this user is online, it learns about them.
             let peers = try await deps.store.peersLastSeen(of: user)
+            presencePeers.formUnion(peers.map(\.name))
             await announcePresence(of: user, online: true, lastSeen: nil, to: peers.map(\.name))
             for peer in peers where peer.name != user {
                 let online = deps.registry.session(for: peer.name) != nil
@@ -331,6 +335,28 @@ actor Session {
         if answer(outcome, to: pending), pending.route == .stored, let recipient = deps.registry.session(for: pending.recipient) {
             await recipient.mailboxChanged()
         }
+        if !presencePeers.contains(pending.recipient) { await introduce(pending.recipient, after: outcome) }
+    }
+
+    /// The first message between two users makes them peers: each learns at once whether the
+    /// other is online, instead of at their next login.
+    @inline(never)
+    private func introduce(_ peer: String, after outcome: AcceptOutcome) async {
+        switch outcome {
+        case .stored, .delivered, .duplicate: break
+        case .unknownRecipient, .mailboxFull, .idConflict: return
+        }
+        guard let user = machine.user, peer != user else { return }
+        presencePeers.insert(peer)
+        let session = deps.registry.session(for: peer)
+        emit(.presence(.init(user: peer, online: session != nil, lastSeen: nil)))
+        await session?.introduced(to: user)
+    }
+
+    /// `peer` sent this user a first message: tell this user they are online.
+    func introduced(to peer: String) {
+        guard machine.user != nil, presencePeers.insert(peer).inserted else { return }
+        emit(.presence(.init(user: peer, online: true, lastSeen: nil)))
     }
 
     /// Tells the sender how its message went; true when it was stored. Out of line, so that
