@@ -167,3 +167,28 @@ extension ParlaClient {
     /// Marks `name` verified after the user compared safety numbers; false if there is nothing pinned yet.
     public func markVerified(_ name: String, _ verified: Bool = true) throws -> Bool { try store.setVerified(name, verified) }
 }
+
+/// Whether a name is someone on the relay, for opening a chat with them.
+public enum UserLookup: Sendable, Equatable {
+    case exists
+    case unknown
+    /// Not connected, or the relay did not answer: nobody can say.
+    case unreachable
+}
+
+extension ParlaClient {
+    /// Asks the relay whether `name` is a registered user (without using up one of their
+    /// one-time prekeys). Known contacts and existing chats need no question.
+    public func lookUpUser(_ name: String) async -> UserLookup {
+        if (try? store.contact(name)) != nil || ((try? store.chats()) ?? []).contains(where: { $0.name == name }) { return .exists }
+        guard connectionState == .online, let link else { return .unreachable }
+        let waiter = Waiter<BundleResult>(cancelled: .unavailable)
+        bundleWaiters[name, default: []].append(waiter)
+        await link.send(ClientFrame.getKeys(.init(name: name, bundle: false)).encoded())
+        switch await answer(waiter, otherwise: .unavailable) {
+        case .keys: return .exists
+        case .unknownUser: return .unknown
+        case .unavailable: return .unreachable
+        }
+    }
+}

@@ -11,6 +11,8 @@ extension ParlaClient {
         guard Validation.isValidName(name) else {
             throw EngineError.relayRefused(code: ErrorCode.invalidName.rawValue, message: "'\(name)' is not a valid name: use 3-32 characters of a-z 0-9 _ . -")
         }
+        // "ws://host:port" is what people type; the profile keeps the full address.
+        let server = try RelayURL.normalized(server)
         let keys = IdentityKeys()
         let link = try await transport.connect(to: server)
         let relayIdentity: String

@@ -129,7 +129,8 @@ extension ClientStore {
         case .add: return "\(actor) added \(subjects)"
         case .remove: return "\(actor) removed \(subjects)"
         case .leave:
-            let heir = event.admins.count == 1 && !event.members.isEmpty ? "; \(who(event.admins[0])) is now an admin" : ""
+            let heir = event.admins.count == 1 && !event.members.isEmpty
+                ? (event.admins[0] == me ? "; you are now an admin" : "; \(event.admins[0]) is now an admin") : ""
             return "\(actor) left" + heir
         case .rename: return "\(actor) renamed the group to “\(event.title)”"
         case .promote: return "\(actor) made \(subjects) admin"

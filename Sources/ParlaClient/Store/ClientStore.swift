@@ -64,6 +64,7 @@ public final class ClientStore: Sendable {
         registerResendMigration(&migrator)
         registerGroupMigration(&migrator)
         registerSearchMigration(&migrator)
+        registerChatSettingsMigration(&migrator)
         return migrator
     }
 
@@ -258,13 +259,18 @@ public final class ClientStore: Sendable {
 
     // MARK: Queries
 
+    /// Chats for the list: pinned first, then by last activity. A closed chat is left out
+    /// until something new happens in it.
     public func chats() throws -> [ChatSummary] {
         try pool.read { db in
             try Row.fetchAll(db, sql: """
                 SELECT c.name, c.unread, c.lastActivity,
-                       (SELECT text FROM messages m WHERE m.chat = c.name ORDER BY localID DESC LIMIT 1)
-                FROM chats c ORDER BY c.lastActivity DESC, c.name
-                """).map { ChatSummary(name: $0[0], unread: $0[1], lastActivity: Self.date($0[2]), lastMessage: $0[3]) }
+                       (SELECT text FROM messages m WHERE m.chat = c.name ORDER BY localID DESC LIMIT 1),
+                       ifnull(s.pinned, 0), ifnull(s.muted, 0)
+                FROM chats c LEFT JOIN chat_settings s ON s.chat = c.name
+                WHERE s.closedAt IS NULL OR c.lastActivity > s.closedAt
+                ORDER BY ifnull(s.pinned, 0) DESC, c.lastActivity DESC, c.name
+                """).map { ChatSummary(name: $0[0], unread: $0[1], lastActivity: Self.date($0[2]), lastMessage: $0[3], pinned: $0[4], muted: $0[5]) }
         }
     }
 
@@ -278,9 +284,10 @@ public final class ClientStore: Sendable {
         }
     }
 
-    /// Full-text search over all history, newest first.
+    /// Full-text search over all history, newest first. Every word matches as a prefix
+    /// ("deplo" finds "deploy"), as people expect of a search box.
     public func search(_ text: String, limit: Int = 100) throws -> [MessageRecord] {
-        let terms = text.split(whereSeparator: \.isWhitespace).map { "\"" + $0.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }
+        let terms = text.split(whereSeparator: \.isWhitespace).map { "\"" + $0.replacingOccurrences(of: "\"", with: "\"\"") + "\"*" }
         guard !terms.isEmpty else { return [] }
         return try pool.read { db in
             try Row.fetchAll(db, sql: """

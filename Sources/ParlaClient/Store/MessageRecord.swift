@@ -52,11 +52,17 @@ public struct ChatSummary: Sendable, Equatable {
     public var unread: Int
     public var lastActivity: Date
     public var lastMessage: String?
+    /// Pinned chats stay at the top of the list.
+    public var pinned: Bool
+    /// A muted chat counts its unread messages but never rings or notifies.
+    public var muted: Bool
 
-    public init(name: String, unread: Int, lastActivity: Date, lastMessage: String?) {
+    public init(name: String, unread: Int, lastActivity: Date, lastMessage: String?, pinned: Bool = false, muted: Bool = false) {
         self.name = name
         self.unread = unread
         self.lastActivity = lastActivity
         self.lastMessage = lastMessage
+        self.pinned = pinned
+        self.muted = muted
     }
 }

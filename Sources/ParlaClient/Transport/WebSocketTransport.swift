@@ -20,10 +20,9 @@ public struct WebSocketTransport: RelayTransport {
         self.logger = logger
     }
 
-    public func connect(to url: String) async throws -> any RelayLink {
-        guard let parsed = URL(string: url), let scheme = parsed.scheme, ["ws", "wss"].contains(scheme), parsed.host != nil else {
-            throw TransportError.invalidURL(url)
-        }
+    public func connect(to typed: String) async throws -> any RelayLink {
+        let url = try RelayURL.normalized(typed)
+        guard let parsed = URL(string: url), let scheme = parsed.scheme else { throw TransportError.invalidURL(typed) }
         var tls = tlsConfiguration
         if scheme == "wss", tls == nil { tls = TLSConfiguration.makeClientConfiguration() }
         let link = WebSocketLink()
@@ -102,7 +101,7 @@ final class WebSocketLink: RelayLink, @unchecked Sendable {
                 opened.resolve(.failure(TransportError.unreachable("connection closed during the handshake")))
                 await buffer.finish(closeCode: closeFrame.map { Self.number(of: $0.closeCode) })
             } catch {
-                opened.resolve(.failure(TransportError.unreachable("\(error)")))
+                opened.resolve(.failure(TransportError.unreachable(RelayURL.explain(error, url: url))))
                 await buffer.finish(closeCode: nil)
             }
         }

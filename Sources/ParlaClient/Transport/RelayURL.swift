@@ -1,0 +1,65 @@
+import Foundation
+
+/// The relay addresses people type, made into the one the relay serves.
+public enum RelayURL {
+    /// Where a relay takes WebSocket connections.
+    public static let defaultPath = "/v1"
+
+    /// `ws://HOST:PORT` gains the default path; anything that is not a ws:// or wss:// URL
+    /// with a host is refused with what to write instead.
+    public static func normalized(_ typed: String) throws(TransportError) -> String {
+        let text = typed.trimmingCharacters(in: .whitespaces)
+        guard text.contains("://") else { throw .invalidURL(typed, hint: "write ws://\(text.isEmpty ? "HOST:PORT" : text) (or wss:// for TLS)") }
+        guard var parts = URLComponents(string: text), let scheme = parts.scheme?.lowercased() else {
+            throw .invalidURL(typed, hint: nil)
+        }
+        switch scheme {
+        case "ws", "wss": break
+        case "http": throw .invalidURL(typed, hint: "a relay speaks WebSocket: write ws://\(parts.host ?? "HOST")\(parts.port.map { ":\($0)" } ?? "")")
+        case "https": throw .invalidURL(typed, hint: "a relay speaks WebSocket: write wss://\(parts.host ?? "HOST")\(parts.port.map { ":\($0)" } ?? "")")
+        default: throw .invalidURL(typed, hint: nil)
+        }
+        guard let host = parts.host, !host.isEmpty else { throw .invalidURL(typed, hint: "the host is missing") }
+        parts.scheme = scheme
+        if parts.path.isEmpty || parts.path == "/" { parts.path = defaultPath }
+        return parts.string ?? text
+    }
+
+    /// A library's connection error as one line that says what went wrong and what to try.
+    static func explain(_ error: any Error, url: String) -> String {
+        let text = String(describing: error) + " " + String(reflecting: error)
+        let parts = URLComponents(string: url)
+        let host = parts?.host ?? "the relay"
+        let port = parts?.port.map(String.init) ?? (parts?.scheme == "wss" ? "443" : "80")
+        let where_ = "\(host):\(port)"
+        let lower = text.lowercased()
+        if lower.contains("refused") || lower.contains("errno: 111") || lower.contains("econnrefused") {
+            return "connection refused at \(where_): is parla-relay running there, on that port?"
+        }
+        if lower.contains("dns") || lower.contains("name resolution") || lower.contains("resolve") || lower.contains("unknown host")
+            || lower.contains("eai_") || lower.contains("nodename") {
+            return "cannot find the host '\(host)': check the name (and the network)"
+        }
+        if parts?.scheme == "wss", lower.contains("ssl") || lower.contains("tls") || lower.contains("handshake") || lower.contains("wrong version") {
+            return "TLS failed with \(where_): if the relay runs without a certificate, use ws:// instead of wss:// (\(shortened(text)))"
+        }
+        if lower.contains("upgrade") || lower.contains("unexpected") || lower.contains("invalid http") || lower.contains("badresponse") {
+            if parts?.scheme == "ws" {
+                return "\(where_) did not accept a WebSocket at \(parts?.path ?? defaultPath): if the relay uses TLS, use wss://; else check the path (default \(defaultPath))"
+            }
+            return "\(where_) did not accept a WebSocket at \(parts?.path ?? defaultPath): check the path (default \(defaultPath))"
+        }
+        if lower.contains("unreachable") || lower.contains("errno: 113") || lower.contains("errno: 101") {
+            return "no route to \(where_): check the address and the network"
+        }
+        if lower.contains("timed out") || lower.contains("timeout") {
+            return "\(where_) did not answer in time: check the address, a firewall, or the network"
+        }
+        return shortened(text)
+    }
+
+    private static func shortened(_ text: String) -> String {
+        let line = text.split(separator: "\n").first.map(String.init) ?? text
+        return line.count > 160 ? String(line.prefix(159)) + "…" : line
+    }
+}
