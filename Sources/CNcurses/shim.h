@@ -37,4 +37,25 @@ static inline int parla_put(int y, int x, const wchar_t *cluster, attr_t attr, s
 
 /// Reads one key; returns OK (character in *ch), KEY_CODE_YES (key code in *ch) or ERR (none yet).
 static inline int parla_get(wint_t *ch) { return wget_wch(stdscr, ch); }
+/// Asks for mouse-wheel reports only (clicks stay the terminal's, for selecting text with Shift).
+static inline void parla_mouse_on(void) {
+    mouseinterval(0);
+#ifdef BUTTON5_PRESSED
+    mousemask(BUTTON4_PRESSED | BUTTON5_PRESSED, NULL);
+#else
+    mousemask(BUTTON4_PRESSED, NULL);
+#endif
+}
+static inline void parla_mouse_off(void) { mousemask(0, NULL); }
+static inline int parla_key_mouse(void) { return KEY_MOUSE; }
+/// After KEY_MOUSE: -1 for the wheel up, 1 for down, 0 for anything else.
+static inline int parla_wheel(void) {
+    MEVENT event;
+    if (getmouse(&event) != OK) return 0;
+    if (event.bstate & BUTTON4_PRESSED) return -1;
+#ifdef BUTTON5_PRESSED
+    if (event.bstate & BUTTON5_PRESSED) return 1;
+#endif
+    return 0;
+}
 #endif

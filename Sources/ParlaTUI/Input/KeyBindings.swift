@@ -12,6 +12,8 @@ public struct KeyBindings: Sendable, Equatable {
         case toggleFocus = "toggle_focus"
         case scrollUp = "scroll_up"
         case scrollDown = "scroll_down"
+        case scrollTop = "scroll_top"
+        case scrollBottom = "scroll_bottom"
         case redraw, reconnect
         case lineStart = "line_start"
         case lineEnd = "line_end"
@@ -44,6 +46,8 @@ public struct KeyBindings: Sendable, Equatable {
             case .toggleFocus: "list/input, complete /cmd"
             case .scrollUp: "scroll up"
             case .scrollDown: "scroll down"
+            case .scrollTop: "oldest"
+            case .scrollBottom: "newest"
             case .redraw: "redraw"
             case .reconnect: "reconnect now"
             case .lineStart: "line start"
@@ -81,7 +85,8 @@ public struct KeyBindings: Sendable, Equatable {
     public static let `default` = KeyBindings([
         .send: [.enter], .newline: [.altEnter, .ctrl("j")], .quit: [.ctrl("q")], .askQuit: [.ctrl("c")], .help: [.f1],
         .nextChat: [.ctrl("n"), .altDown], .previousChat: [.ctrl("p"), .altUp], .nextUnread: [.alt("a")],
-        .toggleFocus: [.tab], .scrollUp: [.pageUp], .scrollDown: [.pageDown], .redraw: [.ctrl("l")], .reconnect: [.ctrl("r")],
+        .toggleFocus: [.tab], .scrollUp: [.pageUp], .scrollDown: [.pageDown],
+        .scrollTop: [.ctrlHome, .alt("<")], .scrollBottom: [.ctrlEnd, .alt(">")], .redraw: [.ctrl("l")], .reconnect: [.ctrl("r")],
         .lineStart: [.ctrl("a"), .home], .lineEnd: [.ctrl("e"), .end], .charLeft: [.left, .ctrl("b")], .charRight: [.right, .ctrl("f")],
         .wordLeft: [.alt("b")], .wordRight: [.alt("f")], .killToEnd: [.ctrl("k")], .killToStart: [.ctrl("u")],
         .killWord: [.ctrl("w")], .yank: [.ctrl("y")], .deleteChar: [.delete, .ctrl("d")], .backspace: [.backspace],
@@ -99,10 +104,11 @@ public struct KeyBindings: Sendable, Equatable {
         return KeyBindings(keys)
     }
 
-    /// Lines for the help overlay, from the bindings in force.
+    /// Lines for the help overlay, from the bindings in force: every key, then every command.
     public var helpLines: [String] {
         let groups: [[Command]] = [
-            [.send, .newline], [.nextChat, .previousChat], [.nextUnread], [.toggleFocus, .scrollUp, .scrollDown],
+            [.send, .newline], [.nextChat, .previousChat], [.nextUnread], [.toggleFocus],
+            [.scrollUp, .scrollDown, .scrollTop, .scrollBottom],
             [.lineStart, .lineEnd, .deleteChar], [.charLeft, .charRight, .wordLeft, .wordRight],
             [.killToEnd, .killToStart, .killWord, .yank], [.historyPrevious, .historyNext, .selectOlder, .selectNewer],
             [.reconnect, .redraw, .help], [.quit, .askQuit],
@@ -113,11 +119,22 @@ public struct KeyBindings: Sendable, Equatable {
                 return bound.map(\.displayName).joined(separator: "/") + " " + command.label
             }.joined(separator: " · ")
         }
-        lines[2] += (lines[2].isEmpty ? "" : " · ") + "Alt-1..9 chat N · list: Up/Down/Home/End"
-        lines.append("/new NAME · /search TEXT · /retry · /delete (failed)")
-        lines.append("/group create|add|remove|leave|rename NAME … · /members · /info (selected or newest)")
-        lines.append("/theme NAME · /help · /quit · ? or F1 this help")
-        return lines.filter { !$0.isEmpty }
+        lines[2] += (lines[2].isEmpty ? "" : " · ") + "Alt-1..9 chat N · list: Up/Down/Home/End, ? help"
+        lines[3] += " · Tab after a name or @name completes it"
+        lines += [
+            "Mouse wheel scrolls; Up/Down move between the lines of a multi-line draft",
+            "",
+            "/new NAME, /new #GROUP     open a chat (/open too; the relay checks a new name)",
+            "/search TEXT               every word as a prefix; Enter opens the result",
+            "/pin /unpin /mute /unmute /close [CHAT]   a muted chat never rings; closed returns on news",
+            "/retry /delete             the selected (Ctrl-Up) or every failed message",
+            "/info                      who received the selected or newest of yours (groups)",
+            "/group create NAME MEMBER… | add | remove | promote | demote NAME MEMBER…",
+            "/group rename NAME TITLE | leave [NAME] · /members",
+            "/verify [NAME] [yes]       safety number; 'yes' once it matches theirs",
+            "/theme NAME · /help · /quit · //text sends a line starting with /",
+        ]
+        return lines
     }
 }
 
@@ -130,7 +147,7 @@ extension Key {
             "delete": .delete, "del": .delete, "escape": .escape, "esc": .escape, "up": .up, "down": .down,
             "left": .left, "right": .right, "home": .home, "end": .end, "pageup": .pageUp, "pgup": .pageUp,
             "pagedown": .pageDown, "pgdn": .pageDown, "alt-up": .altUp, "alt-down": .altDown,
-            "ctrl-up": .ctrlUp, "ctrl-down": .ctrlDown, "f1": .f1,
+            "ctrl-up": .ctrlUp, "ctrl-down": .ctrlDown, "ctrl-home": .ctrlHome, "ctrl-end": .ctrlEnd, "f1": .f1,
         ]
         if let key = named[name] {
             self = key
@@ -171,6 +188,10 @@ extension Key {
         case .altDown: "Alt-Down"
         case .ctrlUp: "Ctrl-Up"
         case .ctrlDown: "Ctrl-Down"
+        case .ctrlHome: "Ctrl-Home"
+        case .ctrlEnd: "Ctrl-End"
+        case .wheelUp: "wheel up"
+        case .wheelDown: "wheel down"
         case .ctrl(let c): "Ctrl-" + c.uppercased()
         case .alt(let c): "Alt-" + c.uppercased()
         case .f1: "F1"

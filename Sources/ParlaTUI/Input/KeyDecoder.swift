@@ -3,6 +3,8 @@
 public enum RawInput: Sendable, Equatable {
     case character(UInt32)
     case keyCode(Int32, name: String)
+    /// A turn of the mouse wheel that ncurses decoded (negative: up).
+    case wheel(Int)
 }
 
 /// Turns raw terminal input into keys: control characters, Alt as an ESC prefix,
@@ -44,10 +46,15 @@ public struct KeyDecoder: Sendable {
                     pasting = true
                     continue
                 }
-                if matches(inputs, at: i, "[1;3A") { i += 5; keys.append(.altUp); continue }
-                if matches(inputs, at: i, "[1;3B") { i += 5; keys.append(.altDown); continue }
-                if matches(inputs, at: i, "[1;5A") { i += 5; keys.append(.ctrlUp); continue }
-                if matches(inputs, at: i, "[1;5B") { i += 5; keys.append(.ctrlDown); continue }
+                if case .character(let next) = inputs[i], next == 0x5B || next == 0x4F {
+                    // CSI or SS3: the whole sequence is one key, or nothing (never junk typed in).
+                    let (key, length) = Self.escapeSequence(inputs, from: i)
+                    if length > 0 {
+                        i += length
+                        if let key { keys.append(key) }
+                        continue
+                    }
+                }
                 if case .character(let next) = inputs[i] {
                     i += 1
                     switch next {
@@ -61,11 +68,57 @@ public struct KeyDecoder: Sendable {
                         keys.append(key == .up ? .altUp : key == .down ? .altDown : key)
                     }
                 }
+            case .wheel(let notches):
+                keys.append(notches < 0 ? .wheelUp : .wheelDown)
             case .character(let c):
                 keys.append(Self.key(forCharacter: c))
             }
         }
         return keys
+    }
+
+    /// An escape sequence after ESC at `start` ("[" or "O" there): the key it means, if
+    /// any, and how many inputs it took (0: not a complete sequence, so ESC is Alt).
+    static func escapeSequence(_ inputs: [RawInput], from start: Int) -> (Key?, Int) {
+        var bytes: [UInt32] = []
+        var index = start
+        while index < inputs.count, case .character(let c) = inputs[index], bytes.count < 32 {
+            bytes.append(c)
+            index += 1
+            if bytes.count == 1 { continue }
+            if bytes[0] == 0x4F {
+                // SS3 has one final character: ESC O P is F1, ESC O A an arrow.
+                let ss3: [UInt32: Key] = [0x50: .f1, 0x41: .up, 0x42: .down, 0x43: .right, 0x44: .left, 0x48: .home, 0x46: .end, 0x4D: .enter]
+                return (ss3[c], 2)
+            }
+            // The Linux console's F1-F5 are ESC [ [ A-E.
+            if bytes == [0x5B, 0x5B] { continue }
+            if bytes.count == 3, bytes[1] == 0x5B { return (c == 0x41 ? .f1 : nil, 3) }
+            // CSI: parameters and intermediates (0x20-0x3F), then one final byte (0x40-0x7E).
+            if (0x40...0x7E).contains(c) { return (csiKey(bytes), bytes.count) }
+            if !(0x20...0x3F).contains(c) { return (nil, 0) }
+        }
+        return (nil, 0)
+    }
+
+    private static func csiKey(_ bytes: [UInt32]) -> Key? {
+        let text = String(String.UnicodeScalarView(bytes.dropFirst().compactMap(Unicode.Scalar.init)))
+        // SGR mouse reports: "<64;x;yM" is the wheel up, "<65;…" down; clicks are ignored.
+        if text.hasPrefix("<"), text.last == "M" || text.last == "m" {
+            let button = Int(text.dropFirst().split(separator: ";").first ?? "") ?? -1
+            if text.last == "M", button & ~0x1C == 64 { return .wheelUp }
+            if text.last == "M", button & ~0x1C == 65 { return .wheelDown }
+            return nil
+        }
+        let known: [String: Key] = [
+            "A": .up, "B": .down, "C": .right, "D": .left, "H": .home, "F": .end, "Z": .tab,
+            "1;3A": .altUp, "1;3B": .altDown, "1;5A": .ctrlUp, "1;5B": .ctrlDown,
+            "1;5H": .ctrlHome, "1;5F": .ctrlEnd, "1;3H": .ctrlHome, "1;3F": .ctrlEnd,
+            "1~": .home, "7~": .home, "4~": .end, "8~": .end, "3~": .delete, "5~": .pageUp, "6~": .pageDown,
+            "1;5C": .alt("f"), "1;5D": .alt("b"), "1;3C": .alt("f"), "1;3D": .alt("b"),
+            "11~": .f1,
+        ]
+        return known[text]
     }
 
     private func matches(_ inputs: [RawInput], at index: Int, _ text: String) -> Bool {
@@ -96,6 +149,10 @@ public struct KeyDecoder: Sendable {
         case "kDN3": return .altDown
         case "kUP5": return .ctrlUp
         case "kDN5": return .ctrlDown
+        case "kHOM5", "kHOM3": return .ctrlHome
+        case "kEND5", "kEND3": return .ctrlEnd
+        case "kRIT5", "kRIT3": return .alt("f")
+        case "kLFT5", "kLFT3": return .alt("b")
         default: break
         }
         switch code {
@@ -105,8 +162,10 @@ public struct KeyDecoder: Sendable {
         case 0o405: return .right
         case 0o406: return .home
         case 0o550: return .end
-        case 0o523: return .pageDown
-        case 0o522: return .pageUp
+        case 0o522: return .pageDown // KEY_NPAGE, "next page"
+        case 0o523: return .pageUp // KEY_PPAGE
+        case 0o535: return .home // KEY_A1 (keypad)
+        case 0o540: return .end // KEY_C1
         case 0o407: return .backspace
         case 0o512: return .delete
         case 0o527: return .enter

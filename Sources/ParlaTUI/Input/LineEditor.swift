@@ -130,6 +130,45 @@ public struct LineEditor: Sendable, Equatable {
         }
     }
 
+    /// The sent lines kept in the profile, at start-up (oldest first).
+    public mutating func restoreHistory(_ lines: [String]) {
+        history = lines + history.filter { !lines.contains($0) }
+        historyIndex = nil
+    }
+
+    /// Up inside a multi-line draft: the same column of the line above (or its end).
+    public mutating func moveLineUp() {
+        let column = cursor - lineStart(of: cursor)
+        let start = lineStart(of: cursor)
+        guard start > 0 else { return }
+        let above = lineStart(of: start - 1)
+        cursor = min(above + column, start - 1)
+    }
+
+    /// Down inside a multi-line draft: the same column of the line below (or its end).
+    public mutating func moveLineDown() {
+        let column = cursor - lineStart(of: cursor)
+        var end = cursor
+        while end < characters.count, characters[end] != "\n" { end += 1 }
+        guard end < characters.count else { return }
+        var belowEnd = end + 1
+        while belowEnd < characters.count, characters[belowEnd] != "\n" { belowEnd += 1 }
+        cursor = min(end + 1 + column, belowEnd)
+    }
+
+    private func lineStart(of index: Int) -> Int {
+        var start = index
+        while start > 0, characters[start - 1] != "\n" { start -= 1 }
+        return start
+    }
+
+    /// Replaces the text from `start` to the cursor (a completed word); the cursor follows it.
+    public mutating func replaceWord(from start: Int, with text: String) {
+        let new = Array(text)
+        characters.replaceSubrange(start..<cursor, with: new)
+        cursor = start + new.count
+    }
+
     public var cursorOnFirstLine: Bool { !characters[..<cursor].contains("\n") }
     public var cursorOnLastLine: Bool { !characters[cursor...].contains("\n") }
 
