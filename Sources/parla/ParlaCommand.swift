@@ -282,6 +282,6 @@ struct Doctor: AsyncParsableCommand {
             print("widths: the terminal did not answer the cursor-position query; Unicode defaults apply")
             return
         }
-        print("widths: variation-selector emoji \(widths.variationSelectorEmoji), ZWJ sequence \(widths.zwjSequence), flag \(widths.flag)")
+        print("widths: variation-selector emoji \(widths.variationSelectorEmoji), ZWJ sequence \(widths.zwjSequence), flag \(widths.flag), skin-tone emoji \(widths.skinTone)")
     }
 }

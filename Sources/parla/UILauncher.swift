@@ -41,7 +41,7 @@ enum UILauncher {
         } else if environment["TMUX"] != nil {
             widths.variationSelectorEmoji = 1
         }
-        logger.info("terminal widths", metadata: ["vs16": "\(widths.variationSelectorEmoji)", "zwj": "\(widths.zwjSequence)", "flag": "\(widths.flag)"])
+        logger.info("terminal widths", metadata: ["vs16": "\(widths.variationSelectorEmoji)", "zwj": "\(widths.zwjSequence)", "flag": "\(widths.flag)", "skinTone": "\(widths.skinTone)"])
         await TUIApp(client: client, theme: theme, widths: widths, config: config, catalog: catalog,
                      startupNotice: problems.first, logger: logger).run()
     }

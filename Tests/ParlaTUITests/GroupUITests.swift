@@ -45,7 +45,7 @@ import Testing
         var state = Self.groupState
         func run(_ line: String) -> [AppEffect] {
             state.editor.replace(with: line)
-            return Reducer.reduce(&state, .key(.enter))
+            return ReducerTests.remembered(line, Reducer.reduce(&state, .key(.enter)))
         }
         #expect(run("/group create crew bob dave") == [.group(GroupRequest(name: "crew", action: .create, members: ["bob", "dave"], title: "crew"))])
         #expect(run("/group add dave") == [.group(GroupRequest(name: "team", action: .add, members: ["dave"]))], "the open group is meant")
@@ -64,7 +64,7 @@ import Testing
         var state = Self.groupState
         func run(_ line: String) -> [AppEffect] {
             state.editor.replace(with: line)
-            return Reducer.reduce(&state, .key(.enter))
+            return ReducerTests.remembered(line, Reducer.reduce(&state, .key(.enter)))
         }
         _ = Reducer.reduce(&state, .key(.ctrlUp))
         #expect(state.highlighted == 5, "the first step selects the newest message")

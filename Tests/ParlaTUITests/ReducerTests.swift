@@ -12,10 +12,21 @@ import Testing
         for c in text { _ = Reducer.reduce(&state, .key(.character(c))) }
     }
 
+    /// A submitted line's effects, after checking that the line went into the input history.
+    static func remembered(_ line: String, _ effects: [AppEffect], sourceLocation: SourceLocation = #_sourceLocation) -> [AppEffect] {
+        #expect(effects.contains(.rememberInput(line)), "a submitted line is kept for Up/Down recall", sourceLocation: sourceLocation)
+        return effects.filter { $0 != .rememberInput(line) && $0 != .saveDraft(chat: "bob", text: "") && $0 != .saveDraft(chat: "#team", text: "") }
+    }
+
+    /// Types `line` and presses Enter.
+    func command(_ state: inout AppState, _ line: String, sourceLocation: SourceLocation = #_sourceLocation) -> [AppEffect] {
+        type(&state, line)
+        return Self.remembered(line, reduce(&state, .enter), sourceLocation: sourceLocation)
+    }
+
     @Test func enterSendsToTheSelectedChatAndClearsTheInput() {
         var state = Fixture.state
-        type(&state, "ciao 👋")
-        #expect(reduce(&state, .enter) == [.send(text: "ciao 👋", to: "bob")])
+        #expect(command(&state, "ciao 👋") == [.send(text: "ciao 👋", to: "bob")])
         #expect(state.editor.isEmpty)
         #expect(reduce(&state, .enter).isEmpty, "nothing to send")
     }
@@ -32,13 +43,13 @@ import Testing
         type(&state, "b")
         _ = reduce(&state, .ctrl("j"))
         type(&state, "c")
-        #expect(reduce(&state, .enter) == [.send(text: "a\nb\nc", to: "bob")])
+        #expect(Self.remembered("a\nb\nc", reduce(&state, .enter)) == [.send(text: "a\nb\nc", to: "bob")])
     }
 
     @Test func aPastedBlockIsOneMessage() {
         var state = Fixture.state
         _ = reduce(&state, .paste("line one\r\nline two\nline three"))
-        #expect(reduce(&state, .enter) == [.send(text: "line one\nline two\nline three", to: "bob")])
+        #expect(Self.remembered("line one\nline two\nline three", reduce(&state, .enter)) == [.send(text: "line one\nline two\nline three", to: "bob")])
     }
 
     @Test func chatSwitchingKeys() {
@@ -124,14 +135,40 @@ import Testing
         #expect(state.editor.text.isEmpty)
     }
 
-    @Test func scrolling() {
+    @Test func scrollingPagesByTheDrawnPaneAndStopsAtTheTop() {
         var state = Fixture.state
-        _ = reduce(&state, .pageUp, .pageUp)
-        #expect(state.scrollBack == 20)
+        state.hasOlder = false
+        _ = Reducer.reduce(&state, .viewport(Viewport(rows: 12, scroll: 0, maxScroll: 25)))
+        _ = reduce(&state, .pageUp)
+        #expect(state.scrollBack == 10, "a screenful less two lines of overlap")
+        _ = reduce(&state, .pageUp, .pageUp, .pageUp, .pageUp)
+        #expect(state.scrollBack == 25, "never past the first line")
         _ = reduce(&state, .pageDown)
-        #expect(state.scrollBack == 10)
+        #expect(state.scrollBack == 15, "one PgDn after many PgUps moves at once")
         _ = reduce(&state, .pageDown, .pageDown)
         #expect(state.scrollBack == 0)
+        _ = reduce(&state, .wheelUp)
+        #expect(state.scrollBack == 3)
+        #expect(state.editor.isEmpty, "the wheel never recalls input history")
+        _ = reduce(&state, .wheelDown)
+        #expect(state.scrollBack == 0)
+        _ = reduce(&state, .ctrlHome)
+        #expect(state.scrollBack >= 25, "to the top")
+        _ = Reducer.reduce(&state, .viewport(Viewport(rows: 12, scroll: 25, maxScroll: 25)))
+        _ = reduce(&state, .pageDown)
+        #expect(state.scrollBack == 15)
+        _ = reduce(&state, .ctrlEnd)
+        #expect(state.scrollBack == 0)
+    }
+
+    @Test func jumpingToTheTopLoadsTheFirstPage() {
+        var state = Fixture.state
+        #expect(reduce(&state, .ctrlHome) == [.loadOldest(chat: "bob")])
+        let first = [Fixture.message(0, from: "bob", to: "alice", "the very first", .received, minutes: -2000)]
+        _ = Reducer.reduce(&state, .oldestLoaded(chat: "bob", messages: first, hasNewer: true))
+        #expect(state.conversation == first && state.hasNewer && !state.hasOlder)
+        #expect(reduce(&state, .ctrlEnd) == [.loadConversation(chat: "bob")], "back to the newest")
+        #expect(state.scrollBack == 0 && !state.hasNewer)
     }
 
     @Test func scrollingBackLoadsOlderPagesUntilTheStart() {
@@ -153,33 +190,30 @@ import Testing
         _ = reduce(&state, .character("x"))
         #expect(state.overlay == .none, "any key closes help")
         _ = reduce(&state, .character("?"))
-        #expect(state.overlay == .help)
-        _ = reduce(&state, .escape)
+        #expect(state.overlay == .none && state.editor.text == "?", "in the input, ? is a character")
+        #expect(reduce(&state, .enter).first == .send(text: "?", to: "bob"), "a lone ? can be sent")
+        _ = reduce(&state, .tab, .character("?"))
+        #expect(state.overlay == .help, "from the chat list, ? opens help")
+        _ = reduce(&state, .escape, .tab)
         #expect(reduce(&state, .ctrl("q")) == [.quit])
         _ = reduce(&state, .ctrl("c"))
         #expect(state.confirmingQuit)
         #expect(reduce(&state, .character("n")).isEmpty)
         _ = reduce(&state, .ctrl("c"))
         #expect(reduce(&state, .character("y")) == [.quit])
-        type(&state, "/new dave")
-        #expect(reduce(&state, .enter) == [.loadConversation(chat: "dave"), .markRead(chat: "dave")])
-        type(&state, "/frobnicate")
-        _ = reduce(&state, .enter)
+        #expect(command(&state, "/new dave") == [.loadConversation(chat: "dave"), .markRead(chat: "dave"), .checkUser(name: "dave")])
+        _ = command(&state, "/frobnicate")
         #expect(state.notice?.contains("unknown command") == true)
-        type(&state, "/quit")
-        #expect(reduce(&state, .enter) == [.quit])
+        #expect(command(&state, "/quit") == [.quit])
         #expect(reduce(&state, .ctrl("r")) == [.retryConnection])
     }
 
     @Test func retryAndDeleteActOnTheChatsFailedMessages() {
         var state = Fixture.state
-        type(&state, "/retry")
-        #expect(reduce(&state, .enter) == [.retry(localIDs: [7])])
-        type(&state, "/delete")
-        #expect(reduce(&state, .enter) == [.deleteFailed(localIDs: [7], chat: "bob")])
+        #expect(command(&state, "/retry") == [.retry(localIDs: [7])])
+        #expect(command(&state, "/delete") == [.deleteFailed(localIDs: [7], chat: "bob")])
         state.conversation.removeAll { $0.status == .failed }
-        type(&state, "/retry")
-        #expect(reduce(&state, .enter).isEmpty)
+        #expect(command(&state, "/retry").isEmpty)
         #expect(state.notice == "no failed messages in this chat")
     }
 
@@ -193,13 +227,13 @@ import Testing
         _ = Reducer.reduce(&state, .engine(.messageUpdated(updated)))
         #expect(state.conversation[1].status == .failed)
         _ = Reducer.reduce(&state, .engine(.typing(from: "bob")))
-        #expect(state.typing.contains("bob"))
+        #expect(state.isTyping("bob"))
         _ = Reducer.reduce(&state, .engine(.presence(user: "bob", online: false, lastSeen: nil)))
         #expect(!state.online.contains("bob"))
         _ = Reducer.reduce(&state, .engine(.connection(.connecting)))
         #expect(state.connection == .connecting)
         let other = Fixture.message(21, from: "carol", to: "alice", "psst", .received, minutes: 9)
-        #expect(Reducer.reduce(&state, .engine(.messageAdded(other))) == [.bell, .loadChats])
+        #expect(Reducer.reduce(&state, .engine(.messageAdded(other))) == [.notify(chat: "carol", from: "carol", text: "psst"), .loadChats])
         #expect(state.conversation.last == incoming, "another chat's message stays out of this pane")
     }
 
@@ -245,8 +279,7 @@ import Testing
 
     @Test func searchListsResultsAndEnterJumps() {
         var state = Fixture.state
-        type(&state, "/search bene")
-        #expect(reduce(&state, .enter) == [.search(text: "bene")])
+        #expect(command(&state, "/search bene") == [.search(text: "bene")])
         _ = Reducer.reduce(&state, .searchLoaded(query: "nothing", results: []))
         #expect(state.overlay == .none)
         #expect(state.notice == "no messages match 'nothing'")
@@ -268,7 +301,8 @@ import Testing
         // A message arriving meanwhile is not glued after an old page.
         _ = Reducer.reduce(&state, .engine(.messageAdded(Fixture.message(99, from: "team-dev", to: "alice", "new", .received, minutes: 10))))
         #expect(state.conversation.map(\.localID) == [39, 40])
-        #expect(reduce(&state, .pageDown) == [.loadConversation(chat: "team-dev")], "PgDn at the bottom returns to the newest")
+        #expect(reduce(&state, .pageDown) == [.loadConversation(chat: "team-dev"), .markRead(chat: "team-dev")],
+                "PgDn at the bottom returns to the newest, and what arrived meanwhile is read")
         #expect(state.highlighted == nil && !state.hasNewer)
     }
 
@@ -281,19 +315,15 @@ import Testing
 
     @Test func themeCommand() {
         var state = Fixture.state
-        type(&state, "/theme light")
-        #expect(reduce(&state, .enter) == [.setTheme(name: "light")])
-        type(&state, "/theme")
-        #expect(reduce(&state, .enter).isEmpty)
+        #expect(command(&state, "/theme light") == [.setTheme(name: "light")])
+        #expect(command(&state, "/theme").isEmpty)
         #expect(state.notice?.hasPrefix("usage: /theme NAME") == true)
     }
 
     @Test func verifyCommand() {
         var state = Fixture.state
-        type(&state, "/verify")
-        #expect(reduce(&state, .enter) == [.verify(name: "bob", mark: false)], "defaults to the open chat")
-        type(&state, "/verify carol yes")
-        #expect(reduce(&state, .enter) == [.verify(name: "carol", mark: true)])
+        #expect(command(&state, "/verify") == [.verify(name: "bob", mark: false)], "defaults to the open chat")
+        #expect(command(&state, "/verify carol yes") == [.verify(name: "carol", mark: true)])
         _ = Reducer.reduce(&state, .verifiedLoaded(["bob"]))
         #expect(Renderer(timeZone: Fixture.utc).render(state, width: 80, height: 24, theme: .default).row(0).contains("bob · verified"))
     }

@@ -37,7 +37,9 @@ enum Fixture {
         ]
         state.selectedChat = "bob"
         state.online = ["bob"]
-        state.typing = ["carol"]
+        state.typing = ["carol": base.addingTimeInterval(600 + AppState.typingLasts)]
+        // The user is at the keyboard: what arrives in the open chat is seen.
+        state.lastKeyAt = state.now
         state.connection = .online
         state.conversation = [
             message(1, from: "bob", to: "alice", "ciao! come va?", .received, minutes: -1440),
@@ -94,7 +96,7 @@ enum Fixture {
 
     @Test func theInputLineShowsWhoIsTypingAndTheListLastActivity() {
         var state = Fixture.state
-        state.typing = ["bob"]
+        state.typing = ["bob": state.now.addingTimeInterval(5)]
         let screen = renderer.render(state, width: 80, height: 24, theme: .default)
         #expect(screen.row(22).hasSuffix(" ✎ bob is typing "), "\(screen.row(22))")
         #expect(screen.row(1).contains("00:53"), "today's activity shows the time")

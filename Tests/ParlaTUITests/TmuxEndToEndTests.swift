@@ -229,6 +229,7 @@ struct Tmux {
         defer { Task { await relay.stop() } }
         let alice = try await register("alice", url: relay.url)
         let bobProfile = try await register("bob", url: relay.url)
+        _ = try await register("carol", url: relay.url) // /new checks the name with the relay
         let (bob, bobTask) = try engine(bobProfile)
         defer { bobTask.cancel() }
         _ = try await bob.send("the wifi password is gelato42", to: "alice")

@@ -17,8 +17,8 @@ public final class TUIApp: Sendable {
     private let logger: Logger
     private let inbox = Mutex<[AppAction]>([])
     private let quitRequested = Atomic<Bool>(false)
-    private let bellRequested = Atomic<Bool>(false)
     private let mentionBellRequested = Atomic<Bool>(false)
+    private let notifications = Mutex<[Notification]>([])
     /// A theme chosen with `/theme`, for the UI thread to apply.
     private let pendingTheme = Mutex<Theme?>(nil)
     private static let signalled = Atomic<Int32>(0)
@@ -88,14 +88,18 @@ public final class TUIApp: Sendable {
         for sig in [SIGHUP, SIGTERM, SIGINT, SIGWINCH] { sigaddset(&wanted, sig) }
         pthread_sigmask(SIG_UNBLOCK, &wanted, nil)
         let terminal = Terminal()
-        terminal.start()
+        terminal.start(mouse: config.mouse)
         defer { terminal.stop() }
         var theme = self.theme
         if !terminal.isUTF8 { theme.ascii = true }
         terminal.apply(theme: theme)
-        let renderer = Renderer(widths: widths)
+        let renderer = Renderer(widths: widths, timeFormat: config.timeFormat, hyperlinks: config.hyperlinks)
+        let notifier = Notifier(style: config.notifications == .auto ? Notifier.detect() : config.notifications)
         var state = AppState(me: client.profile.name)
         state.bindings = config.keys
+        // Drafts and input history from the last run, before anything is typed.
+        let store = client.store
+        _ = Reducer.reduce(&state, .inputRestored(drafts: (try? store.drafts()) ?? [:], history: (try? store.inputHistory()) ?? []))
         state.notice = startupNotice
         if !terminal.isUTF8 { state.notice = "terminal locale is not UTF-8: showing ASCII" }
         var shownTitle: String?
@@ -103,6 +107,8 @@ public final class TUIApp: Sendable {
         let started = Monotonic.nanoseconds()
         var decoder = KeyDecoder()
         var lastFrame: ScreenBuffer?
+        var lastCursor: (x: Int, y: Int)?
+        var renderAgain = false
         var lastTick = Date()
         var lastActivity = Date()
         while !quitRequested.load(ordering: .relaxed), TUIApp.signalled.load(ordering: .relaxed) == 0 {
@@ -137,9 +143,14 @@ public final class TUIApp: Sendable {
                     perform(effect)
                 }
             }
-            let bell = bellRequested.exchange(false, ordering: .relaxed) && config.bell
+            let batch = notifications.withLock { pending -> [Notification] in defer { pending = [] }; return pending }
             // A mention rings even when the bell is off for ordinary messages.
-            if mentionBellRequested.exchange(false, ordering: .relaxed) || bell { terminal.bell() }
+            if mentionBellRequested.exchange(false, ordering: .relaxed) {
+                terminal.bell()
+                if notifier.style != .bell { notifier.notify(batch, bell: false, terminal: terminal) }
+            } else {
+                notifier.notify(batch, bell: config.bell, terminal: terminal)
+            }
             if let chosen = pendingTheme.withLock({ pending -> Theme? in defer { pending = nil }; return pending }) {
                 theme = chosen
                 if !terminal.isUTF8 { theme.ascii = true }
@@ -155,12 +166,21 @@ public final class TUIApp: Sendable {
                 }
             }
             // Nothing happened: nothing to draw (keeps an idle UI near 0% CPU).
-            guard redraw || !actions.isEmpty || lastFrame == nil else { continue }
+            guard redraw || !actions.isEmpty || lastFrame == nil || renderAgain else { continue }
+            renderAgain = false
             let (width, height) = terminal.size
-            let frame = renderer.render(state, width: width, height: height, theme: theme)
-            if redraw || frame != lastFrame {
-                terminal.draw(frame, cursor: renderer.inputCursor(state, width: width, height: height))
+            let (frame, viewport) = renderer.frame(state, width: width, height: height, theme: theme)
+            if viewport != state.viewport {
+                // The reducer pages and bounds scrolling by what was drawn.
+                for effect in Reducer.reduce(&state, .viewport(viewport)) { perform(effect) }
+                renderAgain = true
+            }
+            let cursor = renderer.inputCursor(state, width: width, height: height)
+            // The cursor moving (Ctrl-A, Left) is a change even when no text did.
+            if redraw || frame != lastFrame || cursor?.x != lastCursor?.x || cursor?.y != lastCursor?.y {
+                terminal.draw(frame, cursor: cursor)
                 lastFrame = frame
+                lastCursor = cursor
                 if !firstPaintLogged, !state.conversation.isEmpty {
                     // The first screen with messages on it; `parla-bench ui` reads this line.
                     firstPaintLogged = true
@@ -189,10 +209,41 @@ public final class TUIApp: Sendable {
         switch effect {
         case .quit:
             quitRequested.store(true, ordering: .relaxed)
-        case .bell:
-            bellRequested.store(true, ordering: .relaxed)
         case .mentionBell:
             mentionBellRequested.store(true, ordering: .relaxed)
+        case .notify(let chat, let from, let text):
+            notifications.withLock { $0.append(Notification(chat: chat, from: from, text: text)) }
+        case .saveDraft(let chat, let text):
+            do { try client.store.saveDraft(chat: chat, text: text) } catch { logger.warning("draft not saved", metadata: ["error": "\(error)"]) }
+        case .rememberInput(let text):
+            do { try client.store.appendInputHistory(text) } catch { logger.warning("input history not saved", metadata: ["error": "\(error)"]) }
+        case .loadOldest(let chat):
+            Task {
+                let page = (try? client.store.oldestPage(chat: chat, limit: TUIApp.pageSize)) ?? []
+                let newest = (try? await client.history(chat: chat, limit: 1))?.last?.localID
+                self.post(.oldestLoaded(chat: chat, messages: page, hasNewer: newest.map { $0 > (page.last?.localID ?? 0) } ?? false))
+            }
+        case .checkUser(let name):
+            Task { self.post(.userChecked(name: name, result: await client.lookUpUser(name))) }
+        case .chatSetting(let chat, let setting):
+            Task {
+                do {
+                    switch setting {
+                    case .pin(let on): try client.store.setPinned(chat, on)
+                    case .mute(let on): try client.store.setMuted(chat, on)
+                    case .close: try client.store.closeChat(chat)
+                    }
+                    let done: String = switch setting {
+                    case .pin(let on): on ? "pinned \(chat)" : "unpinned \(chat)"
+                    case .mute(let on): on ? "muted \(chat): no bell or notification" : "unmuted \(chat)"
+                    case .close: "closed \(chat); it comes back when there is news (history kept)"
+                    }
+                    self.post(.notice(done))
+                } catch {
+                    self.post(.notice("\(error)"))
+                }
+                if let chats = try? await client.chats() { self.post(.chatsLoaded(chats)) }
+            }
         case .group(let request):
             Task {
                 do throws(EngineError) {

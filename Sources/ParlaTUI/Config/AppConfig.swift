@@ -9,6 +9,14 @@ public struct AppConfig: Sendable, Equatable {
     /// Show the unread count in the terminal's title.
     public var title = true
     public var keys = KeyBindings.default
+    /// Scroll with the mouse wheel (the terminal then reports wheel turns; Shift-drag still selects).
+    public var mouse = true
+    /// How to tell the user about messages while they look elsewhere.
+    var notifications = Notifier.Style.auto
+    /// Message times, as a `DateFormatter` pattern ("HH:mm", "h:mm a").
+    public var timeFormat = "HH:mm"
+    /// URLs in messages as clickable OSC 8 hyperlinks.
+    public var hyperlinks = true
 
     public init() {}
 
@@ -37,6 +45,21 @@ public struct AppConfig: Sendable, Equatable {
          (profileDirectory as NSString).appendingPathComponent("config.toml")]
     }
 
+    /// Why `pattern` cannot be the time format (nil: it can): it must show the hour and
+    /// fit the conversation's time column.
+    static func problem(withTimeFormat pattern: String) -> String? {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = pattern
+        let sample = formatter.string(from: Date(timeIntervalSince1970: 1_700_000_000 + 13 * 3600))
+        if pattern.isEmpty || !pattern.contains(where: { "Hhk K".contains($0) && $0 != " " }) {
+            return "must show the hour, e.g. \"HH:mm\" or \"h:mm a\""
+        }
+        if sample.count > 12 { return "'\(pattern)' writes '\(sample)', longer than 12 characters" }
+        return nil
+    }
+
     /// This configuration with one file's settings on top.
     public func applying(_ text: String, file: String) throws(TOMLError) -> AppConfig {
         let document = try TOMLDocument.parse(text, file: file)
@@ -52,6 +75,21 @@ public struct AppConfig: Sendable, Equatable {
             case "bell", "title":
                 guard case .bool(let on) = value.kind else { throw fail(value, key, "must be true or false, not \(value.typeName)") }
                 if key == "bell" { config.bell = on } else { config.title = on }
+            case "mouse", "hyperlinks":
+                guard case .bool(let on) = value.kind else { throw fail(value, key, "must be true or false, not \(value.typeName)") }
+                if key == "mouse" { config.mouse = on } else { config.hyperlinks = on }
+            case "notifications":
+                guard case .string(let name) = value.kind, let style = Notifier.Style(rawValue: name) else {
+                    throw fail(value, key, "must be one of \(Notifier.Style.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", "))")
+                }
+                config.notifications = style
+            case "time_format":
+                guard case .string(let pattern) = value.kind else { throw fail(value, key, "must be a pattern in quotes, such as \"HH:mm\" or \"h:mm a\"") }
+                guard let problem = Self.problem(withTimeFormat: pattern) else {
+                    config.timeFormat = pattern
+                    continue
+                }
+                throw fail(value, key, problem)
             case "keys":
                 guard case .table(let table) = value.kind else { throw fail(value, key, "must be a table: [keys]") }
                 var overrides: [KeyBindings.Command: [Key]] = [:]
@@ -83,7 +121,7 @@ public struct AppConfig: Sendable, Equatable {
                 }
                 config.keys = config.keys.overriding(overrides)
             default:
-                throw fail(value, key, "unknown setting; config.toml has theme, bell, title and [keys]")
+                throw fail(value, key, "unknown setting; config.toml has theme, bell, title, mouse, notifications, time_format, hyperlinks and [keys]")
             }
         }
         return config

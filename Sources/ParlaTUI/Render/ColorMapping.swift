@@ -8,6 +8,32 @@ enum ColorMapping {
         return closest(red: r, green: g, blue: b, among: 0..<min(available, 16))
     }
 
+    /// A theme style as the terminal can show it, colours mapped to what it has. With 8
+    /// colours, the greys a 256-colour theme uses for borders, the status bar and panels
+    /// all become black (or white), the same as the terminal's background: a foreground
+    /// that would vanish takes the opposite basic colour, and a background that would
+    /// vanish becomes reverse video, so borders, the status bar and selections stay visible.
+    static func resolve(_ style: Theme.Style, colors: Int, darkBackground: Bool) -> Theme.Style {
+        var resolved = style
+        guard colors > 0 else {
+            resolved.foreground = nil
+            resolved.background = nil
+            return resolved
+        }
+        resolved.foreground = style.foreground.map { nearest($0, available: colors) }
+        resolved.background = style.background.map { nearest($0, available: colors) }
+        guard colors <= 8 else { return resolved }
+        let screen = darkBackground ? 0 : 7
+        let opposite = darkBackground ? 7 : 0
+        if let fg = style.foreground, fg != screen, resolved.foreground == screen { resolved.foreground = opposite }
+        if let bg = style.background, bg != screen, resolved.background == screen {
+            // Reverse video: the text's colour becomes the bar, the screen's the text.
+            resolved.background = nil
+            resolved.reverse.toggle()
+        }
+        return resolved
+    }
+
     /// The xterm-256 colour closest to `#rrggbb` (from the 6x6x6 cube or the grey ramp).
     static func nearest256(red: Int, green: Int, blue: Int) -> Int {
         closest(red: red, green: green, blue: blue, among: 16..<256)

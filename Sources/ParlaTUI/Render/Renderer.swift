@@ -10,13 +10,25 @@ public struct Renderer: Sendable {
 
     public var widths: DisplayWidth
     public var timeZone: TimeZone
+    /// How message times are written (a `DateFormatter` pattern; `time_format` in config.toml).
+    public var timeFormat: String
+    /// Mark URLs as OSC 8 hyperlinks (`hyperlinks` in config.toml).
+    public var hyperlinks: Bool
 
-    public init(widths: DisplayWidth = DisplayWidth(), timeZone: TimeZone = .current) {
+    public init(widths: DisplayWidth = DisplayWidth(), timeZone: TimeZone = .current, timeFormat: String = "HH:mm", hyperlinks: Bool = true) {
         self.widths = widths
         self.timeZone = timeZone
+        self.timeFormat = timeFormat
+        self.hyperlinks = hyperlinks
     }
 
     public func render(_ state: AppState, width: Int, height: Int, theme: Theme) -> ScreenBuffer {
+        frame(state, width: width, height: height, theme: theme).screen
+    }
+
+    /// The screen, and what was drawn of the conversation pane (the reducer pages and
+    /// bounds scrolling by it).
+    public func frame(_ state: AppState, width: Int, height: Int, theme: Theme) -> (screen: ScreenBuffer, viewport: Viewport) {
         var screen = ScreenBuffer(width: width, height: height, widths: widths)
         let layout = TextLayout(widths: widths)
         guard width >= Self.minimumWidth, height >= Self.minimumHeight else {
@@ -24,42 +36,58 @@ public struct Renderer: Sendable {
             for (index, line) in lines.prefix(height).enumerated() {
                 screen.put(line, x: 0, y: max(0, (height - lines.count) / 2) + index, role: .notice)
             }
-            return screen
+            return (screen, state.viewport)
         }
         let glyphs = Glyphs(ascii: theme.ascii)
         let inputLines = inputLayout(state, width: width, layout: layout, ascii: theme.ascii)
-        let inputHeight = min(3, inputLines.count)
+        let inputHeight = min(Self.inputRows(height: height), inputLines.count)
         let paneHeight = height - inputHeight - 1
 
+        var viewport = state.viewport
         if width >= Self.splitWidth {
             let listWidth = min(24, width / 4 + 2)
             drawChatList(state, into: &screen, x: 0, width: listWidth, height: paneHeight, glyphs: glyphs, layout: layout)
-            drawConversation(state, into: &screen, x: listWidth, width: width - listWidth, height: paneHeight, theme: theme, layout: layout)
+            viewport = drawConversation(state, into: &screen, x: listWidth, width: width - listWidth, height: paneHeight, theme: theme, layout: layout)
         } else if state.focus == .chatList || state.selectedChat == nil {
             drawChatList(state, into: &screen, x: 0, width: width, height: paneHeight, glyphs: glyphs, layout: layout)
         } else {
-            drawConversation(state, into: &screen, x: 0, width: width, height: paneHeight, theme: theme, layout: layout)
+            viewport = drawConversation(state, into: &screen, x: 0, width: width, height: paneHeight, theme: theme, layout: layout)
         }
         drawInput(state, lines: inputLines, into: &screen, y: paneHeight, height: inputHeight, glyphs: glyphs, layout: layout)
-        drawStatus(state, into: &screen, y: height - 1, glyphs: glyphs, layout: layout)
+        drawStatus(state, into: &screen, y: height - 1, aboveFrom: paneHeight, glyphs: glyphs, layout: layout)
         switch state.overlay {
         case .help: drawHelp(state, into: &screen, glyphs: glyphs, layout: layout)
         case .search: drawSearch(state, into: &screen, glyphs: glyphs, layout: layout)
         case .none: break
         }
-        return screen
+        return (screen, viewport)
     }
+
+    /// The input grows with a multi-line draft up to a third of the screen (at least 3 rows).
+    static func inputRows(height: Int) -> Int { max(3, height / 3) }
 
     /// Where the terminal cursor goes: after the text before the editor's cursor.
     public func inputCursor(_ state: AppState, width: Int, height: Int) -> (x: Int, y: Int)? {
         guard width >= Self.minimumWidth, height >= Self.minimumHeight, state.overlay == .none else { return nil }
         let layout = TextLayout(widths: widths)
         let all = inputLayout(state, width: width, layout: layout, ascii: false)
-        let inputHeight = min(3, all.count)
+        let inputHeight = min(Self.inputRows(height: height), all.count)
+        let (cursorRow, cursorColumn) = inputCursorPosition(state, width: width, layout: layout)
+        let first = Self.firstInputRow(cursorRow: cursorRow, lines: all.count, rows: inputHeight)
+        let column = min(width - 1, 2 + cursorColumn)
+        return (column, height - 1 - inputHeight + (cursorRow - first))
+    }
+
+    /// The cursor's row in the wrapped draft and its column there.
+    private func inputCursorPosition(_ state: AppState, width: Int, layout: TextLayout) -> (row: Int, column: Int) {
         let before = layout.wrap(String(state.editor.characters[..<state.editor.cursor]), width: max(1, width - 2))
-        let row = min(inputHeight - 1, max(0, before.count - 1 - (all.count - inputHeight)))
-        let column = min(width - 1, 2 + layout.widths.width(of: before.last ?? ""))
-        return (column, height - 1 - inputHeight + row)
+        return (max(0, before.count - 1), layout.widths.width(of: before.last ?? ""))
+    }
+
+    /// The first wrapped line of the draft that is shown: the newest lines, unless the
+    /// cursor is further up (then the view follows it).
+    static func firstInputRow(cursorRow: Int, lines: Int, rows: Int) -> Int {
+        min(max(0, lines - rows), max(0, cursorRow - rows + 1))
     }
 
     // MARK: Panes
@@ -80,14 +108,20 @@ public struct Renderer: Sendable {
     private func drawChatList(_ state: AppState, into screen: inout ScreenBuffer, x: Int, width: Int, height: Int, glyphs: Glyphs, layout: TextLayout) {
         drawBox("Chats", into: &screen, x: x, width: width, height: height, glyphs: glyphs, layout: layout)
         let inner = width - 2
-        for (row, chat) in state.chats.prefix(height - 2).enumerated() {
+        let rows = max(0, height - 2)
+        // The selected chat is always in view: the list scrolls to it.
+        let selectedIndex = state.chats.firstIndex { $0.name == state.selectedChat } ?? 0
+        let first = max(0, min(selectedIndex - rows + 1, state.chats.count - rows))
+        for (row, chat) in state.chats.dropFirst(first).prefix(rows).enumerated() {
             let selected = chat.name == state.selectedChat
-            let role: StyleRole = selected ? .chatSelected : chat.unread > 0 ? .chatUnread : .chatNormal
+            let role: StyleRole = selected ? .chatSelected : chat.unread > 0 && !chat.muted ? .chatUnread : .chatNormal
             var badge = ""
-            if state.typing.contains(chat.name) { badge = glyphs.typing }
+            if state.isTyping(chat.name) { badge = glyphs.typing }
             if chat.unread > 0 { badge += (badge.isEmpty ? "" : " ") + String(chat.unread) }
+            if chat.muted { badge += (badge.isEmpty ? "" : " ") + glyphs.muted }
+            if chat.pinned { badge += (badge.isEmpty ? "" : " ") + glyphs.pinned }
             let marker = selected ? "> " : "  "
-            var online = state.online.contains(chat.name) ? " " + glyphs.online : ""
+            var online = state.connection == .online && state.online.contains(chat.name) ? " " + glyphs.online : ""
             if let group = ClientStore.groupName(ofChat: chat.name).flatMap({ state.groups[$0] }) {
                 online = group.isMember ? " (\(group.members.count))" : " (left)"
             }
@@ -99,6 +133,9 @@ public struct Renderer: Sendable {
             if selected { screen.fill(x: x + 1 + used, y: row + 1, width: inner - used, height: 1, role: role) }
             screen.put(glyphs.vertical, x: x + width - 1, y: row + 1, role: .border)
         }
+        if first > 0 { screen.put(" \(glyphs.up)\(first) ", x: x + width - 6, y: 0, role: .notice) }
+        let below = state.chats.count - first - rows
+        if below > 0 { screen.put(" \(glyphs.down)\(below) ", x: x + width - 6, y: height - 1, role: .notice) }
         if state.chats.isEmpty {
             screen.put(layout.truncate("no chats: /new NAME", width: inner), x: x + 1, y: 1, role: .separator)
         }
@@ -121,21 +158,27 @@ public struct Renderer: Sendable {
         return format.string(from: date)
     }
 
-    private func drawConversation(_ state: AppState, into screen: inout ScreenBuffer, x: Int, width: Int, height: Int, theme: Theme, layout: TextLayout) {
+    private func drawConversation(_ state: AppState, into screen: inout ScreenBuffer, x: Int, width: Int, height: Int, theme: Theme, layout: TextLayout) -> Viewport {
         let glyphs = Glyphs(ascii: theme.ascii)
         var title = state.selectedChat ?? "Parla"
         if let group = state.selectedGroup {
             title += " “\(group.title)” · \(group.members.count) members" + (group.isMember ? "" : " · you left")
         } else if let chat = state.selectedChat {
             if state.verified.contains(chat) { title += " · verified" }
-            if state.typing.contains(chat) { title += " " + glyphs.typing + " typing" } else if state.online.contains(chat) { title += " " + glyphs.online + " online" }
+            if state.isTyping(chat) {
+                title += " " + glyphs.typing + " typing"
+            } else if state.connection == .online, state.online.contains(chat) {
+                title += " " + glyphs.online + " online"
+            }
         }
+        if let chat = state.selectedChat, state.isMuted(chat) { title += " · muted" }
         drawBox(title, into: &screen, x: x, width: width, height: height, glyphs: glyphs, layout: layout)
         let inner = width - 2
         let rows = height - 2
-        let (lines, selected) = conversationLines(state, width: inner, theme: theme, layout: layout)
+        let (lines, selected, belowAnchor) = conversationLines(state, width: inner, theme: theme, layout: layout)
         let maxScroll = max(0, lines.count - rows)
-        var scroll = min(state.scrollBack, maxScroll)
+        // Messages that arrived while scrolled up are below what stays on screen.
+        var scroll = min(state.scrollBack + belowAnchor, maxScroll)
         if let selected {
             // The selected message stays on screen (its first line, if it is taller than the pane).
             scroll = max(min(scroll, lines.count - selected.upperBound), lines.count - rows - selected.lowerBound)
@@ -148,46 +191,58 @@ public struct Renderer: Sendable {
             let row = top + index
             var column = x + 1
             for span in line {
-                column += screen.put(span.text, x: column, y: row + 1, role: span.role, maxWidth: x + 1 + inner - column)
+                let used = screen.put(span.text, x: column, y: row + 1, role: span.role, maxWidth: x + 1 + inner - column)
+                if let link = span.link, hyperlinks { screen.link(x: column, y: row + 1, width: used, url: link) }
+                column += used
             }
         }
-        if scroll > 0 {
+        if state.newBelow > 0, scroll > 0 {
+            let hint = " \(state.newBelow) new message\(state.newBelow == 1 ? "" : "s") \(glyphs.down) End "
+            screen.put(hint, x: x + max(1, width - 1 - layout.widths.width(of: hint)), y: height - 1, role: .unreadSeparator, maxWidth: inner)
+        } else if scroll > 0 {
             screen.put(" \(glyphs.up) \(scroll) ", x: x + width - 8, y: height - 1, role: .notice)
         } else if state.hasNewer {
             let hint = " newer below: PgDn "
             screen.put(hint, x: x + max(1, width - 1 - layout.widths.width(of: hint)), y: height - 1, role: .notice, maxWidth: inner)
         }
+        return Viewport(rows: rows, scroll: scroll, maxScroll: maxScroll)
     }
 
     struct Span {
         var text: String
         var role: StyleRole
+        /// The URL this text belongs to (all of it, also on a wrapped line's second part).
+        var link: String?
     }
 
-    /// The conversation's lines, and which of them show the highlighted message.
-    private func conversationLines(_ state: AppState, width: Int, theme: Theme, layout: TextLayout) -> ([[Span]], Range<Int>?) {
+    /// The conversation's lines, which of them show the highlighted message, and how many
+    /// lines came after the scroll anchor (messages that arrived while scrolled up).
+    private func conversationLines(_ state: AppState, width: Int, theme: Theme, layout: TextLayout) -> ([[Span]], Range<Int>?, Int) {
         let glyphs = Glyphs(ascii: theme.ascii)
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = timeZone
-        let timeFormat = DateFormatter()
-        timeFormat.timeZone = timeZone
-        timeFormat.dateFormat = "HH:mm"
+        let timeFormatter = DateFormatter()
+        timeFormatter.timeZone = timeZone
+        timeFormatter.locale = Locale(identifier: "en_US_POSIX")
+        timeFormatter.dateFormat = timeFormat
         let dayFormat = DateFormatter()
         dayFormat.timeZone = timeZone
         dayFormat.locale = Locale(identifier: "en_US_POSIX")
         dayFormat.dateFormat = "EEE d MMM yyyy"
+        let timeWidth = layout.widths.width(of: timeFormatter.string(from: Date(timeIntervalSince1970: 1_700_000_000)))
 
         let names = state.conversation.map { $0.from == state.me ? "you" : $0.from }
         let nameWidth = min(12, names.map { layout.widths.width(of: $0) }.max() ?? 3)
-        let prefixWidth = 6 + nameWidth + 1
+        let prefixWidth = timeWidth + 1 + nameWidth + 1
         let tickWidth = 3
         let textWidth = max(4, width - prefixWidth - tickWidth)
         var lines: [[Span]] = []
         var selected: Range<Int>?
+        var anchorEnd: Int?
         var lastDay: DateComponents?
         let firstUnread = state.unreadFrom
         for message in state.conversation {
-            if message.localID == firstUnread {
+            if message.localID == firstUnread, state.unreadMarker > 0 {
                 lines.append([Span(text: rule(" \(state.unreadMarker) unread ", width: width, glyphs: glyphs, layout: layout), role: .unreadSeparator)])
             }
             let day = calendar.dateComponents([.year, .month, .day], from: message.sentAt)
@@ -198,11 +253,13 @@ public struct Renderer: Sendable {
             let own = message.from == state.me
             let firstLine = lines.count
             let name = layout.fit(own ? "you" : message.from, width: nameWidth)
-            let wrapped = layout.wrap(glyphs.text(message.text), width: textWidth)
+            let shownText = glyphs.text(message.text)
+            let wrapped = layout.wrap(shownText, width: textWidth)
+            var links = LinkTracker(urls: Links.urls(in: shownText))
             for (index, text) in wrapped.enumerated() {
                 var spans: [Span] = []
                 if index == 0 {
-                    spans.append(Span(text: timeFormat.string(from: message.sentAt) + " ", role: .time))
+                    spans.append(Span(text: layout.fit(timeFormatter.string(from: message.sentAt), width: timeWidth) + " ", role: .time))
                     spans.append(Span(text: name + " ", role: own ? .senderName : theme.senderRole(for: message.from)))
                 } else {
                     spans.append(Span(text: String(repeating: " ", count: prefixWidth), role: .normal))
@@ -210,11 +267,14 @@ public struct Renderer: Sendable {
                 let textRole: StyleRole = message.localID == state.highlighted ? .highlight
                     : message.from == ClientStore.systemSender ? .notice : own ? .ownMessage : .otherMessage
                 let fitted = layout.fit(text, width: textWidth)
-                // @me stands out (and rang the bell when it arrived).
+                // @me stands out (and rang the bell when it arrived); URLs are links.
+                var marks = links.ranges(in: fitted).map { ($0.range, StyleRole?.none, Optional($0.url)) }
+                if !own { marks += Mentions.ranges(of: state.me, in: fitted).map { ($0, StyleRole?.some(.highlight), String?.none) } }
+                marks.sort { $0.0.lowerBound < $1.0.lowerBound }
                 var rest = fitted[...]
-                for range in own ? [] : Mentions.ranges(of: state.me, in: fitted) {
+                for (range, role, url) in marks where range.lowerBound >= rest.startIndex {
                     spans.append(Span(text: String(rest[rest.startIndex..<range.lowerBound]), role: textRole))
-                    spans.append(Span(text: String(fitted[range]), role: .highlight))
+                    spans.append(Span(text: String(fitted[range]), role: role ?? textRole, link: url))
                     rest = fitted[range.upperBound...]
                 }
                 spans.append(Span(text: String(rest), role: textRole))
@@ -230,8 +290,9 @@ public struct Renderer: Sendable {
                 }
             }
             if message.localID == state.highlighted { selected = firstLine..<lines.count }
+            if message.localID == state.scrollAnchor { anchorEnd = lines.count }
         }
-        return (lines, selected)
+        return (lines, selected, anchorEnd.map { lines.count - $0 } ?? 0)
     }
 
     /// A horizontal line across `width` with `label` in the middle.
@@ -247,9 +308,11 @@ public struct Renderer: Sendable {
     }
 
     private func drawInput(_ state: AppState, lines: [String], into screen: inout ScreenBuffer, y: Int, height: Int, glyphs: Glyphs, layout: TextLayout) {
-        let shown = lines.suffix(height)
-        for (row, line) in shown.enumerated() {
-            screen.put(row == 0 && lines.count <= height ? "> " : "  ", x: 0, y: y + row, role: .input)
+        let cursorRow = inputCursorPosition(state, width: screen.width, layout: layout).row
+        let first = Self.firstInputRow(cursorRow: cursorRow, lines: lines.count, rows: height)
+        for (row, line) in lines.dropFirst(first).prefix(height).enumerated() {
+            let prompt = first + row == 0 ? "> " : row == 0 ? glyphs.up + " " : "  "
+            screen.put(prompt, x: 0, y: y + row, role: .input)
             screen.put(line, x: 2, y: y + row, role: .input)
         }
         if state.editor.isEmpty {
@@ -257,19 +320,21 @@ public struct Renderer: Sendable {
             screen.put(layout.truncate(hint, width: screen.width - 2), x: 2, y: y, role: .separator)
         }
         // Who is typing in this chat, at the right end of the input's last row.
-        if let chat = state.selectedChat, state.typing.contains(chat) {
+        if let chat = state.selectedChat, state.isTyping(chat) {
             let label = " " + glyphs.typing + " \(chat) is typing "
             let labelWidth = layout.widths.width(of: label)
             let row = y + height - 1
-            let used = 2 + layout.widths.width(of: lines.last ?? "")
+            let used = 2 + layout.widths.width(of: lines.dropFirst(first).prefix(height).last ?? "")
             if screen.width - labelWidth > used + 1 {
                 screen.put(label, x: screen.width - labelWidth, y: row, role: .separator)
             }
         }
     }
 
-    private func drawStatus(_ state: AppState, into screen: inout ScreenBuffer, y: Int, glyphs: Glyphs, layout: TextLayout) {
-        var parts: [String] = []
+    /// The status line: who you are, the connection, the outbox and unread counts. A notice
+    /// that does not fit beside them is wrapped over the rows above (from `aboveFrom` up).
+    private func drawStatus(_ state: AppState, into screen: inout ScreenBuffer, y: Int, aboveFrom: Int, glyphs: Glyphs, layout: TextLayout) {
+        var parts: [String] = [state.me]
         switch state.connection {
         case .online: parts.append("\(glyphs.online) online")
         case .connecting: parts.append("\(glyphs.pending) connecting")
@@ -281,23 +346,48 @@ public struct Renderer: Sendable {
         }
         parts.append("\(state.queuedCount) queued")
         if state.totalUnread > 0 { parts.append("\(state.totalUnread) unread") }
-        var left = " " + parts.joined(separator: " · ")
-        // A notice goes first so a long one (a config error naming its file) is not cut off.
-        if state.confirmingQuit { left = " quit Parla? y/n" } else if let notice = state.notice { left = " " + notice + " · " + parts.joined(separator: " · ") }
-        let right = "? help "
-        screen.fill(x: 0, y: y, width: screen.width, height: 1, role: .statusLine)
+        let right = "F1 help "
         let leftWidth = screen.width - layout.widths.width(of: right)
-        screen.put(layout.truncate(left, width: leftWidth), x: 0, y: y, role: state.notice != nil || state.confirmingQuit ? .notice : .statusLine)
+        let status = " " + parts.joined(separator: " · ")
+        var left = status
+        var role = StyleRole.statusLine
+        if state.confirmingQuit {
+            left = " quit Parla? y/n"
+            role = .notice
+        } else if let notice = state.notice {
+            role = .notice
+            let inline = " " + notice + " · " + parts.joined(separator: " · ")
+            if layout.widths.width(of: inline) <= leftWidth {
+                left = inline
+            } else {
+                // Too long for one row (a config error, a safety number): wrapped above, whole.
+                let wrapped = layout.wrap(notice, width: max(1, screen.width - 2))
+                let rows = min(wrapped.count, max(1, aboveFrom - 1))
+                let top = y - rows
+                screen.fill(x: 0, y: top, width: screen.width, height: rows, role: .notice)
+                for (index, line) in wrapped.suffix(rows).enumerated() {
+                    screen.put(line, x: 1, y: top + index, role: .notice)
+                }
+                role = .statusLine
+            }
+        }
+        screen.fill(x: 0, y: y, width: screen.width, height: 1, role: .statusLine)
+        screen.put(layout.truncate(left, width: leftWidth), x: 0, y: y, role: role)
         screen.put(right, x: leftWidth, y: y, role: .statusLine)
     }
 
     private func drawHelp(_ state: AppState, into screen: inout ScreenBuffer, glyphs: Glyphs, layout: TextLayout) {
-        let width = min(screen.width - 2, 72)
+        let width = min(screen.width - 2, 84)
         let lines = state.bindings.helpLines.flatMap { layout.wrap($0, width: width - 4) }
-        drawPanel(" Keys (any key closes) ", lines: lines.map { ($0, StyleRole.help) }, width: width, into: &screen, glyphs: glyphs, layout: layout)
+        let rows = max(1, min(lines.count, screen.height - 4))
+        let first = min(state.helpScroll, max(0, lines.count - rows))
+        let more = lines.count > rows ? " \(first + 1)-\(first + rows) of \(lines.count), Up/Down scroll," : ""
+        drawPanel(" Keys and commands\(more) any other key closes ", lines: lines.dropFirst(first).prefix(rows).map { [Span(text: $0, role: .help)] },
+                  width: width, into: &screen, glyphs: glyphs, layout: layout)
     }
 
-    /// The `/search` results: one line each (chat, date, text), the selected one highlighted.
+    /// The `/search` results: one line each (chat, date, text), the selected one highlighted
+    /// and the words searched for marked.
     private func drawSearch(_ state: AppState, into screen: inout ScreenBuffer, glyphs: Glyphs, layout: TextLayout) {
         let width = min(screen.width - 2, 100)
         let rows = max(1, min(state.searchResults.count, screen.height - 4))
@@ -307,18 +397,29 @@ public struct Renderer: Sendable {
         dateFormat.timeZone = timeZone
         dateFormat.locale = Locale(identifier: "en_US_POSIX")
         dateFormat.dateFormat = "yyyy-MM-dd HH:mm"
-        let lines = state.searchResults.dropFirst(first).prefix(rows).enumerated().map { offset, message -> (String, StyleRole) in
+        let terms = state.searchQuery.split(whereSeparator: \.isWhitespace).map(String.init)
+        let lines = state.searchResults.dropFirst(first).prefix(rows).enumerated().map { offset, message -> [Span] in
             let who = message.from == state.me ? "you" : message.from
             let text = glyphs.text(message.text).replacingOccurrences(of: "\n", with: " ")
-            let line = layout.fit(message.chat, width: 12) + " " + dateFormat.string(from: message.sentAt) + " " + who + ": " + text
-            return (line, first + offset == state.searchSelection ? .chatSelected : .help)
+            let head = layout.fit(message.chat, width: 12) + " " + dateFormat.string(from: message.sentAt) + " " + who + ": "
+            let role: StyleRole = first + offset == state.searchSelection ? .chatSelected : .help
+            let body = layout.truncate(text, width: max(1, width - 4 - layout.widths.width(of: head)))
+            var spans = [Span(text: head, role: role)]
+            var rest = body[...]
+            for range in SearchMatches.ranges(of: terms, in: body) where range.lowerBound >= rest.startIndex {
+                spans.append(Span(text: String(rest[rest.startIndex..<range.lowerBound]), role: role))
+                spans.append(Span(text: String(body[range]), role: .highlight))
+                rest = body[range.upperBound...]
+            }
+            spans.append(Span(text: String(rest), role: role))
+            return spans
         }
         let title = " \(state.searchResults.count) found for '\(state.searchQuery)' · Enter opens · Esc closes "
         drawPanel(title, lines: lines, width: width, into: &screen, glyphs: glyphs, layout: layout)
     }
 
     /// A centred box over everything else.
-    private func drawPanel(_ title: String, lines: [(String, StyleRole)], width: Int, into screen: inout ScreenBuffer, glyphs: Glyphs, layout: TextLayout) {
+    private func drawPanel(_ title: String, lines: [[Span]], width: Int, into screen: inout ScreenBuffer, glyphs: Glyphs, layout: TextLayout) {
         let height = min(screen.height - 2, lines.count + 2)
         let x = (screen.width - width) / 2
         let y = (screen.height - height) / 2
@@ -327,9 +428,12 @@ public struct Renderer: Sendable {
         screen.put(glyphs.topLeft + glyphs.horizontal, x: x, y: y, role: .help)
         let titleWidth = screen.put(shownTitle, x: x + 2, y: y, role: .help)
         screen.put(String(repeating: glyphs.horizontal, count: max(0, width - 3 - titleWidth)) + glyphs.topRight, x: x + 2 + titleWidth, y: y, role: .help)
-        for (index, (line, role)) in lines.prefix(height - 2).enumerated() {
+        for (index, spans) in lines.prefix(height - 2).enumerated() {
             screen.put(glyphs.vertical + " ", x: x, y: y + 1 + index, role: .help)
-            screen.put(layout.fit(line, width: width - 4), x: x + 2, y: y + 1 + index, role: role)
+            var column = x + 2
+            for span in spans {
+                column += screen.put(span.text, x: column, y: y + 1 + index, role: span.role, maxWidth: x + width - 2 - column)
+            }
             screen.put(" " + glyphs.vertical, x: x + width - 2, y: y + 1 + index, role: .help)
         }
         screen.put(glyphs.bottomLeft + String(repeating: glyphs.horizontal, count: width - 2) + glyphs.bottomRight, x: x, y: y + height - 1, role: .help)
@@ -350,6 +454,9 @@ struct Glyphs {
     var pending: String { ascii ? "~" : "…" }
     var typing: String { ascii ? "..." : "✎" }
     var up: String { ascii ? "^" : "↑" }
+    var down: String { ascii ? "v" : "↓" }
+    var pinned: String { ascii ? "*" : "📌" }
+    var muted: String { ascii ? "(m)" : "🔇" }
 
     /// User text as this terminal can show it: unchanged in UTF-8; otherwise accents
     /// dropped and anything else non-ASCII shown as "?", one per character.

@@ -13,11 +13,17 @@ extension Theme {
             guard let found = try base(baseName) else { throw fail(baseValue.line, "base", "no theme named '\(baseName)'") }
             theme.styles = found.styles
             theme.senderPalette = found.senderPalette
+            theme.darkBackground = found.darkBackground
         }
         for (key, value) in document.entries {
             switch key {
             case "base", "description":
                 guard case .string = value.kind else { throw fail(value.line, key, "must be a string") }
+            case "background":
+                guard case .string(let shade) = value.kind, shade == "dark" || shade == "light" else {
+                    throw fail(value.line, key, "must be \"dark\" or \"light\"")
+                }
+                theme.darkBackground = shade == "dark"
             case "styles":
                 guard case .table(let table) = value.kind else { throw fail(value.line, key, "must be a table: [styles]") }
                 for (roleKey, styleValue) in table.entries {
@@ -41,7 +47,7 @@ extension Theme {
                     }
                 }
             default:
-                throw fail(value.line, key, "unknown key; a theme has base, description, [styles] and [senders]")
+                throw fail(value.line, key, "unknown key; a theme has base, description, background, [styles] and [senders]")
             }
         }
         return theme

@@ -29,6 +29,9 @@ public struct Theme: Sendable, Equatable {
     public var senderPalette: [Int]
     /// Draw with ASCII substitutes (for terminals whose locale is not UTF-8).
     public var ascii = false
+    /// Made for a dark terminal background (`background = "light"` in the file says otherwise);
+    /// with 8 colours this decides which colour is the screen's own.
+    public var darkBackground = true
 
     public init(name: String, styles: [StyleRole: Style], senderPalette: [Int] = [], ascii: Bool = false) {
         self.name = name

@@ -38,6 +38,14 @@ public struct Cell: Sendable, Equatable {
     public static func continuation(_ role: StyleRole) -> Cell { Cell(text: "", role: role) }
 }
 
+/// Columns of one row that link to a URL.
+public struct Hyperlink: Sendable, Equatable {
+    public var x: Int
+    public var y: Int
+    public var width: Int
+    public var url: String
+}
+
 /// The whole screen as a grid of cells: what `render` produces and the terminal
 /// layer copies out. Plain data, so tests compare it as text.
 public struct ScreenBuffer: Sendable, Equatable {
@@ -45,6 +53,8 @@ public struct ScreenBuffer: Sendable, Equatable {
     public let height: Int
     public private(set) var cells: [Cell]
     public let widths: DisplayWidth
+    /// Runs of cells that are a hyperlink (the terminal layer writes them as OSC 8).
+    public private(set) var links: [Hyperlink] = []
 
     public init(width: Int, height: Int, widths: DisplayWidth = DisplayWidth()) {
         self.width = max(0, width)
@@ -80,12 +90,9 @@ public struct ScreenBuffer: Sendable, Equatable {
                 break
             }
             if column >= 0 {
-                clearWide(at: column, y: y)
+                for offset in 0..<w { clearWide(at: column + offset, y: y) }
                 cells[y * width + column] = Cell(text: String(character), role: role)
-                if w == 2 {
-                    clearWide(at: column + 1, y: y)
-                    cells[y * width + column + 1] = .continuation(role)
-                }
+                for offset in 1..<w { cells[y * width + column + offset] = .continuation(role) }
             }
             column += w
         }
@@ -94,6 +101,8 @@ public struct ScreenBuffer: Sendable, Equatable {
 
     /// Fills a rectangle with spaces of one role.
     public mutating func fill(x: Int, y: Int, width w: Int, height h: Int, role: StyleRole) {
+        // What is painted over is no longer a link.
+        links.removeAll { $0.y >= y && $0.y < y + h && $0.x < x + w && $0.x + $0.width > x }
         for row in max(0, y)..<min(height, y + h) {
             for column in max(0, x)..<min(width, x + w) {
                 cells[row * width + column] = Cell(text: " ", role: role)
@@ -101,15 +110,25 @@ public struct ScreenBuffer: Sendable, Equatable {
         }
     }
 
-    /// Overwriting half of a wide character blanks its other half, so nothing shifts.
+    /// Overwriting part of a wide character blanks the rest of it, so nothing shifts.
     private mutating func clearWide(at column: Int, y: Int) {
         guard column < width else { return }
-        let index = y * width + column
-        if cells[index].text.isEmpty, column > 0 {
-            cells[index - 1] = Cell(text: " ", role: cells[index - 1].role)
-        } else if widths.width(of: cells[index].text) == 2, column + 1 < width {
-            cells[index + 1] = Cell(text: " ", role: cells[index].role)
+        // Back to the character this cell belongs to, then blank all of it.
+        var owner = column
+        while owner > 0, cells[y * width + owner].text.isEmpty { owner -= 1 }
+        let ownerWidth = widths.width(of: cells[y * width + owner].text)
+        guard owner < column || ownerWidth > 1 else { return }
+        let role = cells[y * width + owner].role
+        for c in owner..<min(width, owner + max(1, ownerWidth)) {
+            cells[y * width + c] = Cell(text: " ", role: role)
         }
+    }
+
+    /// Marks `width` columns from `x` on row `y` as a link to `url`.
+    public mutating func link(x: Int, y: Int, width: Int, url: String) {
+        let clipped = min(width, self.width - x)
+        guard y >= 0, y < height, x >= 0, clipped > 0 else { return }
+        links.append(Hyperlink(x: x, y: y, width: clipped, url: url))
     }
 
     /// One row as the terminal would show it.

@@ -18,8 +18,32 @@ public struct AppState: Sendable, Equatable {
     public var focus = Focus.input
     /// How many conversation lines the view is scrolled up from the newest.
     public var scrollBack = 0
+    /// The conversation pane as last drawn (rows, and how far it can scroll), so paging
+    /// moves by a screenful and never scrolls past the top.
+    public var viewport = Viewport()
+    /// Set when messages arrive while scrolled up: the newest message before them, so the
+    /// view keeps showing what it showed (the renderer counts the lines below it).
+    public var scrollAnchor: Int64?
+    /// Messages that arrived below the view while it was scrolled up ("new messages ↓").
+    public var newBelow = 0
+    /// The open chat has messages not yet marked read: they arrived while the user was
+    /// away from the keyboard or scrolled up. They are marked read when the user is back
+    /// at the newest messages.
+    public var pendingRead = false
+    /// When the user last pressed a key: arrivals count as seen only while they are active.
+    public var lastKeyAt: Date?
+    public static let activeFor: TimeInterval = 60
+    /// Unsent text per chat, and what the profile holds of it (saved when they differ).
+    public var drafts: [String: String] = [:]
+    public var savedDrafts: [String: String] = [:]
+    /// How far the help overlay is scrolled.
+    public var helpScroll = 0
     public var overlay = Overlay.none
-    public var typing: Set<String> = []
+    /// Who is typing, until when: a notice lasts a few seconds unless it is renewed.
+    public var typing: [String: Date] = [:]
+    public static let typingLasts: TimeInterval = 6
+    /// When this user last told a chat "typing", so it is repeated only every few seconds.
+    public var typingSent: TypingSent?
     public var online: Set<String> = []
     public var notice: String?
     public var confirmingQuit = false
@@ -58,6 +82,31 @@ public struct AppState: Sendable, Equatable {
     }
 
     public var totalUnread: Int { chats.reduce(0) { $0 + $1.unread } }
+
+    public func isTyping(_ name: String) -> Bool { typing[name].map { $0 > now } ?? false }
+
+    public func isMuted(_ chat: String) -> Bool { chats.first { $0.name == chat }?.muted ?? false }
+
+    /// The user pressed a key recently, so what appears in the open chat is seen.
+    public var userIsActive: Bool { lastKeyAt.map { now.timeIntervalSince($0) < Self.activeFor } ?? false }
+}
+
+public struct TypingSent: Sendable, Equatable {
+    public var chat: String
+    public var at: Date
+}
+
+/// The conversation pane as drawn: its rows, the scroll in force and the most there is.
+public struct Viewport: Sendable, Equatable {
+    public var rows = 20
+    public var scroll = 0
+    public var maxScroll = 0
+
+    public init(rows: Int = 20, scroll: Int = 0, maxScroll: Int = 0) {
+        self.rows = rows
+        self.scroll = scroll
+        self.maxScroll = maxScroll
+    }
 }
 
 /// What happens to the state.
@@ -77,6 +126,14 @@ public enum AppAction: Sendable, Equatable {
     case themesAvailable([String])
     case verifiedLoaded(Set<String>)
     case groupsLoaded([ClientStore.GroupState])
+    /// What the renderer drew of the conversation pane.
+    case viewport(Viewport)
+    /// Drafts and input history kept in the profile, at start-up.
+    case inputRestored(drafts: [String: String], history: [String])
+    /// The first page of a chat (jump to the top).
+    case oldestLoaded(chat: String, messages: [MessageRecord], hasNewer: Bool)
+    /// The answer to `/new NAME`.
+    case userChecked(name: String, result: UserLookup)
 }
 
 /// What the runner must do for the state's sake (I/O stays out of `reduce`).
@@ -89,8 +146,6 @@ public enum AppEffect: Sendable, Equatable {
     case loadOlder(chat: String, before: Int64)
     case typing(to: String)
     case retryConnection
-    /// A message arrived in a chat the user is not looking at.
-    case bell
     /// Put failed messages back in the outbox.
     case retry(localIDs: [Int64])
     /// Remove failed messages from the history.
@@ -107,7 +162,24 @@ public enum AppEffect: Sendable, Equatable {
     case memberReceipts(messageID: String)
     /// Someone wrote @me: ring even when the bell is off for ordinary messages.
     case mentionBell
+    /// A desktop notification (or the bell where the terminal has none) for a message.
+    case notify(chat: String, from: String, text: String)
+    /// Keep the chat's unsent text (empty: none).
+    case saveDraft(chat: String, text: String)
+    /// A sent line, for Up/Down recall after a restart.
+    case rememberInput(String)
+    case loadOldest(chat: String)
+    /// Ask the relay whether `name` exists before opening a chat with them.
+    case checkUser(name: String)
+    case chatSetting(chat: String, ChatSetting)
     case quit
+}
+
+/// `/pin`, `/mute`, `/close` and their opposites.
+public enum ChatSetting: Sendable, Equatable {
+    case pin(Bool)
+    case mute(Bool)
+    case close
 }
 
 /// What `/group …` asks of the relay.

@@ -5,18 +5,25 @@ import ParlaProtocol
 /// The pure heart of the UI: applies one action to the state and says which
 /// effects the runner must perform.
 public enum Reducer {
+    /// How often a "typing" notice is repeated while the user keeps typing (the peer's
+    /// copy lasts `AppState.typingLasts`).
+    static let typingEvery: TimeInterval = 3
+    /// Lines one turn of the mouse wheel scrolls.
+    static let wheelLines = 3
+
     public static func reduce(_ state: inout AppState, _ action: AppAction) -> [AppEffect] {
         switch action {
         case .key(let key):
-            return handleKey(&state, key)
+            state.lastKeyAt = state.now
+            var effects = handleKey(&state, key)
+            effects += readIfSeen(&state)
+            return effects
         case .engine(let event):
             return handleEvent(&state, event)
         case .chatsLoaded(let chats):
             state.chats = chats
             if state.selectedChat == nil, let first = chats.first {
-                state.selectedChat = first.name
-                state.unreadMarker = first.unread
-                return [.loadConversation(chat: first.name), .markRead(chat: first.name)]
+                return open(&state, chat: first.name)
             }
             return []
         case .conversationLoaded(let chat, let messages):
@@ -33,12 +40,23 @@ public enum Reducer {
             state.conversation.insert(contentsOf: messages.filter { $0.localID < (state.conversation.first?.localID ?? .max) }, at: 0)
             state.hasOlder = !messages.isEmpty
             return []
+        case .oldestLoaded(let chat, let messages, let hasNewer):
+            guard chat == state.selectedChat else { return [] }
+            state.conversation = messages
+            state.hasOlder = false
+            state.hasNewer = hasNewer
+            state.highlighted = nil
+            state.scrollAnchor = nil
+            // As far up as there is; the renderer stops at the first line.
+            state.scrollBack = Int.max / 4
+            return []
         case .queuedCount(let count):
             state.queuedCount = count
             return []
         case .tick(let now):
             state.now = now
-            return []
+            state.typing = state.typing.filter { $0.value > now }
+            return saveDraftIfChanged(&state)
         case .searchLoaded(let query, let results):
             state.searchQuery = query
             state.searchResults = results
@@ -50,11 +68,15 @@ public enum Reducer {
             }
             return []
         case .jumpLoaded(let chat, let messages, let target, let hasNewer):
-            let effects = chat == state.selectedChat ? [] : [AppEffect.markRead(chat: chat)]
+            let effects = chat == state.selectedChat ? [] : leave(&state) + [AppEffect.markRead(chat: chat)]
+            if chat != state.selectedChat { state.editor.replace(with: state.drafts[chat] ?? "") }
             state.selectedChat = chat
             state.unreadMarker = 0
+            state.unreadFrom = nil
             state.conversation = messages
             state.scrollBack = 0
+            state.scrollAnchor = nil
+            state.newBelow = 0
             state.highlighted = target
             state.hasNewer = hasNewer
             state.hasOlder = !messages.isEmpty
@@ -72,36 +94,134 @@ public enum Reducer {
         case .groupsLoaded(let groups):
             state.groups = Dictionary(groups.map { ($0.name, $0) }, uniquingKeysWith: { _, last in last })
             return []
+        case .viewport(let viewport):
+            state.viewport = viewport
+            // Back at the newest line (by scrolling or because the view grew): what was below is seen.
+            if viewport.scroll == 0, state.scrollAnchor != nil || state.newBelow > 0 {
+                state.scrollAnchor = nil
+                state.newBelow = 0
+                state.scrollBack = 0
+                return readIfSeen(&state)
+            }
+            return []
+        case .inputRestored(let drafts, let history):
+            state.drafts = drafts
+            state.savedDrafts = drafts
+            state.editor.restoreHistory(history)
+            if state.editor.isEmpty, let chat = state.selectedChat, let draft = drafts[chat] {
+                state.editor.replace(with: draft)
+            }
+            return []
+        case .userChecked(let name, let result):
+            switch result {
+            case .exists:
+                return []
+            case .unknown:
+                state.notice = "there is no user '\(name)' on this relay"
+                // The chat opened at once (so typing could start) goes away if nothing is in it.
+                guard state.selectedChat == name, state.conversation.isEmpty else { return [] }
+                state.selectedChat = nil
+                state.editor.replace(with: "")
+                return [.loadChats]
+            case .unreachable:
+                state.notice = "cannot check '\(name)' while offline: messages wait in the outbox, and fail if there is no such user"
+                return []
+            }
         }
     }
+
+    /// The user is at the newest messages and active: what is waiting in the open chat is read.
+    private static func readIfSeen(_ state: inout AppState) -> [AppEffect] {
+        guard state.pendingRead, state.userIsActive, !isScrolled(state), state.overlay == .none, let chat = state.selectedChat else { return [] }
+        state.pendingRead = false
+        return [.markRead(chat: chat)]
+    }
+
+    /// Scrolled up from the newest line (or showing a search result's page).
+    static func isScrolled(_ state: AppState) -> Bool {
+        state.scrollBack > 0 || state.scrollAnchor != nil || state.hasNewer
+    }
+
+    /// The unsent text of the open chat, kept in the profile when it changed.
+    private static func saveDraftIfChanged(_ state: inout AppState) -> [AppEffect] {
+        guard let chat = state.selectedChat else { return [] }
+        let text = state.editor.text
+        let saved = state.savedDrafts[chat] ?? ""
+        guard text != saved else { return [] }
+        state.drafts[chat] = text.isEmpty ? nil : text
+        state.savedDrafts[chat] = text.isEmpty ? nil : text
+        return [.saveDraft(chat: chat, text: text)]
+    }
+
+    /// Leaving the open chat: its draft is kept for when the user comes back.
+    private static func leave(_ state: inout AppState) -> [AppEffect] {
+        let effects = saveDraftIfChanged(&state)
+        if let chat = state.selectedChat {
+            let text = state.editor.text
+            state.drafts[chat] = text.isEmpty ? nil : text
+        }
+        return effects
+    }
+
 
     private static func handleEvent(_ state: inout AppState, _ event: ClientEvent) -> [AppEffect] {
         switch event {
         case .connection(let connection):
             state.connection = connection
+            if connection != .online {
+                // Offline, nobody's presence or typing is known: show none rather than stale.
+                state.online = []
+                state.typing = [:]
+            }
             return []
         case .messageAdded(let record), .messageUpdated(let record):
             // On a search result's page newer messages are not shown, so nothing is appended there.
-            if record.chat == state.selectedChat, !state.hasNewer || state.conversation.contains(where: { $0.localID == record.localID }) {
+            let isNew = !state.conversation.contains { $0.localID == record.localID }
+            if record.chat == state.selectedChat, !state.hasNewer || !isNew {
                 if let index = state.conversation.firstIndex(where: { $0.localID == record.localID }) {
                     state.conversation[index] = record
                 } else {
+                    if isScrolled(state), state.scrollAnchor == nil, state.scrollBack > 0 {
+                        // Keep the view where it is: the renderer counts the lines below this message.
+                        state.scrollAnchor = state.conversation.last?.localID
+                    }
                     state.conversation.append(record)
                 }
             }
-            if case .messageAdded = event, record.status == .received {
-                state.typing.remove(record.from)
-                let mentioned = record.from != ClientStore.systemSender && Mentions.ranges(of: state.me, in: record.text).isEmpty == false
-                var effects: [AppEffect] = record.chat == state.selectedChat ? [.markRead(chat: record.chat), .loadChats] : [.bell, .loadChats]
-                if mentioned { effects.append(.mentionBell) }
-                return effects
+            guard case .messageAdded = event, record.status == .received else { return [.loadChats] }
+            state.typing[record.from] = nil
+            let system = record.from == ClientStore.systemSender
+            let mentioned = !system && Mentions.ranges(of: state.me, in: record.text).isEmpty == false
+            let muted = state.isMuted(record.chat)
+            var effects: [AppEffect] = []
+            if record.chat == state.selectedChat {
+                if isScrolled(state) { state.newBelow += 1 }
+                if isScrolled(state) || !state.userIsActive {
+                    // Not seen yet: it stays unread, below an "unread" line, until the user is back.
+                    state.pendingRead = true
+                    if state.unreadFrom == nil || state.unreadMarker == 0 {
+                        state.unreadFrom = record.localID
+                        state.unreadMarker = 0
+                    }
+                    state.unreadMarker += 1
+                    if !muted, !system, !state.userIsActive { effects.append(.notify(chat: record.chat, from: record.from, text: record.text)) }
+                } else {
+                    effects.append(.markRead(chat: record.chat))
+                }
+            } else if !muted, !system {
+                effects.append(.notify(chat: record.chat, from: record.from, text: record.text))
             }
-            return [.loadChats]
+            effects.append(.loadChats)
+            if mentioned, !muted { effects.append(.mentionBell) }
+            return effects
         case .typing(let from):
-            state.typing.insert(from)
+            state.typing[from] = state.now.addingTimeInterval(AppState.typingLasts)
             return []
         case .presence(let user, let online, _):
-            if online { state.online.insert(user) } else { state.online.remove(user) }
+            if online { state.online.insert(user) } else {
+                state.online.remove(user)
+                state.typing[user] = nil
+            }
             return []
         case .notice(let text):
             state.notice = text
@@ -111,10 +231,70 @@ public enum Reducer {
         }
     }
 
+    private static func wheel(_ state: inout AppState, lines: Int) -> [AppEffect] {
+        switch state.overlay {
+        case .help:
+            state.helpScroll = max(0, state.helpScroll + (lines < 0 ? -1 : 1) * wheelLines)
+            return []
+        case .search:
+            let last = max(0, state.searchResults.count - 1)
+            state.searchSelection = min(last, max(0, state.searchSelection + (lines < 0 ? -1 : 1)))
+            return []
+        case .none:
+            return lines < 0 ? scroll(&state, up: -lines * wheelLines) : scroll(&state, down: lines * wheelLines)
+        }
+    }
+
+    /// The scroll position as last drawn (with arrivals below counted in).
+    private static func currentScroll(_ state: AppState) -> Int {
+        state.scrollAnchor != nil ? state.viewport.scroll : min(state.scrollBack, state.viewport.maxScroll)
+    }
+
+    private static func scroll(_ state: inout AppState, up lines: Int) -> [AppEffect] {
+        let start = currentScroll(state)
+        state.scrollAnchor = nil
+        state.scrollBack = min(start + lines, max(state.viewport.maxScroll, start))
+        // Near the top of what is loaded: fetch the page before it (history is never loaded whole).
+        if state.hasOlder, state.scrollBack + lines >= state.viewport.maxScroll,
+           let chat = state.selectedChat, let first = state.conversation.first {
+            return [.loadOlder(chat: chat, before: first.localID)]
+        }
+        return []
+    }
+
+    private static func scroll(_ state: inout AppState, down lines: Int) -> [AppEffect] {
+        let start = currentScroll(state)
+        if start == 0, state.hasNewer, let chat = state.selectedChat {
+            // Leaving a search result's (or the oldest) page: back to the newest messages.
+            return toBottom(&state, chat: chat)
+        }
+        state.scrollAnchor = nil
+        state.scrollBack = max(0, start - lines)
+        if state.scrollBack == 0 { state.newBelow = 0 }
+        return []
+    }
+
+    private static func toBottom(_ state: inout AppState, chat: String) -> [AppEffect] {
+        state.scrollBack = 0
+        state.scrollAnchor = nil
+        state.newBelow = 0
+        state.highlighted = nil
+        guard state.hasNewer else { return [] }
+        state.hasNewer = false
+        return [.loadConversation(chat: chat)]
+    }
+
     private static func handleKey(_ state: inout AppState, _ key: Key) -> [AppEffect] {
         switch state.overlay {
         case .help:
-            state.overlay = .none
+            switch key {
+            case .up, .ctrl("p"): state.helpScroll = max(0, state.helpScroll - 1)
+            case .down, .ctrl("n"): state.helpScroll += 1
+            case .pageUp: state.helpScroll = max(0, state.helpScroll - 10)
+            case .pageDown: state.helpScroll += 10
+            case .home: state.helpScroll = 0
+            default: state.overlay = .none
+            }
             return []
         case .search:
             return searchKey(&state, key)
@@ -123,12 +303,14 @@ public enum Reducer {
         }
         if state.confirmingQuit {
             state.confirmingQuit = false
-            if key == .character("y") || key == .character("Y") { return [.quit] }
+            if key == .character("y") || key == .character("Y") { return leave(&state) + [.quit] }
             return []
         }
         state.notice = nil
-        if key == .character("?"), state.editor.isEmpty {
+        // "?" opens help from the chat list; in the input it is a character (a lone "?" is a message).
+        if key == .character("?"), state.focus == .chatList {
             state.overlay = .help
+            state.helpScroll = 0
             return []
         }
         if case .alt(let c) = key, let position = c.wholeNumberValue, position > 0, state.bindings.command(for: key) == nil {
@@ -151,11 +333,15 @@ public enum Reducer {
             switch key {
             case .character(let c):
                 state.editor.insert(String(c))
-                return state.selectedChat.map { [.typing(to: $0)] } ?? []
+                return typingNotice(&state)
             case .paste(let text):
                 state.editor.insert(text.replacingOccurrences(of: "\r\n", with: "\n").replacingOccurrences(of: "\r", with: "\n"))
             case .escape:
                 state.highlighted = nil
+            case .wheelUp:
+                return wheel(&state, lines: -1)
+            case .wheelDown:
+                return wheel(&state, lines: 1)
             default:
                 break
             }
@@ -164,35 +350,44 @@ public enum Reducer {
         return perform(&state, command)
     }
 
+    /// Tells the peer "typing" at most every few seconds, and never for a /command.
+    private static func typingNotice(_ state: inout AppState) -> [AppEffect] {
+        guard let chat = state.selectedChat, !state.editor.text.hasPrefix("/") else { return [] }
+        if let last = state.typingSent, last.chat == chat, state.now.timeIntervalSince(last.at) < typingEvery { return [] }
+        state.typingSent = TypingSent(chat: chat, at: state.now)
+        return [.typing(to: chat)]
+    }
+
     private static func perform(_ state: inout AppState, _ command: KeyBindings.Command) -> [AppEffect] {
+        let page = max(1, state.viewport.rows - 2)
         switch command {
-        case .quit: return [.quit]
+        case .quit: return leave(&state) + [.quit]
         case .askQuit: state.confirmingQuit = true
-        case .help: state.overlay = .help
+        case .help:
+            state.overlay = .help
+            state.helpScroll = 0
         case .nextChat: return select(&state, offset: 1)
         case .previousChat: return select(&state, offset: -1)
         case .nextUnread: return selectNextUnread(&state)
         case .toggleFocus:
             if state.focus == .input, state.editor.text.hasPrefix("/"), !state.editor.text.contains("\n") {
                 complete(&state)
+            } else if state.focus == .input, completeName(&state) {
+                break
             } else {
                 state.focus = state.focus == .input ? .chatList : .input
             }
-        case .scrollUp:
-            state.scrollBack += 10
-            // Near the top of what is loaded: fetch the page before it (history is never loaded whole).
-            if state.hasOlder, state.scrollBack + 20 >= state.conversation.count,
-               let chat = state.selectedChat, let first = state.conversation.first {
-                return [.loadOlder(chat: chat, before: first.localID)]
-            }
-        case .scrollDown:
-            if state.scrollBack == 0, state.hasNewer, let chat = state.selectedChat {
-                // Leaving a search result's page: back to the newest messages.
-                state.hasNewer = false
-                state.highlighted = nil
-                return [.loadConversation(chat: chat)]
-            }
-            state.scrollBack = max(0, state.scrollBack - 10)
+        case .scrollUp: return scroll(&state, up: page)
+        case .scrollDown: return scroll(&state, down: page)
+        case .scrollTop:
+            guard let chat = state.selectedChat else { return [] }
+            state.highlighted = nil
+            if state.hasOlder { return [.loadOldest(chat: chat)] }
+            state.scrollAnchor = nil
+            state.scrollBack = Int.max / 4
+        case .scrollBottom:
+            guard let chat = state.selectedChat else { return [] }
+            return toBottom(&state, chat: chat)
         case .redraw: break // the terminal layer repaints; nothing changes in the state
         case .reconnect: return [.retryConnection]
         case .send: return submit(&state)
@@ -210,9 +405,10 @@ public enum Reducer {
         case .deleteChar: state.editor.deleteForward()
         case .backspace: state.editor.backspace()
         case .historyPrevious:
-            if state.editor.cursorOnFirstLine { state.editor.recallPrevious() }
+            // In a draft of several lines, Up moves between them; on the first line it recalls.
+            if state.editor.cursorOnFirstLine { state.editor.recallPrevious() } else { state.editor.moveLineUp() }
         case .historyNext:
-            if state.editor.cursorOnLastLine { state.editor.recallNext() }
+            if state.editor.cursorOnLastLine { state.editor.recallNext() } else { state.editor.moveLineDown() }
         case .selectOlder: return selectMessage(&state, older: true)
         case .selectNewer: return selectMessage(&state, older: false)
         }
@@ -241,25 +437,32 @@ public enum Reducer {
     }
 
     private static func submit(_ state: inout AppState) -> [AppEffect] {
-        let text = state.editor.text
+        var text = state.editor.text
         guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { return [] }
-        if text.hasPrefix("/") {
+        if text.hasPrefix("/"), !text.hasPrefix("//") {
             _ = state.editor.submit()
-            return command(&state, text)
+            return [.rememberInput(text)] + command(&state, text) + saveDraftIfChanged(&state)
         }
         guard let chat = state.selectedChat else {
             state.notice = "no chat selected: open one with /new NAME"
             return []
         }
         _ = state.editor.submit()
+        let remembered = text
+        // "//" sends a message that starts with "/".
+        if text.hasPrefix("//") { text.removeFirst() }
+        var effects: [AppEffect] = [.send(text: text, to: chat), .rememberInput(remembered)] + saveDraftIfChanged(&state)
+        state.typingSent = nil
+        state.scrollAnchor = nil
+        state.newBelow = 0
         state.scrollBack = 0
         if state.hasNewer {
             // Sending from a search result's page: show the newest again, where the message goes.
             state.hasNewer = false
             state.highlighted = nil
-            return [.send(text: text, to: chat), .loadConversation(chat: chat)]
+            effects.append(.loadConversation(chat: chat))
         }
-        return [.send(text: text, to: chat)]
+        return effects
     }
 
     private static func searchKey(_ state: inout AppState, _ key: Key) -> [AppEffect] {
@@ -284,7 +487,8 @@ public enum Reducer {
         return []
     }
 
-    static let commandNames = ["delete", "group", "help", "info", "members", "new", "open", "quit", "retry", "search", "theme", "verify"]
+    static let commandNames = ["close", "delete", "group", "help", "info", "members", "mute", "new", "open", "pin", "quit", "retry",
+                               "search", "theme", "unmute", "unpin", "verify"]
 
     /// Tab on a `/` line: completes the command name, then a chat name (`/new`)
     /// or a theme name (`/theme`). Several matches: the common start, and a list.
@@ -298,7 +502,7 @@ public enum Reducer {
             head = String(text[...space])
             word = String(text[text.index(after: space)...])
             switch command {
-            case "new", "open", "verify": candidates = state.chats.map(\.name)
+            case "new", "open", "verify", "mute", "unmute", "pin", "unpin", "close": candidates = state.chats.map(\.name)
             case "theme": candidates = state.themeNames
             default: candidates = []
             }
@@ -380,11 +584,37 @@ public enum Reducer {
             return [.memberReceipts(messageID: message.id)]
         case "new", "open":
             guard parts.count == 2 else {
-                state.notice = "usage: /new NAME"
+                state.notice = "usage: /new NAME (a user) or /new #GROUP"
                 return []
             }
-            let name = parts[1].trimmingCharacters(in: .whitespaces)
-            return open(&state, chat: name)
+            return openByName(&state, parts[1].trimmingCharacters(in: .whitespaces))
+        case "pin", "unpin", "mute", "unmute", "close":
+            let named = parts.count == 2 ? parts[1].trimmingCharacters(in: .whitespaces) : nil
+            guard let chat = named ?? state.selectedChat else {
+                state.notice = "usage: /\(parts[0]) [CHAT]"
+                return []
+            }
+            guard state.chats.contains(where: { $0.name == chat }) else {
+                state.notice = "no chat '\(chat)'"
+                return []
+            }
+            let setting: ChatSetting = switch parts[0] {
+            case "pin": .pin(true)
+            case "unpin": .pin(false)
+            case "mute": .mute(true)
+            case "unmute": .mute(false)
+            default: .close
+            }
+            if setting == .close, chat == state.selectedChat {
+                // The list opens another chat once this one is gone from it.
+                var effects = leave(&state)
+                state.selectedChat = nil
+                state.conversation = []
+                state.editor.replace(with: "")
+                effects.append(.chatSetting(chat: chat, setting))
+                return effects
+            }
+            return [.chatSetting(chat: chat, setting)]
         default:
             state.notice = "unknown command '\(line)'; /help lists them"
         }
@@ -462,12 +692,72 @@ public enum Reducer {
 
     static func open(_ state: inout AppState, chat: String) -> [AppEffect] {
         guard chat != state.selectedChat else { return [] }
+        var effects = leave(&state)
         state.selectedChat = chat
         state.unreadMarker = state.chats.first { $0.name == chat }?.unread ?? 0
+        state.unreadFrom = nil
         state.conversation = []
         state.scrollBack = 0
+        state.scrollAnchor = nil
+        state.newBelow = 0
+        state.pendingRead = false
         state.hasNewer = false
         state.highlighted = nil
-        return [.loadConversation(chat: chat), .markRead(chat: chat)]
+        state.editor.replace(with: state.drafts[chat] ?? "")
+        effects.append(.loadConversation(chat: chat))
+        // Opened by the user (or at start-up with them at the keyboard): read. Otherwise it waits.
+        if state.userIsActive { effects.append(.markRead(chat: chat)) } else { state.pendingRead = true }
+        return effects
+    }
+
+    /// `/new NAME`: opens the chat; a name with no chat yet is also checked with the relay.
+    private static func openByName(_ state: inout AppState, _ typed: String) -> [AppEffect] {
+        let name = typed.hasPrefix("@") ? String(typed.dropFirst()) : typed
+        if state.chats.contains(where: { $0.name == name }) { return open(&state, chat: name) }
+        if name.hasPrefix("#") {
+            guard state.groups[String(name.dropFirst())] != nil else {
+                state.notice = "no group '\(name)': /group create NAME MEMBER… makes one"
+                return []
+            }
+            return open(&state, chat: name)
+        }
+        guard Validation.isValidName(name) else {
+            state.notice = "'\(name)' is not a valid user name (3-32 of a-z 0-9 _ . -)"
+            return []
+        }
+        guard name != state.me else {
+            state.notice = "that is you; /new NAME opens a chat with someone else"
+            return []
+        }
+        // Opened at once, so typing can start; the relay's answer follows (an unknown name closes it again).
+        return open(&state, chat: name) + [.checkUser(name: name)]
+    }
+
+    /// Tab after part of a name (or "@" and part of a name): completes it from the group's
+    /// members and the chats. False when there is no word to complete (Tab then moves focus).
+    private static func completeName(_ state: inout AppState) -> Bool {
+        let before = state.editor.characters[..<state.editor.cursor]
+        let wordStart = before.lastIndex(where: { $0.isWhitespace }).map { $0 + 1 } ?? 0
+        var word = String(before[wordStart...])
+        guard !word.isEmpty else { return false }
+        let mention = word.hasPrefix("@")
+        if mention { word.removeFirst() }
+        var names = state.selectedGroup?.members ?? []
+        names += state.chats.map(\.name).filter { !$0.hasPrefix("#") }
+        if let chat = state.selectedChat, !chat.hasPrefix("#") { names.append(chat) }
+        var seen = Set<String>()
+        let matches = names.filter { $0 != state.me && $0.hasPrefix(word) && seen.insert($0).inserted }
+        guard let first = matches.first else {
+            state.notice = "no name starts with '\(word)'"
+            return true
+        }
+        var common = first
+        for match in matches.dropFirst() {
+            while !match.hasPrefix(common) { common.removeLast() }
+        }
+        let completed = (mention ? "@" : "") + common + (matches.count == 1 ? (wordStart == 0 && !mention ? ": " : " ") : "")
+        state.editor.replaceWord(from: wordStart, with: completed)
+        if matches.count > 1 { state.notice = matches.joined(separator: " ") }
+        return true
     }
 }

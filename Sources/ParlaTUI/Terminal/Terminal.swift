@@ -6,13 +6,14 @@ import Foundation
 /// only what changed). Every call must come from the UI thread.
 final class Terminal {
     private(set) var isUTF8 = true
+    private var mouseOn = false
     private var started = false
     private var pairs: [StyleRole: (attr: attr_t, pair: Int16)] = [:]
     /// The same styles as escape sequences, for clusters written past ncurses.
     private var sgr: [StyleRole: String] = [:]
 
     /// Sets the locale (falling back to C.UTF-8 over SSH with LANG=C) and takes the screen.
-    func start() {
+    func start(mouse: Bool = false) {
         setlocale(LC_ALL, "")
         if !Self.codesetIsUTF8() {
             setlocale(LC_ALL, "C.UTF-8")
@@ -32,6 +33,10 @@ final class Terminal {
         }
         // Bracketed paste on; save the window title so quitting puts it back.
         Self.write("\u{1B}[?2004h\u{1B}[22;0t")
+        if mouse {
+            parla_mouse_on()
+            mouseOn = true
+        }
         started = true
     }
 
@@ -40,8 +45,15 @@ final class Terminal {
         guard started else { return }
         started = false
         CrashRestore.uninstall()
+        if mouseOn { parla_mouse_off() }
         if titleSet { Self.write("\u{1B}[23;0t") }
         Self.write("\u{1B}[?2004l")
+        // Terminals without an alternate screen (vt100, the Linux console) would keep the
+        // UI on screen after quitting: clear it first (elsewhere this clears a screen that is
+        // about to be swapped out anyway).
+        werase(parla_stdscr())
+        wmove(parla_stdscr(), 0, 0)
+        wrefresh(parla_stdscr())
         endwin()
     }
 
@@ -59,6 +71,9 @@ final class Terminal {
             if result == parla_key_code_yes() {
                 if Int32(ch) == parla_key_resize() {
                     resized = true
+                } else if Int32(ch) == parla_key_mouse() {
+                    let wheel = parla_wheel()
+                    if wheel != 0 { inputs.append(.wheel(Int(wheel))) }
                 } else {
                     let name = keyname(Int32(ch)).map { String(cString: $0) } ?? ""
                     inputs.append(.keyCode(Int32(ch), name: name))
@@ -78,7 +93,7 @@ final class Terminal {
         let colors = has_colors() ? Int(parla_colors()) : 0
         var next: Int16 = 1
         for role in StyleRole.named + theme.senderPalette.indices.map(StyleRole.sender) {
-            let style = theme.style(role)
+            let style = ColorMapping.resolve(theme.style(role), colors: colors, darkBackground: theme.darkBackground)
             var attr: attr_t = 0
             if style.bold { attr |= parla_a_bold() }
             if style.dim { attr |= parla_a_dim() }
@@ -87,16 +102,14 @@ final class Terminal {
             if style.italic { attr |= parla_a_italic() }
             var pair: Int16 = 0
             if colors > 0, style.foreground != nil || style.background != nil, Int(next) < Int(parla_color_pairs()) {
-                let fg = style.foreground.map { Int16(ColorMapping.nearest($0, available: colors)) } ?? -1
-                let bg = style.background.map { Int16(ColorMapping.nearest($0, available: colors)) } ?? -1
-                init_pair(next, fg, bg)
+                init_pair(next, Int16(style.foreground ?? -1), Int16(style.background ?? -1))
                 pair = next
                 next += 1
-            } else if colors == 0, style.background != nil || role == .chatSelected || role == .statusLine {
+            } else if colors == 0, theme.style(role).background != nil || role == .chatSelected || role == .statusLine {
                 attr |= parla_a_reverse()
             }
             pairs[role] = (attr, pair)
-            sgr[role] = Self.sgr(style, colors: colors, reverseInstead: colors == 0 && attr & parla_a_reverse() != 0)
+            sgr[role] = Self.sgr(style, reverseInstead: colors == 0 && attr & parla_a_reverse() != 0)
         }
     }
 
@@ -114,7 +127,16 @@ final class Terminal {
                     // would be cut apart: it gets a blank of the same width, and the cluster
                     // itself is written straight to the terminal after the update.
                     complex.append((x, y, cell))
-                    scalars = [buffer.widths.width(of: cell.text) == 2 ? 0x3000 : 0x20]
+                    // Blanks over all its columns (a skin-tone emoji may take four).
+                    var column = x
+                    var remaining = max(1, buffer.widths.width(of: cell.text))
+                    while remaining > 0 {
+                        let blank: wchar_t = remaining >= 2 ? 0x3000 : 0x20
+                        _ = parla_put(Int32(y), Int32(column), [blank, 0], style.attr, style.pair)
+                        column += remaining >= 2 ? 2 : 1
+                        remaining -= remaining >= 2 ? 2 : 1
+                    }
+                    continue
                 }
                 scalars.append(0)
                 _ = parla_put(Int32(y), Int32(x), scalars, style.attr, style.pair)
@@ -128,14 +150,35 @@ final class Terminal {
         }
         wnoutrefresh(parla_stdscr())
         doupdate()
-        guard !complex.isEmpty else { return }
+        guard !complex.isEmpty || !buffer.links.isEmpty else { return }
         var out = ""
         for (x, y, cell) in complex {
             out += "\u{1B}[\(y + 1);\(x + 1)H" + (sgr[cell.role] ?? "\u{1B}[0m") + cell.text + "\u{1B}[0m"
         }
+        out += Self.hyperlinks(buffer, sgr: sgr)
         // Back to where ncurses believes the cursor is, so its next update lines up.
         out += "\u{1B}[\(parla_physical_y() + 1);\(parla_physical_x() + 1)H"
         TerminalOutput.write(out)
+    }
+
+    /// The buffer's links written again over themselves, wrapped in OSC 8 (ncurses cannot
+    /// send them). A terminal without hyperlinks ignores the wrapping and shows the same text.
+    static func hyperlinks(_ buffer: ScreenBuffer, sgr: [StyleRole: String]) -> String {
+        var out = ""
+        for link in buffer.links {
+            var role: StyleRole?
+            out += "\u{1B}[\(link.y + 1);\(link.x + 1)H\u{1B}]8;;\(link.url)\u{1B}\\"
+            for x in link.x..<min(buffer.width, link.x + link.width) {
+                let cell = buffer[x, link.y]
+                if cell.role != role {
+                    role = cell.role
+                    out += sgr[cell.role] ?? "\u{1B}[0m"
+                }
+                out += cell.text
+            }
+            out += "\u{1B}]8;;\u{1B}\\\u{1B}[0m"
+        }
+        return out
     }
 
     /// True for clusters such as flags (two regional indicators) and ZWJ sequences.
@@ -143,8 +186,8 @@ final class Terminal {
         scalars.dropFirst().contains { parla_wcwidth($0) > 0 }
     }
 
-    /// A style as an SGR escape sequence for a terminal with `colors` colours.
-    static func sgr(_ style: Theme.Style, colors: Int, reverseInstead: Bool) -> String {
+    /// A style whose colours are already the terminal's (`ColorMapping.resolve`) as an SGR sequence.
+    static func sgr(_ style: Theme.Style, reverseInstead: Bool) -> String {
         var codes = ["0"]
         if style.bold { codes.append("1") }
         if style.dim { codes.append("2") }
@@ -152,10 +195,9 @@ final class Terminal {
         if style.underline { codes.append("4") }
         if style.reverse || reverseInstead { codes.append("7") }
         func color(_ value: Int?, base: Int) -> String? {
-            guard colors > 0, let value else { return nil }
-            let mapped = ColorMapping.nearest(value, available: colors)
-            if mapped >= 16 { return "\(base + 8);5;\(mapped)" }
-            return mapped < 8 ? "\(base + mapped)" : "\(base + 60 + mapped - 8)"
+            guard let value else { return nil }
+            if value >= 16 { return "\(base + 8);5;\(value)" }
+            return value < 8 ? "\(base + value)" : "\(base + 60 + value - 8)"
         }
         if let fg = color(style.foreground, base: 30) { codes.append(fg) }
         if let bg = color(style.background, base: 40) { codes.append(bg) }
@@ -169,6 +211,11 @@ final class Terminal {
         let clean = title.unicodeScalars.filter { $0.value >= 0x20 && $0.value != 0x7F }
         Self.write("\u{1B}]2;\(String(String.UnicodeScalarView(clean)))\u{07}")
         titleSet = true
+    }
+
+    /// Bytes for the terminal itself (a notification), after ncurses' own output.
+    func writeRaw(_ text: String) {
+        Self.write(text)
     }
 
     func bell() {

@@ -9,6 +9,7 @@ public enum TerminalProbe {
         ("variation-selector emoji", "\u{2764}\u{FE0F}"),
         ("ZWJ sequence", "\u{1F468}\u{200D}\u{1F469}\u{200D}\u{1F467}"),
         ("flag", "\u{1F1EE}\u{1F1F9}"),
+        ("skin-tone emoji", "\u{1F44D}\u{1F3FD}"),
     ]
 
     /// Widths measured on the controlling terminal, or nil if it is not a terminal or did not answer.
@@ -27,9 +28,10 @@ public enum TerminalProbe {
         for sample in samples {
             write("\r" + sample.cluster + "\u{1B}[6n")
             guard let column = readCursorColumn(timeoutMilliseconds: timeoutMilliseconds) else { return nil }
-            measured.append(max(1, min(2, column - 1)))
+            // A terminal that draws a sequence's parts apart can take up to two emoji's room.
+            measured.append(max(1, min(4, column - 1)))
         }
-        return DisplayWidth(variationSelectorEmoji: measured[0], zwjSequence: measured[1], flag: measured[2])
+        return DisplayWidth(variationSelectorEmoji: measured[0], zwjSequence: measured[1], flag: measured[2], skinTone: measured[3])
     }
 
     /// Parses `ESC [ row ; col R`.

@@ -9,11 +9,14 @@ public struct DisplayWidth: Sendable, Equatable {
     public var zwjSequence: Int = 2
     /// Width of a regional-indicator flag (🇮🇹). tmux 3.3a: 2.
     public var flag: Int = 2
+    /// Width of an emoji with a skin-tone modifier (👍🏽). tmux 3.3a draws the two emoji apart: 4.
+    public var skinTone: Int = 2
 
-    public init(variationSelectorEmoji: Int = 2, zwjSequence: Int = 2, flag: Int = 2) {
+    public init(variationSelectorEmoji: Int = 2, zwjSequence: Int = 2, flag: Int = 2, skinTone: Int = 2) {
         self.variationSelectorEmoji = variationSelectorEmoji
         self.zwjSequence = zwjSequence
         self.flag = flag
+        self.skinTone = skinTone
     }
 
     public func width(of character: Character) -> Int {
@@ -27,8 +30,8 @@ public struct DisplayWidth: Sendable, Equatable {
         if scalars.contains(where: { $0.value == 0xFE0F }) && first.properties.isEmoji && !first.properties.isEmojiPresentation {
             return variationSelectorEmoji
         }
-        // A base with combining marks, modifiers or VS15: the base decides.
-        if scalars.contains(where: { (0x1F3FB...0x1F3FF).contains($0.value) }) { return 2 }
+        if scalars.contains(where: { (0x1F3FB...0x1F3FF).contains($0.value) }) { return skinTone }
+        // A base with combining marks or VS15: the base decides.
         return Self.scalarWidth(first)
     }
 
