@@ -24,6 +24,9 @@ import Testing
         return Envelope(preKey: nil, header: header, ciphertext: ciphertext).encoded
     }
 
+    /// "01"…"30": with prefix search, "number1" would also find "number10".
+    static func padded(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
+
     static func item(_ id: String, _ body: Data) -> ClientStore.EncryptedIncoming {
         .init(id: id, from: "alice", body: body, sentAt: Date())
     }
@@ -32,10 +35,10 @@ import Testing
         let handshake = try EndToEndTests.Handshake()
         var (first, ratchet) = try handshake.firstMessage("opening words")
         var items = [Self.item("m0", first)]
-        for n in 1...30 { items.append(Self.item("m\(n)", try Self.envelope(Data("note number\(n) è pronta 🍕".utf8), &ratchet))) }
+        for n in 1...30 { items.append(Self.item("m\(n)", try Self.envelope(Data("note number\(Self.padded(n)) è pronta 🍕".utf8), &ratchet))) }
         let batch = try handshake.bobStore.receiveEncrypted(items, me: "bob", identity: handshake.bob)
         #expect(batch.added.count == 31)
-        for n in 1...30 { #expect(try handshake.bobStore.search("number\(n)").map(\.id) == ["m\(n)"]) }
+        for n in 1...30 { #expect(try handshake.bobStore.search("number\(Self.padded(n))").map(\.id) == ["m\(n)"]) }
         #expect(try handshake.bobStore.search("opening").map(\.id) == ["m0"])
         #expect(try handshake.bobStore.search("pronta").count == 30)
         #expect(try Self.indexMatchesHistory(handshake.bobStore))

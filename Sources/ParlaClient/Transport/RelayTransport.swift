@@ -23,13 +23,11 @@ public enum TransportError: Error, Sendable, Equatable, CustomStringConvertible 
     /// `hint` says what to write instead, when that is known.
     case invalidURL(String, hint: String? = nil)
     case unreachable(String)
-    case timedOut
 
     public var description: String {
         switch self {
         case .invalidURL(let url, let hint): "'\(url)' is not a relay URL: " + (hint ?? "expected ws://HOST:PORT or wss://HOST:PORT (path \(RelayURL.defaultPath))")
         case .unreachable(let why): "cannot reach the relay: \(why)"
-        case .timedOut: "the relay did not answer in time"
         }
     }
 }

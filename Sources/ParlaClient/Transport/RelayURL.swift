@@ -58,6 +58,15 @@ public enum RelayURL {
         return shortened(text)
     }
 
+    /// Why a connection may have hung: a TLS client talking to a plain relay waits forever.
+    static func timeoutCause(url: String, after timeout: Duration) -> String {
+        let parts = URLComponents(string: url)
+        let where_ = "\(parts?.host ?? "the relay"):\(parts?.port.map(String.init) ?? (parts?.scheme == "wss" ? "443" : "80"))"
+        let hint = parts?.scheme == "wss" ? "if the relay runs without a certificate, use ws:// instead of wss://"
+            : "check the address, a firewall, or the network"
+        return "\(where_) did not answer within \(timeout.components.seconds) s: \(hint)"
+    }
+
     private static func shortened(_ text: String) -> String {
         let line = text.split(separator: "\n").first.map(String.init) ?? text
         return line.count > 160 ? String(line.prefix(159)) + "…" : line

@@ -35,7 +35,7 @@ public struct WebSocketTransport: RelayTransport {
             let timeout = connectTimeout
             group.addTask {
                 try await Task.sleep(for: timeout)
-                throw TransportError.timedOut
+                throw TransportError.unreachable(RelayURL.timeoutCause(url: url, after: timeout))
             }
             do {
                 let result = try await group.next()!

@@ -1,7 +1,7 @@
 import Foundation
 
-/// Where search words occur in a line, as the search found them: each word as the
-/// start of a word in the text, ignoring case and accents.
+/// The words of a line that a search found: each search word is the start of a word
+/// in the text, ignoring case and accents (as the FTS5 prefix query matched them).
 enum SearchMatches {
     static func ranges(of terms: [String], in text: String) -> [Range<String.Index>] {
         let wanted = terms.map(fold).filter { !$0.isEmpty }
@@ -12,7 +12,9 @@ enum SearchMatches {
         while index < text.endIndex {
             let atWordStart = (text[index].isLetter || text[index].isNumber) && !(previous.map { $0.isLetter || $0.isNumber } ?? false)
             if atWordStart, let length = wanted.compactMap({ matchLength(of: $0, in: text, at: index) }).max() {
-                let end = text.index(index, offsetBy: length)
+                // The whole word the prefix found.
+                var end = text.index(index, offsetBy: length)
+                while end < text.endIndex, text[end].isLetter || text[end].isNumber { end = text.index(after: end) }
                 result.append(index..<end)
                 previous = text[text.index(before: end)]
                 index = end
