@@ -65,10 +65,10 @@ struct Tmux {
     }
 
     /// The UI for `home`, with a configuration folder of the test's own (never the user's ~/.config).
-    func parlaCommand(home: String, config: String? = nil, extra: String = "") throws -> String {
+    func parlaCommand(home: String, config: String? = nil, extra: String = "", term: String = "xterm-256color") throws -> String {
         let binary = try RelayProcess.executable(named: "parla").path
         let configHome = config ?? makeTemporaryDirectory(prefix: "parla-ui-config")
-        return "env -u NO_COLOR TERM=xterm-256color LANG=C.UTF-8 XDG_CONFIG_HOME=\(configHome) \(binary) --home \(home) \(extra); echo PARLA-EXITED; sleep 30"
+        return "env -u NO_COLOR TERM=\(term) LANG=C.UTF-8 XDG_CONFIG_HOME=\(configHome) \(binary) --home \(home) \(extra); echo PARLA-EXITED; sleep 30"
     }
 
     @Test func twoUsersChatTicksPasteResizeAndQuit() async throws {
@@ -125,7 +125,7 @@ struct Tmux {
         try await tmux.waitFor("exit") { $0.contains("PARLA-EXITED") && !$0.contains("┌") }
     }
 
-    /// tmux 3.3a draws ❤️ one column wide, ZWJ families and flags two: the probe must see that.
+    /// tmux 3.3a draws ❤️ one column wide, ZWJ families and flags two, 👍🏽 as two emoji (four): the probe must see that.
     @Test func theWidthProbeMeasuresTheRealTerminal() async throws {
         let tmux = Tmux()
         defer { Task { await tmux.kill() } }
@@ -133,7 +133,7 @@ struct Tmux {
         try await tmux.start("env LANG=C.UTF-8 \(binary) doctor; sleep 30", width: 100, height: 20)
         try await tmux.waitFor("doctor output") { $0.contains("widths:") }
         let screen = try await tmux.screen()
-        #expect(screen.contains("widths: variation-selector emoji 1, ZWJ sequence 2, flag 2"), "\(screen)")
+        #expect(screen.contains("widths: variation-selector emoji 1, ZWJ sequence 2, flag 2, skin-tone emoji 4"), "\(screen)")
     }
 
     @Test func relayDownShowsTheCountdownAndQueuedMessagesGoOutLater() async throws {
@@ -320,7 +320,8 @@ struct Tmux {
         defer { Task { await tmux.kill() } }
         try await tmux.start(try parlaCommand(home: home), width: 100, height: 30)
         try await tmux.waitFor("welcome") { $0.contains("Welcome to Parla") && $0.contains("Relay URL") }
-        try await tmux.type(relay.url)
+        // As people type it: no /v1.
+        try await tmux.type(relay.url.replacingOccurrences(of: "/v1", with: ""))
         try await tmux.keys("Enter")
         try await tmux.type("X!")
         try await tmux.keys("Enter")
@@ -329,7 +330,83 @@ struct Tmux {
         try await tmux.keys("Enter")
         try await tmux.waitFor("the UI, online") { $0.contains("Chats") && $0.contains("● online") }
         #expect(Profile.exists(at: home))
+        #expect(try Profile.load(from: home).server == relay.url, "the profile keeps the full address")
         try await tmux.keys("C-q")
+    }
+
+    /// What a new user does first, in a plain 80x24 xterm with 8 colours: move the cursor,
+    /// page through history (keys and the wheel), press keys Parla does not use, leave a
+    /// draft, quit and come back, read a safety number that is wider than the screen.
+    @Test func everydayKeysDraftsAndAnEightColourTerminal() async throws {
+        let relay = try await TestRelay.start()
+        defer { Task { await relay.stop() } }
+        let alice = try await register("alice", url: relay.url)
+        let bobProfile = try await register("bob", url: relay.url)
+        let (bob, bobTask) = try engine(bobProfile)
+        defer { bobTask.cancel() }
+        for n in 1...40 { _ = try await bob.send("filler \(n)", to: "alice") }
+        _ = try await bob.send("ok 👍🏽 fine", to: "alice")
+        try await eventually("bob's messages went out") { await bob.outboxCount() == 0 }
+
+        let tmux = Tmux()
+        defer { Task { await tmux.kill() } }
+        try await tmux.start(try parlaCommand(home: alice.directory, term: "xterm"), width: 80, height: 24)
+        try await tmux.waitFor("the UI with bob's messages") { $0.contains("ok 👍🏽 fine") && $0.contains("online") }
+        // TERM=xterm has 8 colours: borders are white, the status bar reverse video (not black on black).
+        let coloured = try await tmux.screen(colours: true)
+        #expect(coloured.contains("\u{1B}[37m┌"), "the border is drawn in a visible colour")
+        #expect(coloured.split(separator: "\n").last?.contains("\u{1B}[7m") == true, "the status bar is reverse video")
+        // A skin-tone emoji is four columns in tmux 3.3a (the probe measured it): no border moved.
+        let widths = DisplayWidth(variationSelectorEmoji: 1, skinTone: 4)
+        for line in try await tmux.screen().split(separator: "\n") where line.hasSuffix("│") {
+            #expect(widths.width(of: String(line)) == 80, "\(line)")
+        }
+
+        // The cursor follows Ctrl-A and the arrows although the text does not change.
+        func cursorX() async throws -> Int {
+            Int(try await tmux.run(["display-message", "-p", "-t", tmux.session, "#{cursor_x}"]).trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+        }
+        try await tmux.type("hello world")
+        try await eventually("cursor after the text") { try await cursorX() == 13 }
+        try await tmux.keys("C-a")
+        try await eventually("cursor at the start") { try await cursorX() == 2 }
+        try await tmux.keys("Right", "Right")
+        try await eventually("cursor two to the right") { try await cursorX() == 4 }
+        try await tmux.keys("End")
+        try await eventually("cursor at the end") { try await cursorX() == 13 }
+
+        // Keys Parla does not use type nothing.
+        try await tmux.keys("C-u")
+        try await tmux.keys("F5", "F12", "IC", "S-F3")
+        try await Task.sleep(for: .milliseconds(300))
+        try await tmux.waitFor("an empty input") { $0.contains("> message bob") }
+
+        // Page Up goes back in time, Page Down forward; the wheel scrolls and never recalls input.
+        try await tmux.keys("PPage")
+        try await tmux.waitFor("older messages") { $0.contains("filler 20") && !$0.contains("ok 👍🏽 fine") && $0.contains("↑") }
+        try await tmux.type("\u{1B}[<65;40;10M")
+        let paged = try await tmux.screen()
+        let topLine = paged.split(separator: "\n")[1]
+        try await tmux.waitFor("the wheel scrolled down") { !$0.contains(topLine) }
+        #expect(try await tmux.screen().contains("> message bob"), "the wheel did not reach the input")
+        try await tmux.keys("NPage", "NPage", "NPage")
+        try await tmux.waitFor("back at the newest") { $0.contains("ok 👍🏽 fine") && !$0.contains("↑") }
+
+        // A safety number is wider than 80 columns: it is wrapped, not cut.
+        try await tmux.type("/verify bob")
+        try await tmux.keys("Enter")
+        try await tmux.waitFor("the whole safety number") { $0.contains("then /verify bob yes") }
+
+        // A draft survives quitting.
+        try await tmux.type("unsent thoughts")
+        try await tmux.keys("C-q")
+        try await tmux.waitFor("exit") { $0.contains("PARLA-EXITED") }
+        try await tmux.kill()
+        let again = Tmux()
+        defer { Task { await again.kill() } }
+        try await again.start(try parlaCommand(home: alice.directory, term: "xterm"), width: 80, height: 24)
+        try await again.waitFor("the draft is back") { $0.contains("> unsent thoughts") }
+        try await again.keys("C-q")
     }
 }
 
