@@ -81,7 +81,8 @@ public struct AppState: Sendable, Equatable {
         self.now = now
     }
 
-    public var totalUnread: Int { chats.reduce(0) { $0 + $1.unread } }
+    /// Unread messages in chats that are not muted (the title and status line count these).
+    public var totalUnread: Int { chats.reduce(0) { $0 + ($1.muted ? 0 : $1.unread) } }
 
     public func isTyping(_ name: String) -> Bool { typing[name].map { $0 > now } ?? false }
 
