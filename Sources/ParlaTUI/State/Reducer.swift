@@ -155,12 +155,7 @@ public enum Reducer {
 
     /// Leaving the open chat: its draft is kept for when the user comes back.
     private static func leave(_ state: inout AppState) -> [AppEffect] {
-        let effects = saveDraftIfChanged(&state)
-        if let chat = state.selectedChat {
-            let text = state.editor.text
-            state.drafts[chat] = text.isEmpty ? nil : text
-        }
-        return effects
+        saveDraftIfChanged(&state)
     }
 
 
