@@ -64,6 +64,28 @@ struct Tmux {
         return (client, Task { await client.run() })
     }
 
+    /// A relay, alice's profile (the UI's) and bob's running engine; `others` are registered too.
+    struct AliceAndBob {
+        let relay: TestRelay
+        let alice: Profile
+        let bob: ParlaClient
+        let bobTask: Task<Void, Never>
+
+        func stop() {
+            bobTask.cancel()
+            Task { await relay.stop() }
+        }
+    }
+
+    func aliceAndBob(others: [String] = []) async throws -> AliceAndBob {
+        let relay = try await TestRelay.start()
+        let alice = try await register("alice", url: relay.url)
+        let bobProfile = try await register("bob", url: relay.url)
+        for name in others { _ = try await register(name, url: relay.url) }
+        let (bob, bobTask) = try engine(bobProfile)
+        return AliceAndBob(relay: relay, alice: alice, bob: bob, bobTask: bobTask)
+    }
+
     /// The UI for `home`, with a configuration folder of the test's own (never the user's ~/.config).
     func parlaCommand(home: String, config: String? = nil, extra: String = "", term: String = "xterm-256color") throws -> String {
         let binary = try RelayProcess.executable(named: "parla").path
@@ -72,12 +94,9 @@ struct Tmux {
     }
 
     @Test func twoUsersChatTicksPasteResizeAndQuit() async throws {
-        let relay = try await TestRelay.start()
-        defer { Task { await relay.stop() } }
-        let alice = try await register("alice", url: relay.url)
-        let bobProfile = try await register("bob", url: relay.url)
-        let (bob, bobTask) = try engine(bobProfile)
-        defer { bobTask.cancel() }
+        let world = try await aliceAndBob()
+        defer { world.stop() }
+        let (alice, bob) = (world.alice, world.bob)
 
         let tmux = Tmux()
         defer { Task { await tmux.kill() } }
@@ -225,13 +244,9 @@ struct Tmux {
     }
 
     @Test func configThemesSearchAndTheTitle() async throws {
-        let relay = try await TestRelay.start()
-        defer { Task { await relay.stop() } }
-        let alice = try await register("alice", url: relay.url)
-        let bobProfile = try await register("bob", url: relay.url)
-        _ = try await register("carol", url: relay.url) // /new checks the name with the relay
-        let (bob, bobTask) = try engine(bobProfile)
-        defer { bobTask.cancel() }
+        let world = try await aliceAndBob(others: ["carol"]) // /new checks the name with the relay
+        defer { world.stop() }
+        let (alice, bob) = (world.alice, world.bob)
         _ = try await bob.send("the wifi password is gelato42", to: "alice")
         for n in 1...5 { _ = try await bob.send("filler \(n)", to: "alice") }
         try await eventually("bob's messages went out") { await bob.outboxCount() == 0 }
@@ -351,12 +366,9 @@ struct Tmux {
     /// page through history (keys and the wheel), press keys Parla does not use, leave a
     /// draft, quit and come back, read a safety number that is wider than the screen.
     @Test func everydayKeysDraftsAndAnEightColourTerminal() async throws {
-        let relay = try await TestRelay.start()
-        defer { Task { await relay.stop() } }
-        let alice = try await register("alice", url: relay.url)
-        let bobProfile = try await register("bob", url: relay.url)
-        let (bob, bobTask) = try engine(bobProfile)
-        defer { bobTask.cancel() }
+        let world = try await aliceAndBob()
+        defer { world.stop() }
+        let (alice, bob) = (world.alice, world.bob)
         for n in 1...40 { _ = try await bob.send("filler \(n)", to: "alice") }
         _ = try await bob.send("ok 👍🏽 fine", to: "alice")
         try await eventually("bob's messages went out") { await bob.outboxCount() == 0 }
