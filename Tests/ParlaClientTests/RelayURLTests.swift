@@ -50,6 +50,26 @@ import Testing
         #expect(await failure(relay.url.replacingOccurrences(of: "/v1", with: "")) == "connected")
     }
 
+    @Test func plainWebSocketToATLSRelaySaysUseWSS() async throws {
+        let dir = makeTemporaryDirectory(prefix: "parla-tls")
+        let cert = dir + "/cert.pem", key = dir + "/key.pem"
+        let openssl = Process()
+        openssl.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        openssl.arguments = ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                             "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=localhost"]
+        openssl.standardError = FileHandle.nullDevice
+        openssl.standardOutput = FileHandle.nullDevice
+        try openssl.run()
+        openssl.waitUntilExit()
+        let relay = try await TestRelay.start {
+            $0.tlsCertificatePath = cert
+            $0.tlsKeyPath = key
+        }
+        defer { Task { await relay.stop() } }
+        let cause = await failure("ws://127.0.0.1:\(relay.port)")
+        #expect(cause.contains("use wss://"), "\(cause)")
+    }
+
     private func freePort() async throws -> Int {
         let relay = try await TestRelay.start()
         let port = relay.port

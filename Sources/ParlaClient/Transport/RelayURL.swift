@@ -58,12 +58,12 @@ public enum RelayURL {
         return shortened(text)
     }
 
-    /// Why a connection may have hung: a TLS client talking to a plain relay waits forever.
+    /// Why a connection may have hung: TLS on one side and not the other waits forever.
     static func timeoutCause(url: String, after timeout: Duration) -> String {
         let parts = URLComponents(string: url)
         let where_ = "\(parts?.host ?? "the relay"):\(parts?.port.map(String.init) ?? (parts?.scheme == "wss" ? "443" : "80"))"
         let hint = parts?.scheme == "wss" ? "if the relay runs without a certificate, use ws:// instead of wss://"
-            : "check the address, a firewall, or the network"
+            : "if the relay uses TLS, use wss://; else check the address, a firewall, or the network"
         return "\(where_) did not answer within \(timeout.components.seconds) s: \(hint)"
     }
 
