@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import ParlaClient
 import ParlaTUI
+import Synchronization
 
 @main
 struct ParlaCommand: AsyncParsableCommand {
@@ -22,7 +23,7 @@ struct ParlaCommand: AsyncParsableCommand {
                 guard isatty(STDIN_FILENO) == 1, isatty(STDOUT_FILENO) == 1 else { throw CLIError(noProfile) }
                 guard try await FirstRun.run(global: global) != nil else { throw CLIError(noProfile) }
             }
-            let client = try global.openClient()
+            let client = try global.openClient(forUI: true)
             try await UILauncher.run(client: client, themeName: theme, logger: global.makeLogger(profile: client.profile.directory))
         }
     }
@@ -48,15 +49,36 @@ struct GlobalOptions: ParsableArguments {
         return Logger(label: "parla") { label in FileLogHandler(label: label, path: path) }
     }
 
-    /// Opens the engine for this profile; callers run it with `EngineRun`.
-    func openClient() throws -> ParlaClient {
+    /// Opens the engine for this profile; callers run it with `EngineRun`. A command holds
+    /// the profile until it exits (waiting up to 30 s for another command), so two programs
+    /// never run engines on one identity; the UI takes its own lock instead (`forUI`).
+    func openClient(forUI: Bool = false) throws -> ParlaClient {
         let profile = try loadProfile()
+        if !forUI {
+            do {
+                try CommandLock.take(profile.directory)
+            } catch {
+                throw CLIError(error.description)
+            }
+        }
         let logger = makeLogger(profile: profile.directory)
         do {
             return try ParlaClient(profile: profile, server: server, transport: WebSocketTransport(logger: logger), logger: logger)
         } catch {
             throw CLIError("\(error)")
         }
+    }
+}
+
+/// The profile lock a command holds for the rest of the process (the kernel drops it at exit).
+enum CommandLock {
+    private static let held = Mutex<[String: ProfileLock]>([:])
+
+    /// Once per profile and process (a second `flock` from the same process would wait for the first).
+    static func take(_ directory: String) throws(ProfileLock.Failure) {
+        guard held.withLock({ $0[directory] == nil }) else { return }
+        let lock = try ProfileLock(directory: directory, role: .command, waitingUpTo: .seconds(30))
+        held.withLock { $0[directory] = lock }
     }
 }
 

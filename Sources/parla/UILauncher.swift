@@ -12,7 +12,8 @@ enum UILauncher {
         }
         let profileLock: ProfileLock
         do {
-            profileLock = try ProfileLock(directory: client.profile.directory)
+            // A command that is finishing (a `parla send` from a script) is waited for, briefly.
+            profileLock = try ProfileLock(directory: client.profile.directory, role: .ui, waitingUpTo: .seconds(10))
         } catch {
             throw CLIError(error.description)
         }

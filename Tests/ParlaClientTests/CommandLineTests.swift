@@ -103,6 +103,39 @@ import Testing
         #expect(found.contains { $0["text"] as? String == "offline 3" })
     }
 
+    /// Scripts sending from one profile at once: each command waits for the profile, and
+    /// every message reaches bob and decrypts. Next to the open UI a command is refused.
+    @Test func parallelCommandsOnOneProfileTakeTurnsAndTheUIKeepsItsProfile() async throws {
+        let relay = try await TestRelay.start()
+        defer { Task { await relay.stop() } }
+        let root = makeTemporaryDirectory(prefix: "parla-cli-parallel")
+        #expect(try await runParla(["init", "alice", "--server", relay.url, "--home", root + "/a"]).status == 0)
+        #expect(try await runParla(["init", "bob", "--server", relay.url, "--home", root + "/b"]).status == 0)
+        #expect(try await runParla(["send", "bob", "first", "--home", root + "/a"]).status == 0)
+        let results = try await withThrowingTaskGroup(of: (Int32, String).self) { group in
+            for n in 1...6 {
+                group.addTask {
+                    let result = try await runParla(["send", "bob", "parallel \(n)", "--home", root + "/a"])
+                    return (result.status, result.err)
+                }
+            }
+            var all: [(Int32, String)] = []
+            for try await result in group { all.append(result) }
+            return all
+        }
+        #expect(results.allSatisfy { $0.0 == 0 }, "\(results)")
+        let synced = try await runParla(["sync", "--json", "--home", root + "/b"])
+        let texts = try jsonLines(synced.out).compactMap { $0["text"] as? String }
+        #expect(Set(texts) == Set(["first"] + (1...6).map { "parallel \($0)" }), "\(texts)")
+        #expect(!synced.out.contains("could not decrypt"))
+
+        let ui = try ProfileLock(directory: root + "/a", role: .ui)
+        let refused = try await runParla(["send", "bob", "while the UI is open", "--home", root + "/a"])
+        #expect(refused.status == 1)
+        #expect(refused.err.contains("the Parla UI (process \(getpid())) has the profile"), "\(refused.err)")
+        withExtendedLifetime(ui) {}
+    }
+
     @Test func sendPrintsSentAndFailsClearlyForAnUnknownUser() async throws {
         let relay = try await TestRelay.start()
         defer { Task { await relay.stop() } }

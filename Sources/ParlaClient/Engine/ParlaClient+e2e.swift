@@ -63,32 +63,28 @@ extension ParlaClient {
     /// Encrypts an outbox message, starting a session from the contact's bundle when there is none.
     /// The ratchet step and the resulting envelope are committed together.
     func seal(_ item: ClientStore.OutboxItem, on link: any RelayLink) async -> SealOutcome {
-        switch await sealPayload(item.payload, for: item.recipient, on: link) {
-        case .sealed(let envelope, let session):
-            do {
-                try store.commitEnvelope(outboxID: item.id, peer: item.recipient, envelope: envelope, session: session)
-                return .sealed(envelope)
-            } catch {
-                logger.error("could not store an encrypted message", metadata: ["error": "\(error)"])
-                return .later
-            }
+        switch await sealPayload(item.payload, for: item.recipient, on: link, storing: .direct(outboxID: item.id)) {
+        case .sealed(let envelope): return .sealed(envelope)
         case .refused(let reason): return .refused(reason)
         case .later: return .later
         }
     }
 
     enum PayloadSeal {
-        /// Not yet committed: the caller stores the session and the envelope together.
-        case sealed(Data, ClientStore.Session)
+        /// Committed with the session's step.
+        case sealed(Data)
         case refused(String)
         case later
     }
 
-    /// One ratchet step for `peer` over `payload`, starting a session from their bundle when there is none.
-    func sealPayload(_ payload: Data, for peer: String, on link: any RelayLink) async -> PayloadSeal {
+    /// One ratchet step for `peer` over `payload`, starting a session from their bundle when there
+    /// is none. The step happens inside the write transaction that stores its envelope (`target`),
+    /// reading the session there: another process on the same profile can never take the same
+    /// step (the same key and nonce for two messages).
+    func sealPayload(_ payload: Data, for peer: String, on link: any RelayLink, storing target: ClientStore.SealTarget) async -> PayloadSeal {
         do {
-            var session = try store.session(with: peer)
-            if session == nil {
+            var fresh: ClientStore.Session?
+            if try store.session(with: peer) == nil {
                 switch await requestBundle(for: peer, on: link) {
                 case .unavailable:
                     return .later
@@ -107,15 +103,14 @@ extension ParlaClient {
                     }
                     let started = try X3DH.initiate(identity: profile.keys, bundle: bundle)
                     let ratchet = try DoubleRatchet.initiator(sharedKey: started.sharedKey, remoteRatchetKey: signedKey, associatedData: started.associatedData)
-                    session = ClientStore.Session(ratchet: ratchet, preKey: Envelope.PreKeyPart(
+                    fresh = ClientStore.Session(ratchet: ratchet, preKey: Envelope.PreKeyPart(
                         initiatorSigningKey: profile.keys.signingPublic, initiatorAgreementKey: profile.keys.agreementPublic,
                         ephemeralKey: started.ephemeralPublicKey, signedPreKeyID: started.signedPreKeyID, oneTimePreKeyID: started.oneTimePreKeyID),
                         remoteEphemeral: nil)
                 }
             }
-            guard var current = session else { return .later }
-            let (header, ciphertext) = try current.ratchet.encrypt(Padding.pad(payload))
-            return .sealed(Envelope(preKey: current.preKey, header: header, ciphertext: ciphertext).encoded, current)
+            guard let envelope = try store.sealAndCommit(payload, for: peer, startingWith: fresh, into: target) else { return .later }
+            return .sealed(envelope)
         } catch let error as E2EError {
             return .refused("cannot encrypt for \(peer): \(error.description)")
         } catch {

@@ -87,9 +87,8 @@ extension ParlaClient {
             try store.retarget(outboxID: item.id, to: members)
             var copies = try store.groupCopies(outboxID: item.id)
             for member in members where copies[member] == nil {
-                switch await sealPayload(item.payload, for: member, on: link) {
-                case .sealed(let envelope, let session):
-                    try store.commitGroupCopy(outboxID: item.id, member: member, envelope: envelope, session: session)
+                switch await sealPayload(item.payload, for: member, on: link, storing: .groupCopy(outboxID: item.id, member: member)) {
+                case .sealed(let envelope):
                     copies[member] = envelope
                 case .refused(let reason):
                     return .refused(reason)

@@ -123,11 +123,49 @@ extension ClientStore {
             .execute(arguments: [peer, try encode(set), millis(Date())])
     }
 
-    /// The ratchet step and the envelope it produced, in one transaction: a crash leaves either both or neither.
-    func commitEnvelope(outboxID: String, peer: String, envelope: Data, session: Session) throws {
+    struct SessionGone: Error {}
+
+    /// Where a sealed envelope goes: a direct message's outbox row, or one member's copy of a group message.
+    enum SealTarget: Sendable {
+        case direct(outboxID: String)
+        case groupCopy(outboxID: String, member: String)
+    }
+
+    /// Takes the next ratchet step for `peer` and stores the envelope in one write transaction:
+    /// the session is read, stepped and written back while no other connection (another
+    /// `parla` process on this profile) can write, so no step is ever taken twice, and a crash
+    /// leaves either both or neither. `fresh` is a session just started from the peer's bundle,
+    /// used only if there is still none. An envelope stored meanwhile by another process is
+    /// returned as it is (no second step). Nil: the outbox item is gone (sent and acknowledged).
+    func sealAndCommit(_ payload: Data, for peer: String, startingWith fresh: Session?, into target: SealTarget) throws -> Data? {
         try pool.write { db in
+            let outboxID: String
+            switch target {
+            case .direct(let id): outboxID = id
+            case .groupCopy(let id, _): outboxID = id
+            }
+            guard let row = try Row.fetchOne(db, sql: "SELECT envelope FROM outbox WHERE id = ?", arguments: [outboxID]) else { return nil }
+            let stored: Data? = row[0]
+            switch target {
+            case .direct:
+                if let stored { return stored }
+            case .groupCopy(_, let member):
+                if let copy = try Self.groupCopies(db, outboxID)[member] { return copy }
+            }
+            // No session and none just started: another process retired it meanwhile; the next flush starts one.
+            guard var session = try Self.sessions(db, peer).current ?? fresh else { throw SessionGone() }
+            let (header, ciphertext) = try session.ratchet.encrypt(Padding.pad(payload))
+            let envelope = Envelope(preKey: session.preKey, header: header, ciphertext: ciphertext).encoded
             try Self.storeSendingSession(db, peer, session)
-            try db.execute(sql: "UPDATE outbox SET envelope = ? WHERE id = ?", arguments: [envelope, outboxID])
+            switch target {
+            case .direct:
+                try db.execute(sql: "UPDATE outbox SET envelope = ? WHERE id = ?", arguments: [envelope, outboxID])
+            case .groupCopy(_, let member):
+                var copies = try Self.groupCopies(db, outboxID)
+                copies[member] = envelope
+                try db.execute(sql: "UPDATE outbox SET envelope = ? WHERE id = ?", arguments: [try Self.encode(copies), outboxID])
+            }
+            return envelope
         }
     }
 

@@ -166,18 +166,8 @@ extension ClientStore {
         try pool.read { db in try Self.groupCopies(db, outboxID) }
     }
 
-    private static func groupCopies(_ db: Database, _ outboxID: String) throws -> [String: Data] {
+    static func groupCopies(_ db: Database, _ outboxID: String) throws -> [String: Data] {
         try Data.fetchOne(db, sql: "SELECT envelope FROM outbox WHERE id = ?", arguments: [outboxID]).flatMap { try? decode($0) } ?? [:]
-    }
-
-    /// One copy's ratchet step and the copy, in one transaction (as `commitEnvelope` for 1:1).
-    func commitGroupCopy(outboxID: String, member: String, envelope: Data, session: Session) throws {
-        try pool.write { db in
-            try Self.storeSendingSession(db, member, session)
-            var copies = try Self.groupCopies(db, outboxID)
-            copies[member] = envelope
-            try db.execute(sql: "UPDATE outbox SET envelope = ? WHERE id = ?", arguments: [try Self.encode(copies), outboxID])
-        }
     }
 
     /// Keeps only the copies for `members` (someone left while the message waited) and
