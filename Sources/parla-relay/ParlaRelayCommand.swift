@@ -46,6 +46,9 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.") var logLevel = "info"
 
     func run() async throws {
+        // A file-size limit (ulimit -f) must fail a write the way a full disk does, with an
+        // error the store reports and recovers from, not kill the relay with SIGXFSZ.
+        signal(SIGXFSZ, SIG_IGN)
         guard let level = Logger.Level(rawValue: logLevel) else {
             throw ValidationError("--log-level must be one of: \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")
         }

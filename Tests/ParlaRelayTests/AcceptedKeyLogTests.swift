@@ -121,6 +121,34 @@ import Testing
         #expect(try await found(key(20), log, committer))
     }
 
+    /// A full disk fails the COMMIT itself, where GRDB calls no rollback observer: the keys of
+    /// that transaction must not be answered as stored, or a resend is acknowledged and lost.
+    /// A deferred foreign key fails COMMIT the same way, on any disk.
+    @Test func aTransactionWhoseCommitFailsLeavesNoKeyBehind() async throws {
+        let fixture = try makeFixture()
+        defer { fixture.remove() }
+        let (pool, log, committer) = (fixture.pool, fixture.log, fixture.committer)
+        try await pool.write { db in
+            try db.execute(sql: """
+                CREATE TABLE parent (id INTEGER PRIMARY KEY);
+                CREATE TABLE child (parent INTEGER REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED)
+                """)
+        }
+        let tickets = (0..<5).map { n in
+            committer.submit(usingDeferred: true) { db in
+                try log.record(key(n), until: later, db)
+                if n == 3 { try db.execute(sql: "INSERT INTO child (parent) VALUES (42)") } // checked only at COMMIT
+            }
+        }
+        for ticket in tickets { await #expect(throws: (any Error).self) { try await ticket.value() } }
+        #expect(try await rows("accepted_log", pool) == 0, "nothing was kept")
+        for n in 0..<5 { #expect(try await found(key(n), log, committer) == false, "key \(n) is not stored") }
+        // The same requests again are stored, and stay found after their commit.
+        for n in 0..<5 { try await committer.submit(usingDeferred: true) { db in try log.record(key(n), until: later, db) }.value() }
+        for n in 0..<5 { #expect(try await found(key(n), log, committer)) }
+        #expect(try await rows("accepted_log", pool) == 5)
+    }
+
     @Test func aMergeThatIsUndoneKeepsEveryKeyInTheLog() async throws {
         let fixture = try makeFixture(mergeThreshold: 5)
         defer { fixture.remove() }

@@ -30,6 +30,9 @@ final class AcceptedKeyLog: DeferredWrites, Sendable {
         var hooked = false
         /// A merge is queued and has not committed or failed yet.
         var mergeQueued = false
+        /// Counts transactions given up without a rollback callback (a failed COMMIT), so a
+        /// hook left behind by one of them changes nothing when GRDB calls it later.
+        var generation = 0
     }
 
     /// Keys kept in memory (about 32 bytes each) before they are merged.
@@ -114,26 +117,37 @@ final class AcceptedKeyLog: DeferredWrites, Sendable {
         }
     }
 
-    private func hookTransaction(_ db: Database) {
-        let needsHook = state.withLock { state -> Bool in
-            defer { state.hooked = true }
-            return !state.hooked
+    /// The whole transaction failed where GRDB calls no rollback observer (COMMIT itself failed:
+    /// a full disk, an I/O error). Nothing it wrote was kept, so none of its keys may be
+    /// answered as stored: a resend of the same request must be stored this time.
+    func abandon() {
+        state.withLock { state in
+            state = State(committed: state.committed, generation: state.generation + 1)
         }
-        guard needsHook else { return }
+    }
+
+    private func hookTransaction(_ db: Database) {
+        let generation = state.withLock { state -> Int? in
+            defer { state.hooked = true }
+            return state.hooked ? nil : state.generation
+        }
+        guard let generation else { return }
         db.afterNextTransaction(onCommit: { [self] _ in
             state.withLock { state in
+                guard state.generation == generation else { return }
                 if state.mergedInTransaction {
                     state.committed = state.transaction
                     state.mergeQueued = false
                 } else {
                     state.committed.formUnion(state.transaction)
                 }
-                state = State(committed: state.committed, mergeQueued: state.mergeQueued)
+                state = State(committed: state.committed, mergeQueued: state.mergeQueued, generation: generation)
             }
         }, onRollback: { [self] _ in
             state.withLock { state in
+                guard state.generation == generation else { return }
                 // A queued merge that had not run yet may be queued again: merging twice is harmless.
-                state = State(committed: state.committed)
+                state = State(committed: state.committed, generation: generation)
             }
         })
     }

@@ -86,14 +86,22 @@ final class GroupCommitter: Sendable {
                 try Self.flush(deferred, db)
             }
         } catch is JobFailure {
+            // GRDB rolled the attempt back (its rollback observers ran).
             deferred?.discard()
-            try await writer.write { [deferred] db in
-                for job in batch {
-                    try job.run(in: db, isolated: true, deferred: deferred)
+            do {
+                try await writer.write { [deferred] db in
+                    for job in batch {
+                        try job.run(in: db, isolated: true, deferred: deferred)
+                    }
                 }
+            } catch {
+                deferred?.abandon()
+                throw error
             }
         } catch {
-            deferred?.discard()
+            // COMMIT itself failed (a full disk): no rollback observer runs, so what the
+            // transaction settled in memory is given up here.
+            deferred?.abandon()
             throw error
         }
     }
@@ -119,6 +127,13 @@ protocol DeferredWrites: Sendable {
     func flush(_ db: Database) throws
     /// Forgets what was accumulated: the transaction or savepoint that held it was undone.
     func discard()
+    /// Forgets everything of the running transaction, flushed or not: it failed as a whole
+    /// (its COMMIT did), without the rollback callbacks GRDB gives a transaction it undoes.
+    func abandon()
+}
+
+extension DeferredWrites {
+    func abandon() { discard() }
 }
 
 /// Several kinds of deferred writes behind one: flushed in order, all discarded together.
@@ -135,6 +150,10 @@ struct DeferredWriteGroup: DeferredWrites {
 
     func discard() {
         for part in parts { part.discard() }
+    }
+
+    func abandon() {
+        for part in parts { part.abandon() }
     }
 }
 
