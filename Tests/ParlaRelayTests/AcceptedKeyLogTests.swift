@@ -121,9 +121,9 @@ import Testing
         #expect(try await found(key(20), log, committer))
     }
 
-    /// A full disk fails the COMMIT itself, where GRDB calls no rollback observer: the keys of
-    /// that transaction must not be answered as stored, or a resend is acknowledged and lost.
-    /// A deferred foreign key fails COMMIT the same way, on any disk.
+    /// A COMMIT refused by a deferred constraint (SQLite keeps the transaction, GRDB rolls it
+    /// back): none of its keys may be answered as stored. The full-disk case, where no rollback
+    /// observer runs, is `FullDiskTests` against a real write failure.
     @Test func aTransactionWhoseCommitFailsLeavesNoKeyBehind() async throws {
         let fixture = try makeFixture()
         defer { fixture.remove() }

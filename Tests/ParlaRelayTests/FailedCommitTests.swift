@@ -8,8 +8,8 @@ import Testing
 /// "Acked = never lost" when the disk fails under the relay: a batch whose COMMIT fails is
 /// answered with an error, and the sender's resend of the same id is stored this time.
 @Suite struct FailedCommitTests {
-    /// Makes every COMMIT of a transaction that stores a message fail (as a full disk does),
-    /// while `fault_on` has a row: a deferred foreign key that is checked only at COMMIT.
+    /// Makes every COMMIT of a transaction that stores a message fail while `fault_on` has a
+    /// row: a deferred foreign key, checked only at COMMIT (on any disk; GRDB then rolls back).
     static func installFault(in path: String) throws {
         let queue = try DatabaseQueue(path: path)
         try queue.write { db in
