@@ -72,12 +72,22 @@ import Testing
         defer { Task { await relay.stop() } }
         let aliceProfile = try await TestProfiles.register("alice", url: relay.url)
         _ = try await TestProfiles.register("bob", url: relay.url)
+        _ = try await TestProfiles.register("carol", url: relay.url)
         let alice = try TestProfiles.engine(for: aliceProfile)
         #expect(await alice.client.lookUpUser("bob") == .unreachable, "not connected: nobody can say")
         alice.start()
         try await eventually("online") { await alice.client.connectionState == .online }
         #expect(await alice.client.lookUpUser("bob") == .exists)
         #expect(await alice.client.lookUpUser("nobody") == .unknown)
+        // `/new bob` and the first message to him at once: the lookup's answer (no prekeys)
+        // must not be taken for the bundle the message is sealed with.
+        async let looked = alice.client.lookUpUser("carol")
+        try await Task.sleep(for: .milliseconds(2)) // the lookup's request goes first
+        _ = try await alice.client.send("first words", to: "carol")
+        #expect(await looked == .exists)
+        try await eventually("sent, not refused for want of keys") {
+            try alice.store.history(chat: "carol", limit: 5).first?.status == .sent
+        }
         await alice.shutdown()
     }
 

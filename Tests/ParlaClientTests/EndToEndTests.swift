@@ -101,7 +101,13 @@ import Testing
     /// messages starts a new notice, so the chat never rewrites older history.
     @Test func consecutiveResendRequestsShareOneNotice() throws {
         let store = try ClientStore(path: makeTemporaryDirectory(prefix: "parla-resend") + "/a.sqlite")
-        for n in 1...4 { _ = try store.enqueueMessage(id: "m\(n)", from: "alice", to: "bob", text: "text \(n)", at: Date()) }
+        let bob = IdentityKeys()
+        _ = try store.pin(name: "bob", signingKey: bob.signingPublic, agreementKey: bob.agreementPublic, me: "alice")
+        for n in 1...5 {
+            _ = try store.enqueueMessage(id: "m\(n)", from: "alice", to: "bob", text: "text \(n)", at: Date())
+            // As sealing does: only what was sealed for bob's key can be asked for again.
+            try store.pool.write { db in try ClientStore.recordSealed(db, id: "m\(n)", for: "bob") }
+        }
         func request(_ ids: [String]) throws -> ClientStore.ReceivedBatch {
             try store.pool.write { db in
                 var batch = ClientStore.ReceivedBatch()
@@ -114,7 +120,7 @@ import Testing
         let second = try request(["m2", "not-ours"])
         #expect(second.added.isEmpty && second.updated.map(\.localID) == first.added.map(\.localID))
         #expect(second.updated.first?.text.contains("could not decrypt 2 of your messages") == true)
-        _ = try store.enqueueMessage(id: "m5", from: "alice", to: "bob", text: "in between", at: Date())
+        _ = try store.enqueueMessage(id: "m6", from: "alice", to: "bob", text: "in between", at: Date())
         let third = try request(["m3"])
         #expect(third.added.first?.text.contains("could not decrypt 1 of your messages") == true && third.updated.isEmpty)
         let notices = try store.history(chat: "bob", limit: 50).filter { $0.from == ClientStore.systemSender }

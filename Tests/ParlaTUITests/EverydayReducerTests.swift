@@ -208,6 +208,20 @@ import Testing
         #expect(state.focus == .chatList, "nothing to complete: Tab moves focus")
     }
 
+    /// Opening a chat reads its page in the background; a message sent or received before
+    /// that page arrives must not vanish under it.
+    @Test func aPageReadBeforeANewMessageDoesNotHideIt() {
+        var state = Fixture.state
+        _ = press(&state, .alt("3"))
+        let sent = Fixture.message(90, from: "alice", to: "carol", "typed at once", .queued, minutes: 9)
+        _ = Reducer.reduce(&state, .engine(.messageAdded(sent)))
+        _ = Reducer.reduce(&state, .conversationLoaded(chat: "carol", messages: []))
+        #expect(state.conversation == [sent])
+        let older = Fixture.message(10, from: "carol", to: "alice", "older", .received, minutes: 1)
+        _ = Reducer.reduce(&state, .conversationLoaded(chat: "carol", messages: [older, sent]))
+        #expect(state.conversation == [older, sent], "no duplicate once the page has it")
+    }
+
     @Test func slashSlashSendsALineThatStartsWithASlash() {
         var state = Fixture.state
         _ = type(&state, "//shrug")

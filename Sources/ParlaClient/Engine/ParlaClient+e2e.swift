@@ -137,8 +137,15 @@ extension ParlaClient {
         return await waiter.wait()
     }
 
+    /// The relay answers a connection's key requests in the order they were sent, so an answer
+    /// belongs to the oldest request for that name: a lookup (`/new`, no prekeys) and a
+    /// bundle request for sealing may be out at once, and each must get its own answer.
+    /// (A request that timed out keeps its place, so a late answer is still matched to it.)
     func bundleArrived(_ result: BundleResult, for peer: String) {
-        for waiter in bundleWaiters.removeValue(forKey: peer) ?? [] { waiter.resume(result) }
+        guard var waiters = bundleWaiters[peer], !waiters.isEmpty else { return }
+        let oldest = waiters.removeFirst()
+        bundleWaiters[peer] = waiters.isEmpty ? nil : waiters
+        oldest.resume(result)
     }
 
     /// The link is gone: nobody will answer the outstanding bundle requests.
@@ -159,8 +166,14 @@ extension ParlaClient {
 
     public func verifiedContacts() throws -> Set<String> { try store.verifiedContacts() }
 
-    /// Marks `name` verified after the user compared safety numbers; false if there is nothing pinned yet.
-    public func markVerified(_ name: String, _ verified: Bool = true) throws -> Bool { try store.setVerified(name, verified) }
+    /// Marks `name` verified after the user compared safety numbers; false if there is nothing
+    /// pinned yet. Approving a key also sends what they asked for again under it.
+    public func markVerified(_ name: String, _ verified: Bool = true) throws -> Bool {
+        guard verified else { return try store.setVerified(name, false) }
+        let (marked, released) = try store.approve(name, me: profile.name)
+        if released > 0 { Task { await self.flushOutbox() } }
+        return marked
+    }
 }
 
 /// Whether a name is someone on the relay, for opening a chat with them.

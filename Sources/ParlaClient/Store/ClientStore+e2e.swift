@@ -144,8 +144,9 @@ extension ClientStore {
             case .direct(let id): outboxID = id
             case .groupCopy(let id, _): outboxID = id
             }
-            guard let row = try Row.fetchOne(db, sql: "SELECT envelope FROM outbox WHERE id = ?", arguments: [outboxID]) else { return nil }
+            guard let row = try Row.fetchOne(db, sql: "SELECT envelope, kind FROM outbox WHERE id = ?", arguments: [outboxID]) else { return nil }
             let stored: Data? = row[0]
+            let kind: String = row[1]
             switch target {
             case .direct:
                 if let stored { return stored }
@@ -157,6 +158,10 @@ extension ClientStore {
             let (header, ciphertext) = try session.ratchet.encrypt(Padding.pad(payload))
             let envelope = Envelope(preKey: session.preKey, header: header, ciphertext: ciphertext).encoded
             try Self.storeSendingSession(db, peer, session)
+            // Which identity this copy of a message is for: only that identity may ask for it again.
+            if kind == OutboxItem.Kind.message.rawValue || kind == OutboxItem.Kind.group.rawValue {
+                try Self.recordSealed(db, id: outboxID, for: peer)
+            }
             switch target {
             case .direct:
                 try db.execute(sql: "UPDATE outbox SET envelope = ? WHERE id = ?", arguments: [envelope, outboxID])
@@ -206,6 +211,16 @@ extension ClientStore {
         try pool.write { db in
             try db.execute(sql: "UPDATE contacts SET verified = ? WHERE name = ?", arguments: [verified, name])
             return db.changesCount > 0
+        }
+    }
+
+    /// Marks `name` verified (the user compared safety numbers) and sends what they asked for
+    /// again under this key while it was unapproved; how many copies that queued.
+    func approve(_ name: String, me: String) throws -> (marked: Bool, released: Int) {
+        try pool.write { db in
+            try db.execute(sql: "UPDATE contacts SET verified = 1 WHERE name = ?", arguments: [name])
+            guard db.changesCount > 0 else { return (false, 0) }
+            return (true, try Self.releaseHeldResends(db, peer: name, me: me))
         }
     }
 
@@ -386,10 +401,24 @@ extension ClientStore {
     /// update the notice they follow instead of stacking one notice per batch.
     static func resend(_ db: Database, ids: [String], to peer: String, me: String, at date: Date, into batch: inout ReceivedBatch) throws {
         var count = 0
+        var held = 0
+        var budget = try resendBudget(db, peer: peer, at: date)
         for id in ids.prefix(ProtocolLimits.maxIDsPerFrame) {
-            guard let original = try message(db, sender: me, id: id), original.to == peer || original.to.hasPrefix("#") else { continue }
-            try enqueueControl(db, .resent(id: id, text: original.text), to: peer)
-            count += 1
+            guard let original = try message(db, sender: me, id: id) else { continue }
+            switch try decideResend(db, id: id, to: peer, at: date, budget: &budget) {
+            case .send:
+                try enqueueControl(db, .resent(id: id, text: original.text), to: peer)
+                count += 1
+            case .hold:
+                held += 1
+            case .refuse:
+                continue
+            }
+        }
+        if held > 0 {
+            let text = "⚠ \(peer) asked again for \(held) message\(held == 1 ? "" : "s") sent before their security key changed; "
+                + "not sent. Compare safety numbers (/verify \(peer)); '/verify \(peer) yes' sends them."
+            batch.added.append(try insertNotice(db, chat: peer, text: text, me: me, at: date))
         }
         guard count > 0 else { return }
         batch.queuedControl = true

@@ -65,6 +65,7 @@ public final class ClientStore: Sendable {
         registerGroupMigration(&migrator)
         registerSearchMigration(&migrator)
         registerChatSettingsMigration(&migrator)
+        registerResendGuardMigration(&migrator)
         return migrator
     }
 

@@ -28,7 +28,10 @@ public enum Reducer {
             return []
         case .conversationLoaded(let chat, let messages):
             guard chat == state.selectedChat else { return [] }
-            state.conversation = messages
+            // Messages that arrived (or were sent) while the page was being read are newer
+            // than it: they stay, after it.
+            let newest = messages.last?.localID ?? 0
+            state.conversation = messages + state.conversation.filter { $0.chat == chat && $0.localID > newest }
             state.hasOlder = !messages.isEmpty
             let received = messages.filter { !$0.isOutgoing }.map(\.localID)
             state.unreadFrom = state.unreadMarker > 0 ? received.suffix(state.unreadMarker).first : nil
