@@ -40,18 +40,26 @@ import Testing
             _ = try store.sealAndCommit(Data("group secret".utf8), for: "bob", startingWith: nil, into: .groupCopy(outboxID: "g1", member: "bob"))
         }
 
-        /// A first message to alice from `identity`, claiming to be `name`, asking for `ids` again.
-        func resendRequest(from identity: IdentityKeys, as name: String, ids: [String], id: String = UUID().uuidString) throws -> ClientStore.ReceivedBatch {
+        /// A first message to alice from `identity` (a new session on her signed prekey).
+        func prekeyMessage(from identity: IdentityKeys, _ content: MessageContent) throws -> Data {
             let bundle = PreKeyBundle(identitySigningKey: keys.signingPublic, identityAgreementKey: keys.agreementPublic, signedPreKeyID: signed.id,
                                       signedPreKey: signed.keyPair.publicKey, signedPreKeySignature: signed.signature,
                                       oneTimePreKeyID: nil, oneTimePreKey: nil)
             let started = try X3DH.initiate(identity: identity, bundle: bundle)
             var ratchet = try DoubleRatchet.initiator(sharedKey: started.sharedKey, remoteRatchetKey: signed.keyPair.publicKey, associatedData: started.associatedData)
-            let (header, ciphertext) = try ratchet.encrypt(Padding.pad(MessageContent.resendRequest(ids: ids).encoded))
+            let (header, ciphertext) = try ratchet.encrypt(Padding.pad(content.encoded))
             let part = Envelope.PreKeyPart(initiatorSigningKey: identity.signingPublic, initiatorAgreementKey: identity.agreementPublic,
                                            ephemeralKey: started.ephemeralPublicKey, signedPreKeyID: signed.id, oneTimePreKeyID: nil)
-            let body = Envelope(preKey: part, header: header, ciphertext: ciphertext).encoded
-            return try store.receiveEncrypted([.init(id: id, from: name, body: body, sentAt: Date())], me: "alice", identity: keys)
+            return Envelope(preKey: part, header: header, ciphertext: ciphertext).encoded
+        }
+
+        func receive(_ body: Data, as name: String, id: String = UUID().uuidString) throws -> ClientStore.ReceivedBatch {
+            try store.receiveEncrypted([.init(id: id, from: name, body: body, sentAt: Date())], me: "alice", identity: keys)
+        }
+
+        /// A first message to alice from `identity`, claiming to be `name`, asking for `ids` again.
+        func resendRequest(from identity: IdentityKeys, as name: String, ids: [String], id: String = UUID().uuidString) throws -> ClientStore.ReceivedBatch {
+            try receive(try prekeyMessage(from: identity, .resendRequest(ids: ids)), as: name, id: id)
         }
 
         /// The copies queued for `peer` (plaintext inside the outbox, before sealing).

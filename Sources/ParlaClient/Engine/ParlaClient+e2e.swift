@@ -113,6 +113,8 @@ extension ParlaClient {
             return .sealed(envelope)
         } catch let error as E2EError {
             return .refused("cannot encrypt for \(peer): \(error.description)")
+        } catch let error as ClientStore.KeyChangeUnapproved {
+            return .refused(error.description)
         } catch {
             logger.error("could not encrypt", metadata: ["error": "\(error)"])
             return .later

@@ -125,6 +125,15 @@ extension ClientStore {
 
     struct SessionGone: Error {}
 
+    /// A verified contact's key changed and the user has not approved the new one.
+    struct KeyChangeUnapproved: Error, CustomStringConvertible {
+        let peer: String
+        var description: String {
+            "\(peer)'s security key changed since you verified it: compare safety numbers (/verify \(peer)), approve with "
+                + "'/verify \(peer) yes' (or 'parla verify \(peer) --mark'), then /retry"
+        }
+    }
+
     /// Where a sealed envelope goes: a direct message's outbox row, or one member's copy of a group message.
     enum SealTarget: Sendable {
         case direct(outboxID: String)
@@ -152,6 +161,9 @@ extension ClientStore {
                 if let stored { return stored }
             case .groupCopy(_, let member):
                 if let copy = try Self.groupCopies(db, outboxID)[member] { return copy }
+            }
+            if try Bool.fetchOne(db, sql: "SELECT sendingBlocked FROM contacts WHERE name = ?", arguments: [peer]) == true {
+                throw KeyChangeUnapproved(peer: peer)
             }
             // No session and none just started: another process retired it meanwhile; the next flush starts one.
             guard var session = try Self.sessions(db, peer).current ?? fresh else { throw SessionGone() }
@@ -218,7 +230,7 @@ extension ClientStore {
     /// again under this key while it was unapproved; how many copies that queued.
     func approve(_ name: String, me: String) throws -> (marked: Bool, released: Int) {
         try pool.write { db in
-            try db.execute(sql: "UPDATE contacts SET verified = 1 WHERE name = ?", arguments: [name])
+            try db.execute(sql: "UPDATE contacts SET verified = 1, sendingBlocked = 0 WHERE name = ?", arguments: [name])
             guard db.changesCount > 0 else { return (false, 0) }
             return (true, try Self.releaseHeldResends(db, peer: name, me: me))
         }
@@ -229,11 +241,13 @@ extension ClientStore {
     static func pin(_ db: Database, name: String, signingKey: Data, agreementKey: Data, me: String, at date: Date) throws -> MessageRecord? {
         if let pinned = try contact(db, name) {
             if pinned.signingKey == signingKey, pinned.agreementKey == agreementKey { return nil }
-            try db.execute(sql: "UPDATE contacts SET signingKey = ?, agreementKey = ?, verified = 0, pinnedAt = ? WHERE name = ?",
-                           arguments: [signingKey, agreementKey, millis(date), name])
+            // A contact the user had verified: nothing more is sent to the new key until they approve it.
+            try db.execute(sql: "UPDATE contacts SET signingKey = ?, agreementKey = ?, verified = 0, pinnedAt = ?, sendingBlocked = ? WHERE name = ?",
+                           arguments: [signingKey, agreementKey, millis(date), pinned.verified, name])
             try db.execute(sql: "DELETE FROM sessions WHERE peer = ?", arguments: [name])
-            let text = "⚠ \(name)'s security key changed: they reinstalled Parla, or someone is intercepting. "
+            var text = "⚠ \(name)'s security key changed: they reinstalled Parla, or someone is intercepting. "
                 + "Compare safety numbers with 'parla verify \(name)' or /verify \(name)."
+            if pinned.verified { text += " You had verified \(name): nothing is sent to the new key until you approve it (/verify \(name) yes)." }
             return try insertNotice(db, chat: name, text: text, me: me, at: date)
         }
         try db.execute(sql: "INSERT INTO contacts (name, signingKey, agreementKey, verified, pinnedAt) VALUES (?, ?, ?, 0, ?)",
@@ -306,7 +320,12 @@ extension ClientStore {
                     content = decoded
                 } catch let error as E2EError {
                     var text = "⚠ could not decrypt this message: \(error.description)"
-                    if error.isCuredByANewSession {
+                    // A message that claims another identity than the one pinned and does not decrypt is
+                    // someone else's doing (a forgery under this name): it must not cost the real
+                    // contact's session, nor make us ask them for anything.
+                    if try Self.claimsAnotherIdentity(db, item) {
+                        text += " (it claimed a security key \(item.from) does not have; ignored)"
+                    } else if error.isCuredByANewSession {
                         unreadable[item.from, default: []].append(item.id)
                         text += "; asked \(item.from) to send it again"
                     }
@@ -346,6 +365,12 @@ extension ClientStore {
             for (chat, activity) in batch.chatActivity { try Self.touchChat(db, chat, at: activity.latest, unreadDelta: activity.unread) }
             return batch
         } }
+    }
+
+    /// A prekey message whose sender key differs from the one pinned for its sender.
+    static func claimsAnotherIdentity(_ db: Database, _ item: EncryptedIncoming) throws -> Bool {
+        guard let part = (try? Envelope(decoding: item.body))?.preKey, let pinned = try contact(db, item.from) else { return false }
+        return part.initiatorSigningKey != pinned.signingKey || part.initiatorAgreementKey != pinned.agreementKey
     }
 
     struct MessageKey: Hashable {
@@ -447,10 +472,10 @@ extension ClientStore {
         var notice: MessageRecord?
         if let part = envelope.preKey, !set.all.contains(where: { $0.remoteEphemeral == part.ephemeralKey }) {
             // A new session started by the sender (perhaps while ours to them was starting too).
-            notice = try pin(db, name: item.from, signingKey: part.initiatorSigningKey, agreementKey: part.initiatorAgreementKey, me: me, at: item.sentAt)
-            if notice != nil {
-                set = SessionSet()
-                cache[item.from] = set
+            // A prekey message seen before (a replay, perhaps under a new id) must not start a
+            // session again: it would replace the one in use.
+            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM prekey_bases WHERE ephemeralKey = ?", arguments: [part.ephemeralKey]) != true else {
+                throw E2EError.replayed(counter: envelope.header.counter)
             }
             guard let signedData = try Data.fetchOne(db, sql: "SELECT record FROM own_signed_prekeys WHERE id = ?", arguments: [Int64(part.signedPreKeyID)]) else {
                 throw E2EError.signedPreKeyUnknown(part.signedPreKeyID)
@@ -470,6 +495,11 @@ extension ClientStore {
                                 preKey: nil, remoteEphemeral: part.ephemeralKey)
             let padded = try fresh.ratchet.decrypt(header: envelope.header, ciphertext: envelope.ciphertext)
             let plaintext = try Padding.unpad(padded)
+            // Only a message that decrypts may pin a new identity key: a forged prekey message
+            // (junk under someone's name) changes nothing, no notice, no lost session.
+            notice = try pin(db, name: item.from, signingKey: part.initiatorSigningKey, agreementKey: part.initiatorAgreementKey, me: me, at: item.sentAt)
+            if notice != nil { set = SessionSet() }
+            try db.execute(sql: "INSERT OR IGNORE INTO prekey_bases (ephemeralKey, at) VALUES (?, ?)", arguments: [part.ephemeralKey, millis(item.sentAt)])
             set.promote(fresh)
             cache[item.from] = set
             if let id = part.oneTimePreKeyID {

@@ -10,6 +10,17 @@ import GRDB
 extension ClientStore {
     public static let resendsPerHour = 200
 
+    /// Prekey messages' base keys, so a replay cannot start a session again; and a verified
+    /// contact whose key changed is not sent to until the user approves the new key.
+    static func registerKeyChangeMigration(_ migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("v8-key-changes") { db in
+            try db.execute(sql: """
+                CREATE TABLE prekey_bases (ephemeralKey BLOB PRIMARY KEY, at INTEGER NOT NULL) WITHOUT ROWID;
+                ALTER TABLE contacts ADD COLUMN sendingBlocked INTEGER NOT NULL DEFAULT 0;
+                """)
+        }
+    }
+
     static func registerResendGuardMigration(_ migrator: inout DatabaseMigrator) {
         migrator.registerMigration("v7-resend-guard") { db in
             try db.execute(sql: """

@@ -66,6 +66,7 @@ public final class ClientStore: Sendable {
         registerSearchMigration(&migrator)
         registerChatSettingsMigration(&migrator)
         registerResendGuardMigration(&migrator)
+        registerKeyChangeMigration(&migrator)
         return migrator
     }
 
