@@ -20,8 +20,9 @@ enum Output {
         } else {
             let formatter = DateFormatter()
             formatter.dateFormat = "yyyy-MM-dd HH:mm"
-            var line = "\(formatter.string(from: m.sentAt))  \(m.from): \(m.text)"
-            if m.isOutgoing { line += "  [\(m.status.rawValue)\(m.failureReason.map { ": " + $0 } ?? "")]" }
+            // Peer text goes to a terminal: no control character reaches it (JSON escapes them itself).
+            var line = "\(formatter.string(from: m.sentAt))  \(m.from): \(DisplayText.safe(m.text))"
+            if m.isOutgoing { line += "  [\(m.status.rawValue)\(m.failureReason.map { ": " + DisplayText.safe($0) } ?? "")]" }
             print(line)
         }
     }
@@ -32,7 +33,7 @@ enum Output {
             if let last = c.lastMessage { object["lastMessage"] = last }
             printJSON(object)
         } else {
-            print("\(c.name)\(c.unread > 0 ? " (\(c.unread) unread)" : "")  \(c.lastMessage ?? "")")
+            print("\(c.name)\(c.unread > 0 ? " (\(c.unread) unread)" : "")  \(DisplayText.safe(c.lastMessage ?? ""))")
         }
     }
 

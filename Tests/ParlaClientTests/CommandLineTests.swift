@@ -129,6 +129,12 @@ import Testing
         #expect(Set(texts) == Set(["first"] + (1...6).map { "parallel \($0)" }), "\(texts)")
         #expect(!synced.out.contains("could not decrypt"))
 
+        // A peer's escape sequences never reach the terminal through `parla sync`.
+        #expect(try await runParla(["send", "alice", "title\u{1B}]0;pwned\u{07} clip\u{1B}]52;c;eA==\u{07}", "--home", root + "/b"]).status == 0)
+        let printed = try await runParla(["sync", "--home", root + "/a"]).out
+        #expect(printed.contains("title\u{FFFD}]0;pwned\u{FFFD} clip"), "\(printed.debugDescription)")
+        #expect(!printed.unicodeScalars.contains { $0.value == 0x1B || $0.value == 0x07 })
+
         let ui = try ProfileLock(directory: root + "/a", role: .ui)
         let refused = try await runParla(["send", "bob", "while the UI is open", "--home", root + "/a"])
         #expect(refused.status == 1)

@@ -25,6 +25,19 @@ import Testing
         #expect(renderer.render(state, width: 60, height: 16, theme: .default).links.allSatisfy { $0.x < 3 || $0.x > 57 })
     }
 
+    /// A peer's text may hold escape sequences (a title change, OSC 52 writing the clipboard);
+    /// none reaches the screen, not even behind a flag (clusters like it are written raw).
+    @Test func noControlCharacterFromAPeerReachesTheScreen() {
+        var state = Fixture.state
+        state.conversation = [Fixture.message(1, from: "bob", to: "alice", "hi\u{1B}]52;c;cGF3bmVk\u{07} 🇮🇹\u{1B}[2J\u{9B}31m end\tx", .received, minutes: 1)]
+        state.groups["team"] = ClientStore.GroupState(name: "team", title: "evil\u{1B}]0;t\u{07}", members: ["alice", "bob"], admins: [], isMember: true)
+        let screen = renderer.render(state, width: 80, height: 24, theme: .default)
+        let scalars = screen.cells.flatMap { $0.text.unicodeScalars }
+        #expect(!scalars.contains { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) })
+        #expect(screen.text.contains("hi\u{FFFD}]52;c;cGF3bmVk\u{FFFD} 🇮🇹"), "shown, defused")
+        #expect(DisplayText.safe("a\tb\nc") == "a    b\nc")
+    }
+
     @Test func linksNeverCarryControlCharacters() {
         #expect(Links.urls(in: "x https://evil.example/\u{1B}]0;pwned\u{07} y") == ["https://evil.example/"])
         #expect(Links.urls(in: "(see https://a.example/path), and http://b.example.") == ["https://a.example/path", "http://b.example"])

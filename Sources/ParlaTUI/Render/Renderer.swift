@@ -458,9 +458,11 @@ struct Glyphs {
     var pinned: String { ascii ? "*" : "📌" }
     var muted: String { ascii ? "(m)" : "🔇" }
 
-    /// User text as this terminal can show it: unchanged in UTF-8; otherwise accents
-    /// dropped and anything else non-ASCII shown as "?", one per character.
-    func text(_ text: String) -> String {
+    /// User text as this terminal can show it: control characters (which the terminal would
+    /// act on) replaced, and without UTF-8, accents dropped and anything else non-ASCII shown
+    /// as "?", one per character.
+    func text(_ raw: String) -> String {
+        let text = DisplayText.safe(raw)
         guard ascii else { return text }
         return String(text.map { character -> Character in
             if character.isASCII { return character }

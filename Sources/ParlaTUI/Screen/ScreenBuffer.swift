@@ -1,3 +1,5 @@
+import ParlaClient
+
 /// What a piece of text is, so a theme can colour it.
 public enum StyleRole: Sendable, Hashable {
     case normal, border, title
@@ -71,8 +73,10 @@ public struct ScreenBuffer: Sendable, Equatable {
     /// screen edge. A wide character that would not fit whole is replaced by spaces.
     /// Returns the number of columns written.
     @discardableResult
-    public mutating func put(_ text: String, x: Int, y: Int, role: StyleRole, maxWidth: Int? = nil) -> Int {
+    public mutating func put(_ raw: String, x: Int, y: Int, role: StyleRole, maxWidth: Int? = nil) -> Int {
         guard y >= 0, y < height, x < width else { return 0 }
+        // Nothing drawn may carry a control character: the terminal would act on it.
+        let text = DisplayText.safe(raw)
         let limit = min(width, x + (maxWidth ?? width))
         var column = x
         for character in text {
