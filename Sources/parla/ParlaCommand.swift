@@ -55,6 +55,11 @@ struct GlobalOptions: ParsableArguments {
     func openClient(forUI: Bool = false) throws -> ParlaClient {
         let profile = try loadProfile()
         if !forUI {
+            for warning in profile.permissionWarnings {
+                try? FileHandle.standardError.write(contentsOf: Data("parla: warning: \(warning)\n".utf8))
+            }
+        }
+        if !forUI {
             do {
                 try CommandLock.take(profile.directory)
             } catch {

@@ -19,7 +19,7 @@ enum UILauncher {
         }
         defer { withExtendedLifetime(profileLock) {} }
         // A broken file never stops the UI: defaults are used and the status line says what to fix.
-        var problems: [String] = []
+        var problems: [String] = client.profile.permissionWarnings
         let (config, configErrors) = AppConfig.load(files: AppConfig.files(profileDirectory: client.profile.directory))
         problems += configErrors.map(\.description)
         let catalog = ThemeCatalog.standard()

@@ -36,6 +36,15 @@ import Testing
         #expect((attributes[.posixPermissions] as? Int) == 0o700)
         let keyAttributes = try FileManager.default.attributesOfItem(atPath: home + "/identity.json")
         #expect((keyAttributes[.posixPermissions] as? Int) == 0o600)
+        for suffix in ["", "-wal", "-shm"] where FileManager.default.fileExists(atPath: home + "/parla.sqlite" + suffix) {
+            #expect((try FileManager.default.attributesOfItem(atPath: home + "/parla.sqlite" + suffix)[.posixPermissions] as? Int) == 0o600,
+                    "the history is the owner's only: parla.sqlite\(suffix)")
+        }
+        // Made readable by hand: every command says so, with the fix.
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: home)
+        let warned = try await runParla(["chats", "--home", home])
+        #expect(warned.err.contains("parla: warning: \(home) is readable by others (mode 755): chmod 700 \(home)"), "\(warned.err)")
+        try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: home)
 
         let otherHome = makeTemporaryDirectory(prefix: "parla-cli") + "/profile"
         let invite2 = try await relay.relay.store.createInvite(now: 0)

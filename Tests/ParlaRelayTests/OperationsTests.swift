@@ -98,6 +98,20 @@ import Testing
         await client.close()
     }
 
+    /// The database says who talks to whom and holds waiting ciphertext: the relay's user only.
+    @Test func theDataDirectoryAndDatabaseAreTheRelaysOwnerOnly() async throws {
+        let directory = makeTemporaryDirectory(prefix: "parla-perms")
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: directory)
+        let relay = try await TestRelay.start(dataDirectory: directory)
+        defer { Task { await relay.stop() } }
+        _ = try await TestUser.register("alice", on: relay)
+        func mode(_ path: String) throws -> Int { try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as! Int }
+        #expect(try mode(directory) == 0o700)
+        for suffix in ["", "-wal", "-shm"] {
+            #expect(try mode(relay.databasePath + suffix) == 0o600, "relay.sqlite\(suffix)")
+        }
+    }
+
     @Test func badCommandLineArgumentsAreExplained() async throws {
         #expect(try await runRelayCommand(["--registration", "maybe"]).contains("--registration must be 'open' or 'closed'"))
         #expect(try await runRelayCommand(["--ttl", "forever"]).contains("--ttl must be a positive duration"))

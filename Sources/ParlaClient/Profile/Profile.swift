@@ -17,6 +17,12 @@ public struct Profile: Sendable {
 
     static let identityFile = "identity.json"
 
+    /// What others on this machine could read of the profile (a directory or key file made
+    /// readable by hand, or copied with a permissive umask), each with the command that fixes it.
+    public var permissionWarnings: [String] {
+        [directory, (directory as NSString).appendingPathComponent(Self.identityFile)].compactMap(PrivateStorage.exposure)
+    }
+
     /// `--home`, else `$PARLA_HOME`, else `$XDG_DATA_HOME/parla`, else `~/.local/share/parla`.
     public static func resolveDirectory(home: String?, environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
         if let home, !home.isEmpty { return home }

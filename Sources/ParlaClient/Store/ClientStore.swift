@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import ParlaProtocol
 
 /// The profile's database: history, chats, outbox and settings. Every change that
 /// matters for delivery is committed before the network hears about it.
@@ -8,6 +9,8 @@ public final class ClientStore: Sendable {
     let searchIndex: SearchIndexSwitch
 
     public init(path: String) throws {
+        // The whole history in plaintext: the owner's only.
+        try PrivateStorage.prepare(directory: (path as NSString).deletingLastPathComponent, file: (path as NSString).lastPathComponent)
         let searchIndex = SearchIndexSwitch()
         self.searchIndex = searchIndex
         var config = Configuration()

@@ -30,7 +30,8 @@ public final class SQLiteMailboxStore: MailboxStore {
     /// merged into the database's key-ordered table.
     public init(directory: String, acceptedKeysInMemory: Int = 65_536) throws {
         self.acceptedLog = AcceptedKeyLog(mergeThreshold: acceptedKeysInMemory)
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        // Who talks to whom and the waiting ciphertext: readable by the relay's user only.
+        try PrivateStorage.prepare(directory: directory, file: "relay.sqlite")
         self.path = (directory as NSString).appendingPathComponent("relay.sqlite")
         var config = Configuration()
         config.busyMode = .timeout(10)
