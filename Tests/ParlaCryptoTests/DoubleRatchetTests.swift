@@ -14,6 +14,18 @@ extension Data {
 /// Expected bytes computed independently with Python's `cryptography` package from the
 /// construction in docs/SECURITY.md, so the Swift code cannot drift from the document.
 @Suite struct KnownAnswerTests {
+    /// Low-order X25519 points (RFC 7748 §6.1) make the shared secret all zeros whatever our
+    /// key: a bundle or prekey message carrying one must be refused, not used.
+    @Test func lowOrderPublicKeysAreRefused() throws {
+        let mine = AgreementKeyPair()
+        let lowOrder = [Data(count: 32), Data([1] + [UInt8](repeating: 0, count: 31)),
+                        Data(hex: "e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800")]
+        for point in lowOrder {
+            #expect(throws: E2EError.self, "\(point.hex)") { try mine.agree(with: point) }
+        }
+        #expect(try mine.agree(with: AgreementKeyPair().publicKey).count == 32)
+    }
+
     @Test func rootKDF() {
         let (root, chain) = DoubleRatchet.rootStep(Data(0..<32), Data(32..<64))
         #expect(root.hex == "4eb2614e7d01f04d52e9bac24ea2e98c80b9330b7d6f2435ad517d6ea292ac3d")

@@ -20,6 +20,19 @@ import Testing
         await again.close()
     }
 
+    /// Before login every frame that is not a login is "log in first", known type or not:
+    /// nobody can probe which frame types this relay has.
+    @Test func beforeLoginUnknownAndKnownTypesGetTheSameAnswer() async throws {
+        let relay = try await TestRelay.start()
+        defer { Task { await relay.stop() } }
+        let client = try await RelayTestClient.connect(relay.url)
+        client.sendRaw(#"{"type":"teleport"}"#)
+        _ = try await client.expectError(.notAuthenticated)
+        client.sendRaw(#"{"type":"confirm","ids":["x"]}"#)
+        _ = try await client.expectError(.notAuthenticated)
+        await client.close()
+    }
+
     @Test func badSignatureIsRejectedAndANewChallengeIssued() async throws {
         let relay = try await TestRelay.start()
         defer { Task { await relay.stop() } }

@@ -1,4 +1,6 @@
 import Foundation
+import NIOCore
+import NIOWebSocket
 import ParlaCrypto
 import ParlaProtocol
 import ParlaRelayTesting
@@ -94,4 +96,14 @@ extension Data {
 
 func uniqueMarker() -> String {
     "MARKER-\(UUID().uuidString)"
+}
+
+extension WebSocketFrame {
+    /// A frame as a client sends it: masked (RFC 6455 §5.1), with the data masked on the wire.
+    static func fromClient(fin: Bool = true, rsv1: Bool = false, opcode: WebSocketOpcode, data: ByteBuffer) -> WebSocketFrame {
+        let key: WebSocketMaskingKey = [0x37, 0xFA, 0x21, 0x3D]
+        var masked = data
+        masked.webSocketMask(key)
+        return WebSocketFrame(fin: fin, rsv1: rsv1, opcode: opcode, maskKey: key, data: masked)
+    }
 }

@@ -18,7 +18,7 @@ import Testing
     }
 
     private func text(_ string: String, on channel: EmbeddedChannel) -> WebSocketFrame {
-        WebSocketFrame(fin: true, opcode: .text, data: channel.allocator.buffer(string: string))
+        .fromClient(opcode: .text, data: channel.allocator.buffer(string: string))
     }
 
     /// A connected channel with the handler on it (pings off unless given).
@@ -70,7 +70,7 @@ import Testing
         // The client's answer: the relay hangs up, and the session loop sees the end.
         var answer = channel.allocator.buffer(capacity: 2)
         answer.writeInteger(UInt16(4002))
-        try channel.writeInbound(WebSocketFrame(fin: true, opcode: .connectionClose, data: answer))
+        try channel.writeInbound(WebSocketFrame.fromClient(opcode: .connectionClose, data: answer))
         channel.embeddedEventLoop.run()
         #expect(!channel.isActive)
         #expect(await connection.messages() == nil)
@@ -92,7 +92,7 @@ import Testing
         channel.embeddedEventLoop.advanceTime(by: .seconds(30))
         let ping = try #require(try channel.readOutbound(as: WebSocketFrame.self))
         #expect(ping.opcode == .ping)
-        try channel.writeInbound(WebSocketFrame(fin: true, opcode: .pong, data: ping.data))
+        try channel.writeInbound(WebSocketFrame.fromClient(opcode: .pong, data: ping.data))
         channel.embeddedEventLoop.advanceTime(by: .seconds(30))
         let second = try #require(try channel.readOutbound(as: WebSocketFrame.self))
         #expect(second.opcode == .ping)

@@ -7,15 +7,27 @@ import Testing
 @Suite struct WebSocketStateMachineTests {
     let allocator = ByteBufferAllocator()
 
+    /// What the client sends (masked).
     private func frame(_ opcode: WebSocketOpcode, _ text: String = "", fin: Bool = true, rsv1: Bool = false) -> WebSocketFrame {
-        WebSocketFrame(fin: fin, rsv1: rsv1, opcode: opcode, data: allocator.buffer(string: text))
+        .fromClient(fin: fin, rsv1: rsv1, opcode: opcode, data: allocator.buffer(string: text))
+    }
+
+    /// What the relay sends (unmasked).
+    private func reply(_ opcode: WebSocketOpcode, _ text: String) -> WebSocketFrame {
+        WebSocketFrame(fin: true, opcode: opcode, data: allocator.buffer(string: text))
     }
 
     private func close(_ code: UInt16?, reason: String = "") -> WebSocketFrame {
         var data = allocator.buffer(capacity: 8)
         if let code { data.writeInteger(code) }
         data.writeString(reason)
-        return WebSocketFrame(fin: true, opcode: .connectionClose, data: data)
+        return .fromClient(opcode: .connectionClose, data: data)
+    }
+
+    @Test func anUnmaskedClientFrameClosesWithProtocolError() {
+        var machine = WebSocketStateMachine(maxMessageSize: 1000)
+        let unmasked = WebSocketFrame(fin: true, opcode: .text, data: allocator.buffer(string: "{}"))
+        #expect(machine.received(unmasked) == .sendClose(code: .protocolError, reason: nil, then: .hangUp), "RFC 6455 §5.1")
     }
 
     @Test func textMessagesArriveWholeAndInOrder() {
@@ -23,7 +35,7 @@ import Testing
         #expect(machine.received(frame(.text, "héllo 👋")) == .deliver(.text("héllo 👋")))
         // A message in three fragments, with a ping between them (control frames may interleave).
         #expect(machine.received(frame(.text, "{\"type\":", fin: false)) == nil)
-        #expect(machine.received(frame(.ping, "p")) == .write(frame(.pong, "p")))
+        #expect(machine.received(frame(.ping, "p")) == .write(reply(.pong, "p")))
         #expect(machine.received(frame(.continuation, "\"ty", fin: false)) == nil)
         #expect(machine.received(frame(.continuation, "ping\"}")) == .deliver(.text("{\"type\":\"typing\"}")))
         #expect(machine.received(frame(.binary, "x")) == .deliver(.binary))
@@ -36,15 +48,15 @@ import Testing
         first.writeBytes(bytes[..<2])
         var second = allocator.buffer(capacity: 2)
         second.writeBytes(bytes[2...])
-        #expect(machine.received(WebSocketFrame(fin: false, opcode: .text, data: first)) == nil)
-        #expect(machine.received(WebSocketFrame(fin: true, opcode: .continuation, data: second)) == .deliver(.text("😀")))
+        #expect(machine.received(.fromClient(fin: false, opcode: .text, data: first)) == nil)
+        #expect(machine.received(.fromClient(opcode: .continuation, data: second)) == .deliver(.text("😀")))
     }
 
     @Test func invalidUTF8ClosesWith1007() {
         var machine = WebSocketStateMachine(maxMessageSize: 1000)
         var data = allocator.buffer(capacity: 2)
         data.writeBytes([0xC3, 0x28])
-        #expect(machine.received(WebSocketFrame(fin: true, opcode: .text, data: data))
+        #expect(machine.received(.fromClient(opcode: .text, data: data))
             == .sendClose(code: .dataInconsistentWithMessage, reason: nil, then: .hangUp))
         #expect(machine.received(frame(.text, "after")) == nil, "nothing is read after a failure")
     }
@@ -110,7 +122,7 @@ import Testing
         #expect(ping.opcode == .ping)
         // The answer must carry the ping's payload; an unsolicited pong does not count.
         #expect(machine.received(frame(.pong, "unsolicited")) == nil)
-        #expect(machine.received(WebSocketFrame(fin: true, opcode: .pong, data: ping.unmaskedData)) == nil)
+        #expect(machine.received(.fromClient(opcode: .pong, data: ping.unmaskedData)) == nil)
         let second = machine.pingTimerFired(allocator: allocator)
         guard case .write(let secondPing) = try #require(second) else { Issue.record("expected a ping, got \(second)"); return }
         #expect(secondPing.unmaskedData != ping.unmaskedData)

@@ -27,7 +27,11 @@ public struct AgreementKeyPair: Sendable, Equatable, Codable {
               let secret = try? mine.sharedSecretFromKeyAgreement(with: theirs) else {
             throw .invalidKey("X25519 public key must be 32 bytes")
         }
-        return secret.withUnsafeBytes { Data($0) }
+        let shared = secret.withUnsafeBytes { Data($0) }
+        // A low-order public key gives all zeros whatever our key is: the "secret" would be
+        // known to anyone (RFC 7748 §6.1 says to check). Refused, whichever backend computed it.
+        guard shared.contains(where: { $0 != 0 }) else { throw .invalidKey("X25519 with this public key gives no secret (a low-order point)") }
+        return shared
     }
 }
 

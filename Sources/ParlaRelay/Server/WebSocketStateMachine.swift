@@ -69,8 +69,9 @@ struct WebSocketStateMachine {
             }
             return nil
         }
-        // No extension is ever negotiated, so the reserved bits must be clear (§5.2).
-        guard frame.rsv1 == false, frame.rsv2 == false, frame.rsv3 == false else { return fail(.protocolError) }
+        // No extension is ever negotiated, so the reserved bits must be clear (§5.2), and a
+        // client must mask every frame it sends (§5.1).
+        guard frame.rsv1 == false, frame.rsv2 == false, frame.rsv3 == false, frame.maskKey != nil else { return fail(.protocolError) }
         switch frame.opcode {
         case .text, .binary:
             guard case .none = fragments else { return fail(.protocolError) }

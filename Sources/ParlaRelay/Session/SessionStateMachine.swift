@@ -83,6 +83,10 @@ struct SessionStateMachine: Sendable {
             frame = try ClientFrame.decode(text)
         } catch {
             _ = bucket.take(now: now)
+            // Before login nobody learns which frame types this relay knows.
+            if error.code == .unknownType, !isOnline {
+                return [.send(.error(FrameError(.notAuthenticated, "log in or register first")))]
+            }
             return [.send(.error(error))]
         }
         guard bucket.take(now: now) else {
@@ -108,6 +112,11 @@ struct SessionStateMachine: Sendable {
         case (.closed, _):
             return []
         }
+    }
+
+    var isOnline: Bool {
+        if case .online = state { return true }
+        return false
     }
 
     /// The session reports how authentication went; `nextNonce` is used if another try is allowed.
