@@ -589,7 +589,7 @@ actor Session {
                 let room = window - inflight.count - liveSent
                 let items: [MailboxItem]
                 do {
-                    items = try await deps.store.pending(for: user, after: cursor, limit: room)
+                    items = try await deps.store.pending(for: user, after: cursor, limit: room, now: now)
                 } catch {
                     deps.logger.error("could not read mailbox", metadata: ["user": "\(user)", "error": "\(error)"])
                     return

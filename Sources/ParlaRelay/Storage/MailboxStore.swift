@@ -154,7 +154,8 @@ public protocol MailboxStore: Sendable {
     /// and a "maybe" sends the message down the stored route, whose exact check decides.
     func mightHaveAccepted(key: Data) -> Bool
     func acceptReadReceipt(id: String, from reader: String, to sender: String, messageIds: [String], now: Int64, expiresAt: Int64) async throws -> AcceptOutcome
-    func pending(for user: String, after seq: Int64, limit: Int) async throws -> [MailboxItem]
+    /// The next items of `user`'s mailbox after position `seq`, leaving out any that expired by `now`.
+    func pending(for user: String, after seq: Int64, limit: Int, now: Int64) async throws -> [MailboxItem]
     /// Like `enqueueAccept`: placed in the commit order now, so a session can send the next
     /// items while the deletion commits (they come after the confirmed ones in the mailbox).
     func enqueueConfirm(user: String, items: [ConfirmedItem], now: Int64, receiptExpiresAt: Int64) -> PendingOutcome<ConfirmOutcome>
@@ -243,4 +244,11 @@ public struct PrekeyStatus: Sendable, Equatable {
 public struct PrekeyBundleRecord: Sendable, Equatable {
     public var signed: SignedPrekeyRecord?
     public var oneTime: OneTimePrekeyRecord?
+}
+
+extension MailboxStore {
+    /// Everything waiting, expired or not (tools and tests that look at the store itself).
+    func pending(for user: String, after seq: Int64, limit: Int) async throws -> [MailboxItem] {
+        try await pending(for: user, after: seq, limit: limit, now: .min)
+    }
 }

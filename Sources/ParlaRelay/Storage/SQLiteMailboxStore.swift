@@ -289,14 +289,16 @@ public final class SQLiteMailboxStore: MailboxStore {
         }
     }
 
-    public func pending(for user: String, after seq: Int64, limit: Int) async throws -> [MailboxItem] {
+    public func pending(for user: String, after seq: Int64, limit: Int, now: Int64) async throws -> [MailboxItem] {
         try await pool.read { db in
             // Read column by column: GRDB's rows cost more than the read itself on a draining mailbox.
+            // An item past its expiry is never handed out, even before the sweep deletes it.
             let rows = try HotStatement(db, """
                 SELECT pos & \(Self.maxSeq), id, sender, kind, body, acceptedAt, grp FROM mailbox
                 WHERE pos > (SELECT box FROM users WHERE name = ?1) << 32 | ?2 AND pos <= (SELECT box FROM users WHERE name = ?1) << 32 | \(Self.maxSeq)
+                  AND expiresAt > ?4
                 ORDER BY pos LIMIT ?3
-                """).bind(.text(user), .int(seq), .int(limit))
+                """).bind(.text(user), .int(seq), .int(limit), .int(now))
             defer { rows.finish() }
             var items: [MailboxItem] = []
             items.reserveCapacity(min(limit, 256))
