@@ -114,3 +114,35 @@ import Testing
         #expect(try alice.resentTo("bob").count == ClientStore.resendsPerHour)
     }
 }
+
+/// Ticks tell the truth: a receipt counts only from the person the message went to.
+@Suite struct ReceiptSourceTests {
+    @Test func aStrangersReadReceiptDoesNotMarkAMessageRead() async throws {
+        let relay = try await TestRelay.start()
+        defer { Task { await relay.stop() } }
+        let alice = try TestProfiles.engine(for: try await TestProfiles.register("alice", url: relay.url))
+        let bob = try TestProfiles.engine(for: try await TestProfiles.register("bob", url: relay.url))
+        let carol = try TestProfiles.engine(for: try await TestProfiles.register("carol", url: relay.url))
+        alice.start()
+        let sent = try await alice.client.send("for bob only", to: "bob")
+        try await eventually("stored by the relay") { try alice.store.history(chat: "bob", limit: 5).first?.status == .sent }
+        // Carol knows (or guesses) the id and says she read it; she also talks to alice so the relay passes it on.
+        _ = try await carol.client.send("hi alice", to: "alice")
+        try await carol.store.pool.write { db in
+            try db.execute(sql: "INSERT INTO outbox (kind, id, recipient, payload) VALUES ('read', 'fake-read', 'alice', ?)", arguments: [Data(sent.id.utf8)])
+        }
+        carol.start()
+        try await eventually("carol's message reached alice") { try alice.store.allMessages().contains { $0.text == "hi alice" } }
+        try await eventually("carol's receipt went out") { try carol.store.outboxCount() == 0 }
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(try alice.store.history(chat: "bob", limit: 5).first?.status == .sent, "not read: carol never had it")
+        // Bob's own receipts do count.
+        bob.start()
+        try await eventually("delivered to bob") { try alice.store.history(chat: "bob", limit: 5).first?.status == .delivered }
+        try await bob.client.markRead(chat: "alice")
+        try await eventually("read by bob") { try alice.store.history(chat: "bob", limit: 5).first?.status == .read }
+        await alice.shutdown()
+        await bob.shutdown()
+        await carol.shutdown()
+    }
+}

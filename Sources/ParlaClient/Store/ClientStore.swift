@@ -151,12 +151,21 @@ public final class ClientStore: Sendable {
         }
     }
 
-    /// Receipts move outgoing messages forward, never back.
+    /// Receipts move outgoing messages forward, never back, and only the recipient's count.
     func applyReceipt(status: MessageStatus, messageIds: [String], me: String, from member: String? = nil, reason: String? = nil) throws -> [MessageRecord] {
         try pool.write { db in
             var changed: [MessageRecord] = []
             for id in messageIds {
                 guard let current = try Self.message(db, sender: me, id: id) else { continue }
+                // Only the person a message went to can have received or read it: a receipt from
+                // anyone else (a stranger naming our ids) changes nothing.
+                if let member {
+                    if current.to.hasPrefix("#") {
+                        guard try Bool.fetchOne(db, sql: "SELECT 1 FROM group_receipts WHERE id = ? AND member = ?", arguments: [id, member]) == true else { continue }
+                    } else if current.to != member {
+                        continue
+                    }
+                }
                 var status = status
                 if current.to.hasPrefix("#"), status == .delivered || status == .read, let member {
                     // A group message moves on only when every member got there.
