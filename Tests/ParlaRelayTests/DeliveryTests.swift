@@ -241,8 +241,8 @@ import Testing
         await b.close()
     }
 
-    /// At login a user hears where each of its peers is: online, or offline since when (one
-    /// read for all of them); users it never talked to are not mentioned.
+    /// At login a user hears where each of its mutual contacts is: online, or offline since
+    /// when (one read for all of them); users it never talked to are not mentioned.
     @Test func loginTellsTheUserWhereEachPeerIs() async throws {
         let relay = try await TestRelay.start()
         defer { Task { await relay.stop() } }
@@ -258,10 +258,14 @@ import Testing
         await a.close()
         let b = try await bob.connect()
         _ = try await b.receiveMessages()
+        b.send(id: "r1", to: "alice", text: "hi alice") // a reply: mutual contacts
+        try await b.expectAck("r1")
         await b.close()
         #expect(try await waitUntil { try await relay.relay.store.user(named: "bob")?.lastSeen != nil }, "bob's last-seen time is recorded")
         let c = try await carol.connect()
         _ = try await c.receiveMessages()
+        c.send(id: "r2", to: "alice", text: "hi alice")
+        try await c.expectAck("r2")
         let again = try await alice.connect()
         var presence: [String: RelayFrame.Presence] = [:]
         while presence.count < 2 {
@@ -274,16 +278,31 @@ import Testing
         await c.close()
     }
 
-    /// Two users online who never talked: the first message makes them peers, and each
-    /// hears at once that the other is online (not only after the next login).
-    @Test func aFirstMessageIntroducesBothUsersPresence() async throws {
+    /// Two users online who never talked: a first message shows the sender nothing (a
+    /// stranger learns nothing of the recipient); the reply makes them mutual contacts, and
+    /// each hears at once that the other is online (not only after the next login).
+    @Test func aReplyMakesTwoUsersMutualAndIntroducesTheirPresence() async throws {
         let relay = try await TestRelay.start()
         defer { Task { await relay.stop() } }
         let alice = try await TestUser.register("alice", on: relay)
         let bob = try await TestUser.register("bob", on: relay)
         let a = try await alice.connect()
         let b = try await bob.connect()
+        #expect(try await a.next() == .queueEmpty)
         a.send(id: "m1", to: "bob", text: "first contact")
+        #expect(try await b.next() == .queueEmpty)
+        guard case .message(let first) = try await b.next() else { Issue.record("bob did not get it"); return }
+        b.send(.confirm(.init(ids: [first.id])))
+        var beforeReply: [RelayFrame] = []
+        while true {
+            let frame = try await a.next(includeEphemeral: true)
+            beforeReply.append(frame)
+            if case .ackDelivered = frame { break }
+            if case .ack = frame { break }
+        }
+        #expect(!beforeReply.contains { if case .presence = $0 { true } else { false } }, "a first message shows its sender no presence")
+        #expect(try await relay.relay.store.peers(of: "alice").isEmpty, "not mutual yet")
+        b.send(id: "r1", to: "alice", text: "hello back")
         var aliceHeard: RelayFrame.Presence?
         while aliceHeard == nil {
             if case .presence(let p) = try await a.next(includeEphemeral: true) { aliceHeard = p }
@@ -309,6 +328,9 @@ import Testing
         try await a.expectAck("m1")
         let b = try await bob.connect()
         _ = try await b.receiveMessages()
+        // Typing and presence go between mutual contacts: bob answers first.
+        b.send(id: "r1", to: "alice", text: "hi")
+        try await b.expectAck("r1")
         b.send(.typing(.init(to: "alice")))
         var sawTyping = false
         var sawPresence = false

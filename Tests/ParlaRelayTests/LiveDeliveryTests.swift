@@ -66,10 +66,16 @@ import Testing
         b.send(.confirm(.init(ids: ids)))
         for id in ["m0", "m1", "m3"] { _ = try await expectAckDelivered(a, id: id) }
         _ = try await expectAckDelivered(c, id: "m2")
-        #expect(try await waitUntil { try await relay.relay.store.peers(of: "bob") == ["alice", "carol"] }, "both conversations recorded")
-        #expect(try await relay.relay.store.peers(of: "alice") == ["bob"])
-        #expect(try await relay.relay.store.peers(of: "carol") == ["bob"])
-        #expect(try await relay.relay.store.peers(of: "eve") == [])
+        let store = relay.relay.store
+        let recorded = try await waitUntil {
+            let alice = try await store.hasWritten("alice", to: "bob")
+            let carol = try await store.hasWritten("carol", to: "bob")
+            return alice && carol
+        }
+        #expect(recorded, "both conversations recorded")
+        #expect(try await !store.hasWritten("bob", to: "alice"), "who wrote to whom, not the other way")
+        #expect(try await store.peers(of: "bob") == [], "nobody answered: no mutual contacts yet")
+        #expect(try await !store.hasWritten("eve", to: "bob"))
         await a.close()
         await c.close()
         await b.close()

@@ -58,9 +58,11 @@ actor Session {
     // As the sender: messages on the stored route per recipient whose recipient has not
     // been sent them yet; until then a live message to them would overtake.
     private var storedOutstanding: [String: Int] = [:]
-    /// Users this one has exchanged presence with (its peers at login, and everyone it has
-    /// written to or heard from since).
+    /// Users this one exchanges presence with: its mutual contacts at login, and those who
+    /// became mutual since.
     private var presencePeers: Set<String> = []
+    /// Users this one wrote to who have not written back (checked once each).
+    private var notMutual: Set<String> = []
 
     struct PendingAck: Sendable {
         enum Route: Sendable { case stored, live }
@@ -338,23 +340,30 @@ actor Session {
         if !presencePeers.contains(pending.recipient) { await introduce(pending.recipient, after: outcome) }
     }
 
-    /// The first message between two users makes them peers: each learns at once whether the
-    /// other is online, instead of at their next login.
+    /// Presence goes only between mutual contacts. A reply to someone who wrote first makes
+    /// the two mutual: each learns at once whether the other is online, instead of at their
+    /// next login. A first message alone (a stranger's) shows the sender nothing.
     @inline(never)
     private func introduce(_ peer: String, after outcome: AcceptOutcome) async {
         switch outcome {
         case .stored, .delivered, .duplicate: break
         case .unknownRecipient, .mailboxFull, .idConflict: return
         }
-        guard let user = machine.user, peer != user else { return }
+        guard let user = machine.user, peer != user, !notMutual.contains(peer) else { return }
+        guard (try? await deps.store.hasWritten(peer, to: user)) == true else {
+            // Asked once per session: a reply from them introduces the two (`introduced`).
+            notMutual.insert(peer)
+            return
+        }
         presencePeers.insert(peer)
         let session = deps.registry.session(for: peer)
         emit(.presence(.init(user: peer, online: session != nil, lastSeen: nil)))
         await session?.introduced(to: user)
     }
 
-    /// `peer` sent this user a first message: tell this user they are online.
+    /// `peer` answered this user, so they are mutual contacts now: tell this user they are online.
     func introduced(to peer: String) {
+        notMutual.remove(peer)
         guard machine.user != nil, presencePeers.insert(peer).inserted else { return }
         emit(.presence(.init(user: peer, online: true, lastSeen: nil)))
     }

@@ -231,7 +231,8 @@ public final class SQLiteMailboxStore: MailboxStore {
             try acceptedLog.record(key, until: expiresAt, db)
             counters.stored(for: recipient, seq: seq, bytes: body.count, expiresAt: expiresAt)
             if !peersKnown {
-                try db.cachedStatement(sql: "INSERT OR IGNORE INTO peers (user, peer) VALUES (?, ?), (?, ?)").execute(arguments: [sender, recipient, recipient, sender])
+                // Who wrote to whom: presence and typing need both directions.
+                try db.cachedStatement(sql: "INSERT OR IGNORE INTO peers (user, peer) VALUES (?, ?)").execute(arguments: [sender, recipient])
             }
             return .stored
         }
@@ -260,7 +261,7 @@ public final class SQLiteMailboxStore: MailboxStore {
         guard !pairs.isEmpty else { return }
         let ticket = committer.submit { [pairs] db in
             for (sender, recipient) in pairs {
-                try db.cachedStatement(sql: "INSERT OR IGNORE INTO peers (user, peer) VALUES (?, ?), (?, ?)").execute(arguments: [sender, recipient, recipient, sender])
+                try db.cachedStatement(sql: "INSERT OR IGNORE INTO peers (user, peer) VALUES (?, ?)").execute(arguments: [sender, recipient])
             }
         }
         Task { [knownPeers, unknown] in
@@ -403,23 +404,37 @@ public final class SQLiteMailboxStore: MailboxStore {
         }
     }
 
+    /// Users who have written to `user` and been written to by them (presence and typing go
+    /// only between such mutual contacts: a stranger's one message shows them nothing).
     public func peers(of user: String) async throws -> [String] {
         try await pool.read { db in
-            try String.fetchAll(try db.cachedStatement(sql: "SELECT peer FROM peers WHERE user = ? ORDER BY peer"), arguments: [user])
+            try String.fetchAll(try db.cachedStatement(sql: """
+                SELECT p.peer FROM peers p JOIN peers q ON q.user = p.peer AND q.peer = p.user WHERE p.user = ? ORDER BY p.peer
+                """), arguments: [user])
         }
     }
 
     public func peersLastSeen(of user: String) async throws -> [(name: String, lastSeen: Int64?)] {
         try await pool.read { db in
             try Row.fetchAll(try db.cachedStatement(sql: """
-                SELECT peers.peer, users.lastSeen FROM peers JOIN users ON users.name = peers.peer WHERE peers.user = ? ORDER BY peers.peer
+                SELECT p.peer, users.lastSeen FROM peers p JOIN peers q ON q.user = p.peer AND q.peer = p.user
+                JOIN users ON users.name = p.peer WHERE p.user = ? ORDER BY p.peer
                 """), arguments: [user]).map { (name: $0[0], lastSeen: $0[1]) }
         }
     }
 
+    /// Both have written to each other.
     public func sharesConversation(_ a: String, _ b: String) async throws -> Bool {
         try await pool.read { db in
-            try Bool.fetchOne(try db.cachedStatement(sql: "SELECT 1 FROM peers WHERE user = ? AND peer = ?"), arguments: [a, b]) == true
+            try Bool.fetchOne(try db.cachedStatement(sql: """
+                SELECT 1 FROM peers p JOIN peers q ON q.user = p.peer AND q.peer = p.user WHERE p.user = ? AND p.peer = ?
+                """), arguments: [a, b]) == true
+        }
+    }
+
+    public func hasWritten(_ sender: String, to recipient: String) async throws -> Bool {
+        try await pool.read { db in
+            try Bool.fetchOne(try db.cachedStatement(sql: "SELECT 1 FROM peers WHERE user = ? AND peer = ?"), arguments: [sender, recipient]) == true
         }
     }
 
@@ -464,7 +479,8 @@ public final class SQLiteMailboxStore: MailboxStore {
     static func newReceiptID() -> String { "r-" + randomHex(bytes: 12) }
 
     /// One key per conversation, whichever side sends.
-    static func pairKey(_ a: String, _ b: String) -> String { a < b ? a + "\u{0}" + b : b + "\u{0}" + a }
+    /// A sender and the recipient they wrote to (directed: a reply is another pair).
+    static func pairKey(_ sender: String, _ recipient: String) -> String { sender + "\u{0}" + recipient }
 
     /// Queues a merge of the accepted-key log once it has outgrown its threshold; the merge
     /// runs in the commit order like any job, so no request waits for it.
