@@ -3,8 +3,11 @@ import ParlaCrypto
 import ParlaProtocol
 
 extension ParlaClient {
-    /// Creates keys, registers `name` on the relay and, only if that succeeds,
-    /// writes the profile. A failure leaves nothing behind.
+    /// Creates keys, registers `name` on the relay and writes the profile. The keys are on
+    /// disk (`identity.pending.json`, 0600) before the relay sees them: if the answer is lost
+    /// (a dropped connection, a crash), the name may be registered to them, and running the
+    /// same `init` again finishes with those keys (logging in) instead of losing the name.
+    /// A refusal leaves nothing behind.
     public static func register(name: String, server: String, invite: String?, directory: String,
                                 transport: any RelayTransport, clock: any ClientClock = SystemClock()) async throws -> Profile {
         guard !Profile.exists(at: directory) else { throw ProfileError.alreadyExists(directory) }
@@ -13,23 +16,49 @@ extension ParlaClient {
         }
         // "ws://host:port" is what people type; the profile keeps the full address.
         let server = try RelayURL.normalized(server)
-        let keys = IdentityKeys()
+        let pending = Profile.pending(in: directory)
+        let resuming = pending.flatMap { $0.name == name && $0.server == server ? $0 : nil }
+        let createdDirectory = !FileManager.default.fileExists(atPath: directory)
+        let keys = resuming?.keys ?? IdentityKeys()
         let link = try await transport.connect(to: server)
         let relayIdentity: String
         do {
             guard let text = await link.receive(), case .challenge(let challenge) = try RelayFrame.decode(text) else {
                 throw EngineError.protocolViolation("expected a challenge from \(server)")
             }
+            if let resuming, !resuming.relayIdentity.isEmpty, resuming.relayIdentity != challenge.relay {
+                throw EngineError.relayIdentityChanged(expected: resuming.relayIdentity, got: challenge.relay)
+            }
+            // From here the relay may bind the name to these keys: they must outlive this process.
+            try Profile.save(name: name, server: server, relayIdentity: challenge.relay, keys: keys, in: directory, pending: true)
             let timestamp = Int64(clock.now().timeIntervalSince1970 * 1000)
-            let statement = AuthStatement(action: .register, relay: challenge.relay, nonce: challenge.nonce, name: name, timestamp: timestamp,
-                                          signingKey: keys.signingPublic, agreementKey: keys.agreementPublic, invite: invite)
-            await link.send(ClientFrame.register(.init(name: name, signingKey: keys.signingPublic, agreementKey: keys.agreementPublic,
-                                                       timestamp: timestamp, signature: statement.signed(with: keys), invite: invite)).encoded())
-            guard let reply = await link.receive() else { throw TransportError.unreachable("the relay closed the connection during registration") }
+            if resuming != nil {
+                // An earlier attempt's answer was lost: perhaps the name is ours already.
+                let statement = AuthStatement(action: .login, relay: challenge.relay, nonce: challenge.nonce, name: name, timestamp: timestamp)
+                await link.send(ClientFrame.login(.init(name: name, timestamp: timestamp, signature: statement.signed(with: keys))).encoded())
+            } else {
+                let statement = AuthStatement(action: .register, relay: challenge.relay, nonce: challenge.nonce, name: name, timestamp: timestamp,
+                                              signingKey: keys.signingPublic, agreementKey: keys.agreementPublic, invite: invite)
+                await link.send(ClientFrame.register(.init(name: name, signingKey: keys.signingPublic, agreementKey: keys.agreementPublic,
+                                                           timestamp: timestamp, signature: statement.signed(with: keys), invite: invite)).encoded())
+            }
+            guard let reply = await link.receive() else {
+                throw TransportError.unreachable("the relay closed the connection during registration; your keys are kept in \(directory): "
+                    + "run the same 'parla init' again to finish")
+            }
             switch try RelayFrame.decode(reply) {
-            case .welcome: relayIdentity = challenge.relay
-            case .error(let error): throw EngineError.relayRefused(code: error.code.rawValue, message: error.message)
-            default: throw EngineError.protocolViolation("expected welcome")
+            case .welcome:
+                relayIdentity = challenge.relay
+            case .error(let error) where resuming != nil && error.code == .unknownUser:
+                // The earlier attempt never reached the relay: start over, registering these keys.
+                await link.close()
+                try? FileManager.default.removeItem(atPath: Profile.pendingPath(in: directory))
+                return try await register(name: name, server: server, invite: invite, directory: directory, transport: transport, clock: clock)
+            case .error(let error):
+                Profile.discardPending(in: directory, removingDirectory: createdDirectory)
+                throw EngineError.relayRefused(code: error.code.rawValue, message: error.message)
+            default:
+                throw EngineError.protocolViolation("expected welcome")
             }
         } catch {
             await link.close()
@@ -38,6 +67,7 @@ extension ParlaClient {
         let profile: Profile
         do {
             try Profile.save(name: name, server: server, relayIdentity: relayIdentity, keys: keys, in: directory)
+            try? FileManager.default.removeItem(atPath: Profile.pendingPath(in: directory))
             profile = try Profile.load(from: directory)
             let store = try ClientStore(path: profile.databasePath)
             // Publish prekeys at once, so others can write to us before our first login.

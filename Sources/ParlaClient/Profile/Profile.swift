@@ -48,6 +48,10 @@ public struct Profile: Sendable {
     public static func load(from directory: String) throws(ProfileError) -> Profile {
         let path = (directory as NSString).appendingPathComponent(identityFile)
         guard let data = FileManager.default.contents(atPath: path) else { throw .missing(directory) }
+        return try decode(data, directory: directory, path: path)
+    }
+
+    private static func decode(_ data: Data, directory: String, path: String) throws(ProfileError) -> Profile {
         guard let stored = try? JSONDecoder().decode(StoredIdentity.self, from: data),
               let signing = Data(base64Encoded: stored.signingPrivateKey),
               let agreement = Data(base64Encoded: stored.agreementPrivateKey),
@@ -56,8 +60,27 @@ public struct Profile: Sendable {
         return Profile(directory: directory, name: stored.name, server: stored.server, keys: keys, relayIdentity: stored.relayIdentity)
     }
 
-    /// Writes the identity file atomically with mode 0600 in a 0700 directory.
-    static func save(name: String, server: String, relayIdentity: String, keys: IdentityKeys, in directory: String) throws(ProfileError) {
+    static let pendingFile = "identity.pending.json"
+
+    static func pendingPath(in directory: String) -> String { (directory as NSString).appendingPathComponent(pendingFile) }
+
+    /// Keys of a registration whose answer never came, if any.
+    static func pending(in directory: String) -> Profile? {
+        guard let data = FileManager.default.contents(atPath: pendingPath(in: directory)) else { return nil }
+        return try? decode(data, directory: directory, path: pendingPath(in: directory))
+    }
+
+    /// A refused registration: its keys were never bound to the name.
+    static func discardPending(in directory: String, removingDirectory: Bool) {
+        try? FileManager.default.removeItem(atPath: pendingPath(in: directory))
+        if removingDirectory, (try? FileManager.default.contentsOfDirectory(atPath: directory))?.isEmpty == true {
+            try? FileManager.default.removeItem(atPath: directory)
+        }
+    }
+
+    /// Writes the identity file (or, with `pending`, the registration's keys) atomically with
+    /// mode 0600 in a 0700 directory.
+    static func save(name: String, server: String, relayIdentity: String, keys: IdentityKeys, in directory: String, pending: Bool = false) throws(ProfileError) {
         let fm = FileManager.default
         do {
             try fm.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
@@ -69,7 +92,7 @@ public struct Profile: Sendable {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             let data = try encoder.encode(stored)
-            let path = (directory as NSString).appendingPathComponent(identityFile)
+            let path = pending ? pendingPath(in: directory) : (directory as NSString).appendingPathComponent(identityFile)
             let temporary = path + ".tmp"
             fm.createFile(atPath: temporary, contents: nil, attributes: [.posixPermissions: 0o600])
             let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: temporary))
