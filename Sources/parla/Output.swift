@@ -1,5 +1,6 @@
 import Foundation
 import ParlaClient
+import Synchronization
 
 /// How commands print: human lines by default, one JSON object per line with `--json`.
 enum Output {
@@ -52,5 +53,34 @@ enum Output {
         guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else { return }
         print(String(decoding: data, as: UTF8.self))
         fflush(nil)
+    }
+}
+
+/// Prints received messages for `parla sync` past the profile's sync cursor, moving the
+/// cursor only once a line is out: a sync killed before printing leaves its messages to the
+/// next one, and no message is printed by two syncs.
+final class SyncPrinter: Sendable {
+    private let store: ClientStore
+    private let json: Bool
+    private let printed: Mutex<Int64>
+
+    init(store: ClientStore, json: Bool) throws {
+        self.store = store
+        self.json = json
+        printed = Mutex(try store.syncCursor())
+    }
+
+    func showBacklog() throws {
+        for record in try store.received(after: printed.withLock { $0 }) { show(record) }
+    }
+
+    func show(_ record: MessageRecord) {
+        printed.withLock { printed in
+            guard record.localID > printed else { return }
+            Output.printMessage(record, json: json)
+            fflush(nil)
+            printed = record.localID
+            try? store.setSyncCursor(printed)
+        }
     }
 }

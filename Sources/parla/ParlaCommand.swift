@@ -191,11 +191,13 @@ struct Sync: AsyncParsableCommand {
     func run() async throws {
         try await reportingErrors {
             let client = try global.openClient()
-            let printer = Task {
+            // Printed once each, in order: what an earlier sync stored but never printed (it was
+            // killed) first, then what arrives now.
+            let printer = try SyncPrinter(store: client.store, json: json)
+            try printer.showBacklog()
+            let printing = Task {
                 for await event in client.events {
-                    if case .messageAdded(let record) = event, record.status == .received {
-                        Output.printMessage(record, json: json)
-                    }
+                    if case .messageAdded(let record) = event, record.status == .received { printer.show(record) }
                 }
             }
             let run = EngineRun(client)
@@ -207,7 +209,7 @@ struct Sync: AsyncParsableCommand {
                 if wait > 0 { try? await Task.sleep(for: .milliseconds(Int64(wait * 1000))) }
             }
             await client.finishEvents()
-            await printer.value
+            await printing.value
             if synced == nil {
                 let state = await client.connectionState
                 var reason = "no answer within \(Int(timeout)) s"

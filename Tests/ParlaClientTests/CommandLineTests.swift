@@ -151,6 +151,29 @@ import Testing
         withExtendedLifetime(ui) {}
     }
 
+    /// A sync killed after storing messages but before printing them: the next sync prints
+    /// them, and no sync prints a message twice.
+    @Test func syncPrintsWhatAnEarlierRunStoredButNeverPrinted() async throws {
+        let relay = try await TestRelay.start()
+        defer { Task { await relay.stop() } }
+        let root = makeTemporaryDirectory(prefix: "parla-cli-cursor")
+        #expect(try await runParla(["init", "alice", "--server", relay.url, "--home", root + "/a"]).status == 0)
+        #expect(try await runParla(["init", "bob", "--server", relay.url, "--home", root + "/b"]).status == 0)
+        for n in 1...2 { #expect(try await runParla(["send", "bob", "note \(n)", "--home", root + "/a"]).status == 0) }
+        // Stored (and confirmed to the relay) by a run that printed nothing, as a killed sync leaves them.
+        let engine = try TestProfiles.engine(for: try Profile.load(from: root + "/b"))
+        engine.start()
+        try await eventually("stored") { try engine.store.allMessages().count == 2 }
+        await engine.shutdown()
+        func texts() async throws -> [String] {
+            try jsonLines(try await runParla(["sync", "--json", "--home", root + "/b"]).out).compactMap { $0["text"] as? String }
+        }
+        #expect(try await texts() == ["note 1", "note 2"])
+        #expect(try await texts().isEmpty, "printed once")
+        #expect(try await runParla(["send", "bob", "note 3", "--home", root + "/a"]).status == 0)
+        #expect(try await texts() == ["note 3"])
+    }
+
     @Test func sendPrintsSentAndFailsClearlyForAnUnknownUser() async throws {
         let relay = try await TestRelay.start()
         defer { Task { await relay.stop() } }

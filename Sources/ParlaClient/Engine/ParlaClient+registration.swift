@@ -70,6 +70,7 @@ extension ParlaClient {
             try? FileManager.default.removeItem(atPath: Profile.pendingPath(in: directory))
             profile = try Profile.load(from: directory)
             let store = try ClientStore(path: profile.databasePath)
+            try store.startSyncCursor()
             // Publish prekeys at once, so others can write to us before our first login.
             // Best effort: if this fails, the first login publishes them.
             await publishInitialPrekeys(keys: keys, store: store, link: link, clock: clock)
