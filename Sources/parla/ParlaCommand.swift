@@ -174,6 +174,10 @@ struct Send: AsyncParsableCommand {
                 throw CLIError("message \(record.id) to \(to) failed: \(outcome??.failureReason ?? "refused by the relay")")
             case nil, .queued?:
                 print("queued \(record.id)")
+                // Why, on stderr (stdout stays "queued ID" for scripts).
+                if let why = await client.lastFailure {
+                    try? FileHandle.standardError.write(contentsOf: Data("parla: not sent yet: \(why)\n".utf8))
+                }
             default:
                 print("sent \(record.id)")
             }
@@ -211,9 +215,7 @@ struct Sync: AsyncParsableCommand {
             await client.finishEvents()
             await printing.value
             if synced == nil {
-                let state = await client.connectionState
-                var reason = "no answer within \(Int(timeout)) s"
-                if case .waitingToRetry(_, let why) = state { reason = why }
+                let reason = await client.lastFailure ?? "no answer within \(Int(timeout)) s"
                 throw CLIError("could not sync with \(client.server): \(reason); \(await client.outboxCount()) message(s) stay queued")
             }
         }
@@ -290,8 +292,7 @@ struct Status: AsyncParsableCommand {
             }
             var connection = "online"
             if online == nil {
-                connection = "unreachable"
-                if case .waitingToRetry(_, let why) = await client.connectionState { connection += ": " + why }
+                connection = "unreachable: " + (await client.lastFailure ?? "no answer within \(Int(timeout)) s")
             }
             Output.printStatus(user: client.profile.name, server: client.server, connection: connection, outbox: await client.outboxCount(), json: json)
         }

@@ -174,6 +174,24 @@ import Testing
         #expect(try await texts() == ["note 3"])
     }
 
+    /// A refusal that retrying cannot cure (here: the relay's identity is not the one the
+    /// profile registered with) is named by status, send and sync, not "unreachable".
+    @Test func aPermanentLoginRefusalIsShownWithItsCause() async throws {
+        let relay = try await TestRelay.start()
+        defer { Task { await relay.stop() } }
+        let home = makeTemporaryDirectory(prefix: "parla-cli-refused") + "/p"
+        #expect(try await runParla(["init", "alice", "--server", relay.url, "--home", home]).status == 0)
+        let path = home + "/identity.json"
+        var identity = try JSONSerialization.jsonObject(with: try Data(contentsOf: URL(fileURLWithPath: path))) as! [String: Any]
+        identity["relayIdentity"] = "relay-0000000000000000"
+        try JSONSerialization.data(withJSONObject: identity).write(to: URL(fileURLWithPath: path))
+        let cause = "the relay presented identity"
+        #expect(try await runParla(["status", "--home", home, "--timeout", "3"]).out.contains("connection: unreachable: \(cause)"))
+        let send = try await runParla(["send", "alice", "hi", "--home", home, "--timeout", "3"])
+        #expect(send.out.hasPrefix("queued ") && send.err.contains("not sent yet: \(cause)"), "\(send.err)")
+        #expect(try await runParla(["sync", "--home", home, "--timeout", "3"]).err.contains(cause))
+    }
+
     @Test func sendPrintsSentAndFailsClearlyForAnUnknownUser() async throws {
         let relay = try await TestRelay.start()
         defer { Task { await relay.stop() } }

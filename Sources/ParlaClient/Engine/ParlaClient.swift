@@ -185,6 +185,10 @@ public actor ParlaClient {
 
     // MARK: - Connection loop
 
+    /// Why the last attempt to connect or log in failed (nil once logged in): commands print it
+    /// after the engine has stopped, when the connection state no longer says.
+    public private(set) var lastFailure: String?
+
     /// Connects, stays connected and reconnects with backoff until the task is cancelled.
     public func run() async {
         while !Task.isCancelled {
@@ -197,6 +201,7 @@ public actor ParlaClient {
                 linkGeneration += 1
                 setState(.authenticating)
                 try await authenticate(link)
+                lastFailure = nil
                 setState(.online)
                 let since = clock.uptime()
                 await checkPrekeys(on: link)
@@ -207,8 +212,10 @@ public actor ParlaClient {
             } catch let error as EngineError {
                 reason = error.description
                 eventSink.yield(.notice(reason))
+                lastFailure = reason
             } catch {
                 reason = "\(error)"
+                lastFailure = reason
             }
             await dropLink()
             if Task.isCancelled { break }

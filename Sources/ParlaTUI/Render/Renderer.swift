@@ -346,6 +346,8 @@ public struct Renderer: Sendable {
         }
         parts.append("\(state.queuedCount) queued")
         if state.totalUnread > 0 { parts.append("\(state.totalUnread) unread") }
+        // Why the last attempt failed, last: a refusal (a changed relay identity, a wrong clock) must be seen.
+        if case .waitingToRetry(_, let reason) = state.connection { parts.append(reason) }
         let right = "F1 help "
         let leftWidth = screen.width - layout.widths.width(of: right)
         let status = " " + parts.joined(separator: " · ")
