@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import ParlaClient
+import ParlaProtocol
 import ParlaTUI
 import Synchronization
 
@@ -70,7 +71,7 @@ struct GlobalOptions: ParsableArguments {
         do {
             return try ParlaClient(profile: profile, server: server, transport: WebSocketTransport(logger: logger), logger: logger)
         } catch {
-            throw CLIError("\(error)")
+            throw CLIError(describing: error)
         }
     }
 }
@@ -91,6 +92,12 @@ enum CommandLock {
 struct CLIError: Error, CustomStringConvertible {
     let description: String
     init(_ message: String) { description = message }
+
+    /// A library's error as the user should read it ("disk full", not a database error code).
+    init(describing error: any Error) {
+        description = StorageFault(error).map { $0.describe(whose: "this computer's") + ": nothing was saved; free some space and try again" }
+            ?? "\(error)"
+    }
 }
 
 extension AsyncParsableCommand {
@@ -106,7 +113,7 @@ extension AsyncParsableCommand {
         } catch let error as ValidationError {
             throw error
         } catch {
-            try? FileHandle.standardError.write(contentsOf: Data("parla: \(error)\n".utf8))
+            try? FileHandle.standardError.write(contentsOf: Data("parla: \(CLIError(describing: error).description)\n".utf8))
             throw ExitCode(1)
         }
     }
@@ -132,7 +139,7 @@ struct Init: AsyncParsableCommand {
                     transport: WebSocketTransport(logger: logger))
                 print("registered \(profile.name) on \(profile.server); profile in \(profile.directory)")
             } catch {
-                throw CLIError("\(error)")
+                throw CLIError(describing: error)
             }
         }
     }
@@ -164,7 +171,7 @@ struct Send: AsyncParsableCommand {
             do {
                 record = try await client.send(text, to: to)
             } catch {
-                throw CLIError("\(error)")
+                throw CLIError(describing: error)
             }
             let outcome = try await EngineRun(client).whileRunning(timeout: timeout) {
                 await client.waitUntilSettled(id: record.id)

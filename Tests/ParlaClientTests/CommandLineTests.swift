@@ -192,6 +192,22 @@ import Testing
         #expect(try await runParla(["sync", "--home", home, "--timeout", "3"]).err.contains(cause))
     }
 
+    /// No room to write the message: said as such, and nothing half-written stays behind.
+    @Test func aFullDiskIsSaidAsSuch() async throws {
+        let relay = try await TestRelay.start()
+        defer { Task { await relay.stop() } }
+        let home = makeTemporaryDirectory(prefix: "parla-cli-full") + "/p"
+        #expect(try await runParla(["init", "alice", "--server", relay.url, "--home", home]).status == 0)
+        // No file may grow past 4 KiB (as on a full disk); SIGXFSZ ignored, as it is for a real full disk.
+        let binary = try RelayProcess.executable(named: "parla").path
+        let full = try await runChildProcess(URL(fileURLWithPath: "/bin/sh"),
+                                             ["-c", "ulimit -f 8; trap '' XFSZ; exec \(binary) send alice 'no room' --home \(home)"])
+        #expect(full.status == 1)
+        #expect(full.err.contains("this computer's disk refused the write") && full.err.contains("nothing was saved"), "\(full.err)")
+        #expect(try await runParla(["history", "alice", "--home", home]).out.contains("no room") == false, "not half there")
+        #expect(try await runParla(["send", "alice", "room again", "--home", home]).status == 0)
+    }
+
     @Test func sendPrintsSentAndFailsClearlyForAnUnknownUser() async throws {
         let relay = try await TestRelay.start()
         defer { Task { await relay.stop() } }

@@ -88,6 +88,7 @@ import Testing
             return
         }
         #expect(error.code == .storageUnavailable && error.ref == "big")
+        #expect(error.message.contains("the relay's disk refused the write"), "said as such: \(error.message)")
         // Space again; the client's outbox sends the same id again.
         try await Self.fileSizeLimit(relay.process.processIdentifier, "unlimited:unlimited")
         a.send(id: "big", to: "bob", text: body)

@@ -394,8 +394,11 @@ actor Session {
 
     @inline(never)
     private func reportStoreFailure(_ error: any Error, of pending: PendingAck) {
-        deps.logger.error("could not store message", metadata: ["error": "\(error)"])
-        emit(.error(FrameError(.storageUnavailable, "the relay could not store the message; send it again later", ref: pending.id)))
+        let fault = StorageFault(error)
+        deps.logger.error("could not store message", metadata: ["error": "\(error)", "disk": "\(fault.map { $0.describe(whose: "the") } ?? "-")"])
+        let message = fault.map { $0.describe(whose: "the relay's") + ": the message was not stored; send it again later" }
+            ?? "the relay could not store the message; send it again later"
+        emit(.error(FrameError(.storageUnavailable, message, ref: pending.id)))
     }
 
     private func confirm(_ confirmed: [String]) async {

@@ -279,7 +279,8 @@ public final class TUIApp: Sendable {
                 do {
                     try await client.send(text, to: to)
                 } catch {
-                    self.post(.engine(.notice("\(error)")))
+                    let fault = StorageFault(error).map { $0.describe(whose: "this computer's") + ": the message was not saved (it is still in the input history: Up)" }
+                    self.post(.engine(.notice(fault ?? "\(error)")))
                 }
                 self.post(.queuedCount(await client.outboxCount()))
             }
