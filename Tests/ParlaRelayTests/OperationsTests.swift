@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -110,6 +111,38 @@ import Testing
         for suffix in ["", "-wal", "-shm"] {
             #expect(try mode(relay.databasePath + suffix) == 0o600, "relay.sqlite\(suffix)")
         }
+    }
+
+    /// A lost database must not be replaced by an empty one (everything acknowledged before
+    /// would be gone without a word), and a damaged one is named at start.
+    @Test func aLostOrDamagedDatabaseStopsTheRelayWithTheReason() async throws {
+        let lost = makeTemporaryDirectory(prefix: "parla-lost")
+        let relay = try await TestRelay.start(dataDirectory: lost)
+        _ = try await TestUser.register("alice", on: relay)
+        await relay.stop()
+        try "leftover".write(toFile: lost + "/relay.sqlite-wal", atomically: true, encoding: .utf8)
+        try FileManager.default.removeItem(atPath: lost + "/relay.sqlite")
+        let refused = try await runChildProcess(URL(fileURLWithPath: "/usr/bin/timeout"),
+                                                ["20", try RelayProcess.executable(named: "parla-relay").path, "--port", "0", "--data", lost]).err
+        #expect(refused.contains("relay.sqlite is missing but its write-ahead log"), "\(refused)")
+        #expect(!FileManager.default.fileExists(atPath: lost + "/relay.sqlite"), "no fresh database made")
+
+        let damaged = makeTemporaryDirectory(prefix: "parla-damaged")
+        let second = try await TestRelay.start(dataDirectory: damaged)
+        for n in 0..<50 { _ = try await TestUser.register("user\(n)", on: second) }
+        await second.stop()
+        // Everything into the main file first (pages in the write-ahead log would hide the damage).
+        try await DatabaseQueue(path: damaged + "/relay.sqlite").writeWithoutTransaction { try $0.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
+        // Scribble over the pages after the header (the schema's and the first tables' roots).
+        let handle = try FileHandle(forUpdating: URL(fileURLWithPath: damaged + "/relay.sqlite"))
+        try handle.seek(toOffset: 4096)
+        try handle.write(contentsOf: Data(repeating: 0xA5, count: 8192))
+        try handle.close()
+        // Bounded: a relay that starts on the damaged file would otherwise run on.
+        let binary = try RelayProcess.executable(named: "parla-relay").path
+        let result = try await runChildProcess(URL(fileURLWithPath: "/usr/bin/timeout"), ["20", binary, "--port", "0", "--data", damaged])
+        let reported = result.out + result.err
+        #expect(reported.contains("cannot open the relay database") && (reported.contains("fails SQLite's check") || reported.contains("malformed")), "\(reported)")
     }
 
     @Test func badCommandLineArgumentsAreExplained() async throws {

@@ -234,10 +234,15 @@ enum StoreError: Error, CustomStringConvertible {
     case corrupt(String)
     /// A limit of the row layout (users, positions in a mailbox) was reached.
     case exhausted(String)
+    /// The database file is gone but its write-ahead log is there.
+    case missingDatabase(String)
 
     var description: String {
         switch self {
         case .notRun: "write job was not run"
+        case .missingDatabase(let path):
+            "\(path) is missing but its write-ahead log \(path)-wal is there: the relay's data was lost or half restored. "
+                + "Restore relay.sqlite (with its -wal) from a backup; to start empty on purpose, move the -wal file away"
         case .corrupt(let what): "relay database is inconsistent: \(what)"
         case .exhausted(let what): "relay storage limit reached: \(what)"
         }

@@ -30,9 +30,15 @@ public final class SQLiteMailboxStore: MailboxStore {
     /// merged into the database's key-ordered table.
     public init(directory: String, acceptedKeysInMemory: Int = 65_536) throws {
         self.acceptedLog = AcceptedKeyLog(mergeThreshold: acceptedKeysInMemory)
+        let path = (directory as NSString).appendingPathComponent("relay.sqlite")
+        // A write-ahead log without its database: the database was lost (deleted, a bad
+        // restore). Starting empty would acknowledge nothing of what was acknowledged before.
+        if !FileManager.default.fileExists(atPath: path), FileManager.default.fileExists(atPath: path + "-wal") {
+            throw StoreError.missingDatabase(path)
+        }
         // Who talks to whom and the waiting ciphertext: readable by the relay's user only.
         try PrivateStorage.prepare(directory: directory, file: "relay.sqlite")
-        self.path = (directory as NSString).appendingPathComponent("relay.sqlite")
+        self.path = path
         var config = Configuration()
         config.busyMode = .timeout(10)
         config.prepareDatabase { db in
@@ -44,6 +50,9 @@ public final class SQLiteMailboxStore: MailboxStore {
             try db.execute(sql: "PRAGMA cache_size = -32768")
         }
         self.pool = try DatabasePool(path: path, configuration: config)
+        // A damaged file is said at start, with what is wrong, before anything is served from it.
+        let problems = try pool.read { db in try String.fetchAll(db, sql: "PRAGMA quick_check") }
+        guard problems == ["ok"] else { throw StoreError.corrupt("\(path) fails SQLite's check: " + problems.prefix(3).joined(separator: "; ")) }
         try Self.migrator.migrate(pool)
         self.committer = GroupCommitter(writer: pool, deferred: DeferredWriteGroup([counters, acceptedLog]))
         try pool.read { db in
