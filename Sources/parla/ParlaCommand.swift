@@ -138,6 +138,9 @@ struct Init: AsyncParsableCommand {
                     name: name, server: global.server!, invite: invite, directory: directory,
                     transport: WebSocketTransport(logger: logger))
                 print("registered \(profile.name) on \(profile.server); profile in \(profile.directory)")
+                if let warning = RelayURL.insecureWarning(for: profile.server) {
+                    try? FileHandle.standardError.write(contentsOf: Data("parla: warning: \(warning)\n".utf8))
+                }
             } catch {
                 throw CLIError(describing: error)
             }

@@ -22,6 +22,14 @@ import Testing
         #expect(message("ws://").contains("is not a relay URL"))
     }
 
+    @Test func plainWebSocketBeyondThisMachineIsWarnedAbout() {
+        #expect(RelayURL.insecureWarning(for: "ws://127.0.0.1:7878/v1") == nil)
+        #expect(RelayURL.insecureWarning(for: "ws://localhost:7878/v1") == nil)
+        #expect(RelayURL.insecureWarning(for: "wss://chat.example.org/v1") == nil)
+        #expect(RelayURL.insecureWarning(for: "ws://chat.example.org/v1")?.contains("use wss://") == true)
+        #expect(RelayURL.insecureWarning(for: "ws://192.168.1.5:7878/v1") != nil)
+    }
+
     func failure(_ url: String) async -> String {
         var logger = Logger(label: "t")
         logger.logLevel = .critical

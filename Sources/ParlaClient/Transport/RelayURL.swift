@@ -25,6 +25,16 @@ public enum RelayURL {
         return parts.string ?? text
     }
 
+    /// A warning for `ws://` to anything but this machine: the login and every frame cross the
+    /// network unencrypted (messages stay end-to-end encrypted; who talks to whom, and the
+    /// relay's answers, do not). Nil for `wss://` and loopback.
+    public static func insecureWarning(for url: String) -> String? {
+        guard let parts = URLComponents(string: url), parts.scheme == "ws", let host = parts.host?.lowercased() else { return nil }
+        if host == "localhost" || host == "::1" || host == "[::1]" || host.hasPrefix("127.") { return nil }
+        return "\(url) is not encrypted (ws://): anyone on the network between you and \(host) can see who you talk to "
+            + "and stand in for the relay; use wss:// (parla-relay --tls-cert/--tls-key)"
+    }
+
     /// A library's connection error as one line that says what went wrong and what to try.
     static func explain(_ error: any Error, url: String) -> String {
         let text = String(describing: error) + " " + String(reflecting: error)
