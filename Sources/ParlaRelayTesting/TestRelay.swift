@@ -42,6 +42,23 @@ public final class TestRelay: Sendable {
         self.task = task
     }
 
+    /// A throwaway self-signed certificate for `localhost` (openssl), for relays that serve wss://.
+    public static func makeCertificate() async throws -> (certificate: String, key: String) {
+        let directory = makeTemporaryDirectory(prefix: "parla-tls")
+        let certificate = directory + "/cert.pem", key = directory + "/key.pem"
+        let result = try await runChildProcess(URL(fileURLWithPath: "/usr/bin/openssl"), [
+            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+            "-keyout", key, "-out", certificate, "-days", "1", "-subj", "/CN=localhost",
+        ])
+        guard result.status == 0 else { throw TLSSetupFailed(output: result.err) }
+        return (certificate, key)
+    }
+
+    public struct TLSSetupFailed: Error, CustomStringConvertible {
+        public let output: String
+        public var description: String { "openssl could not make a test certificate: \(output)" }
+    }
+
     /// Graceful shutdown, as on SIGTERM.
     /// Shuts down gracefully; a connection that does not let go within 10 s is cut.
     public func stop() async {

@@ -59,6 +59,13 @@ enum TestProfiles {
         return try await ParlaClient.register(name: name, server: url, invite: nil, directory: home, transport: WebSocketTransport(logger: quietLogger))
     }
 
+    /// A registered profile and an engine (not started) for each name.
+    static func engines(_ names: String..., on relay: TestRelay) async throws -> [RunningClient] {
+        var engines: [RunningClient] = []
+        for name in names { engines.append(try engine(for: try await register(name, url: relay.url))) }
+        return engines
+    }
+
     static func engine(for profile: Profile, server: String? = nil, policy: ReconnectPolicy = fastRetry) throws -> RunningClient {
         RunningClient(client: try ParlaClient(profile: profile, server: server, transport: WebSocketTransport(pingInterval: .seconds(2), connectTimeout: .seconds(3), logger: quietLogger), policy: policy, logger: quietLogger))
     }

@@ -15,9 +15,8 @@ import Testing
     @Test func threeMembersOneOfflineEverythingArrivesInOrderAndTicksAggregate() async throws {
         let relay = try await TestRelay.start()
         defer { Task { await relay.stop() } }
-        let alice = try TestProfiles.engine(for: try await TestProfiles.register("alice", url: relay.url))
-        let bob = try TestProfiles.engine(for: try await TestProfiles.register("bob", url: relay.url))
-        let carol = try TestProfiles.engine(for: try await TestProfiles.register("carol", url: relay.url))
+        let engines = try await TestProfiles.engines("alice", "bob", "carol", on: relay)
+        let (alice, bob, carol) = (engines[0], engines[1], engines[2])
         alice.start()
         bob.start()
         try await eventually("online") { await alice.client.connectionState == .online }
@@ -57,9 +56,8 @@ import Testing
     @Test func removedMembersGetNothingNewNonAdminsAreRefusedAndStaleListsAreRetried() async throws {
         let relay = try await TestRelay.start()
         defer { Task { await relay.stop() } }
-        let alice = try TestProfiles.engine(for: try await TestProfiles.register("alice", url: relay.url))
-        let bob = try TestProfiles.engine(for: try await TestProfiles.register("bob", url: relay.url))
-        let carol = try TestProfiles.engine(for: try await TestProfiles.register("carol", url: relay.url))
+        let engines = try await TestProfiles.engines("alice", "bob", "carol", on: relay)
+        let (alice, bob, carol) = (engines[0], engines[1], engines[2])
         let dave = try TestProfiles.engine(for: try await TestProfiles.register("dave", url: relay.url))
         for client in [alice, bob, carol, dave] { client.start() }
         try await eventually("online") {

@@ -59,16 +59,7 @@ import Testing
     }
 
     @Test func plainWebSocketToATLSRelaySaysUseWSS() async throws {
-        let dir = makeTemporaryDirectory(prefix: "parla-tls")
-        let cert = dir + "/cert.pem", key = dir + "/key.pem"
-        let openssl = Process()
-        openssl.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        openssl.arguments = ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-                             "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=localhost"]
-        openssl.standardError = FileHandle.nullDevice
-        openssl.standardOutput = FileHandle.nullDevice
-        try openssl.run()
-        openssl.waitUntilExit()
+        let (cert, key) = try await TestRelay.makeCertificate()
         let relay = try await TestRelay.start {
             $0.tlsCertificatePath = cert
             $0.tlsKeyPath = key

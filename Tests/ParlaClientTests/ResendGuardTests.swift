@@ -120,9 +120,8 @@ import Testing
     @Test func aStrangersReadReceiptDoesNotMarkAMessageRead() async throws {
         let relay = try await TestRelay.start()
         defer { Task { await relay.stop() } }
-        let alice = try TestProfiles.engine(for: try await TestProfiles.register("alice", url: relay.url))
-        let bob = try TestProfiles.engine(for: try await TestProfiles.register("bob", url: relay.url))
-        let carol = try TestProfiles.engine(for: try await TestProfiles.register("carol", url: relay.url))
+        let engines = try await TestProfiles.engines("alice", "bob", "carol", on: relay)
+        let (alice, bob, carol) = (engines[0], engines[1], engines[2])
         alice.start()
         let sent = try await alice.client.send("for bob only", to: "bob")
         try await eventually("stored by the relay") { try alice.store.history(chat: "bob", limit: 5).first?.status == .sent }
