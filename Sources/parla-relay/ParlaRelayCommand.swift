@@ -38,6 +38,8 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "How long undelivered messages are kept, e.g. 30d, 12h, 90m.") var ttl = "30d"
     @Option(name: .customLong("tls-cert"), help: "PEM certificate chain; with --tls-key the relay serves wss://.") var tlsCert: String?
     @Option(name: .customLong("tls-key"), help: "PEM private key for --tls-cert.") var tlsKey: String?
+    @Option(name: .customLong("metrics-token"), help: "Serve /metrics only with 'Authorization: Bearer TOKEN' (set it when --host is not loopback).")
+    var metricsToken: String?
     @Option(name: .customLong("rate-limit"), help: "Frames per second allowed per connection (0 = unlimited).") var rateLimit: Double = 1000
     @Option(name: .customLong("mailbox-quota"), help: "Most undelivered messages kept for one recipient.") var mailboxQuota = 10_000
     @Option(name: .customLong("max-group-size"), help: "Most members in a group.") var maxGroupSize = 256
@@ -83,6 +85,7 @@ struct Serve: AsyncParsableCommand {
         config.ttlMillis = ttlMillis
         config.tlsCertificatePath = tlsCert
         config.tlsKeyPath = tlsKey
+        config.metricsToken = metricsToken
         config.maxGroupMembers = maxGroupSize
         config.liveHold = .milliseconds(liveHoldMillis)
         config.rateLimitPerSecond = rateLimit

@@ -145,6 +145,20 @@ import Testing
         #expect(reported.contains("cannot open the relay database") && (reported.contains("fails SQLite's check") || reported.contains("malformed")), "\(reported)")
     }
 
+    @Test func metricsWithATokenAnswerOnlyWhoPresentsIt() async throws {
+        let relay = try await TestRelay.start { $0.metricsToken = "s3cret" }
+        defer { Task { await relay.stop() } }
+        #expect(try await get(relay.httpBase + "/metrics").0 == 401)
+        var request = URLRequest(url: URL(string: relay.httpBase + "/metrics")!)
+        request.setValue("Bearer wrong", forHTTPHeaderField: "Authorization")
+        #expect((try await URLSession.shared.data(for: request).1 as? HTTPURLResponse)?.statusCode == 401)
+        request.setValue("Bearer s3cret", forHTTPHeaderField: "Authorization")
+        let (data, response) = try await URLSession.shared.data(for: request)
+        #expect((response as? HTTPURLResponse)?.statusCode == 200)
+        #expect(String(decoding: data, as: UTF8.self).contains("parla_connections"))
+        #expect(try await get(relay.httpBase + "/healthz").0 == 200, "health stays open")
+    }
+
     @Test func badCommandLineArgumentsAreExplained() async throws {
         #expect(try await runRelayCommand(["--registration", "maybe"]).contains("--registration must be 'open' or 'closed'"))
         #expect(try await runRelayCommand(["--ttl", "forever"]).contains("--ttl must be a positive duration"))

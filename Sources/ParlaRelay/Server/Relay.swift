@@ -69,7 +69,11 @@ public final class Relay: Service {
     private func makeApplication(relayIdentity: String) throws -> some Service {
         let router = Router(context: BasicRequestContext.self)
         router.get("/healthz") { _, _ in "ok\n" }
-        router.get("/metrics") { [self] _, _ -> Response in
+        router.get("/metrics") { [self] request, _ -> Response in
+            if let token = configuration.metricsToken, request.headers[.authorization] != "Bearer \(token)" {
+                return Response(status: .unauthorized, headers: [.wwwAuthenticate: "Bearer"],
+                                body: .init(byteBuffer: ByteBuffer(string: "metrics need 'Authorization: Bearer TOKEN' (--metrics-token)\n")))
+            }
             if let stats = try? await store.stats() {
                 metrics.mailboxDepth.set(Int64(stats.pendingMessages))
             }

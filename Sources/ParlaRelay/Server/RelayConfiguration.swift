@@ -16,6 +16,9 @@ public struct RelayConfiguration: Sendable {
     public var ttlMillis: Int64 = 30 * 24 * 3600 * 1000
     public var tlsCertificatePath: String?
     public var tlsKeyPath: String?
+    /// With a token, `/metrics` answers only requests with `Authorization: Bearer TOKEN`
+    /// (for a relay that listens beyond loopback; the numbers describe its users' traffic).
+    public var metricsToken: String?
 
     /// Largest text frame accepted with an error frame; frames beyond `hardFrameLimit` close the connection (1009).
     public var maxFrameBytes = ProtocolLimits.defaultMaxFrameBytes
