@@ -24,7 +24,7 @@ public enum PrivateStorage {
     public static func exposure(of path: String) -> String? {
         guard let mode = (try? FileManager.default.attributesOfItem(atPath: path))?[.posixPermissions] as? Int else { return nil }
         guard mode & 0o077 != 0 else { return nil }
-        return "\(path) is readable by others (mode \(String(mode & 0o777, radix: 8))): chmod \(mode & 0o040000 != 0 || isDirectory(path) ? "700" : "600") \(path)"
+        return "\(path) is readable by others (mode \(String(mode & 0o777, radix: 8))): chmod \(isDirectory(path) ? "700" : "600") \(path)"
     }
 
     private static func isDirectory(_ path: String) -> Bool {

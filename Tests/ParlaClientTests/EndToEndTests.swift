@@ -106,7 +106,7 @@ import Testing
         for n in 1...5 {
             _ = try store.enqueueMessage(id: "m\(n)", from: "alice", to: "bob", text: "text \(n)", at: Date())
             // As sealing does: only what was sealed for bob's key can be asked for again.
-            try store.pool.write { db in try ClientStore.recordSealed(db, id: "m\(n)", for: "bob") }
+            try store.pool.write { db in try ClientStore.recordSealed(db, id: "m\(n)", for: "bob", key: bob.signingPublic) }
         }
         func request(_ ids: [String]) throws -> ClientStore.ReceivedBatch {
             try store.pool.write { db in

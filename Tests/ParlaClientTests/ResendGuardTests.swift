@@ -107,7 +107,7 @@ import Testing
             for id in ids {
                 try db.execute(sql: "INSERT INTO messages (id, chat, sender, recipient, text, status, sentAt) VALUES (?, 'bob', 'alice', 'bob', 'x', 'sent', 0)",
                                arguments: [id])
-                try ClientStore.recordSealed(db, id: id, for: "bob")
+                try ClientStore.recordSealed(db, id: id, for: "bob", key: alice.bob.signingPublic)
             }
         }
         _ = try alice.resendRequest(from: alice.bob, as: "bob", ids: ids)

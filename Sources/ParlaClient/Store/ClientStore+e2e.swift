@@ -162,17 +162,17 @@ extension ClientStore {
             case .groupCopy(_, let member):
                 if let copy = try Self.groupCopies(db, outboxID)[member] { return copy }
             }
-            if try Bool.fetchOne(db, sql: "SELECT sendingBlocked FROM contacts WHERE name = ?", arguments: [peer]) == true {
-                throw KeyChangeUnapproved(peer: peer)
-            }
+            // One read of the contact: whether sending is blocked, and the key this copy is for.
+            let contact = try Row.fetchOne(db.cachedStatement(sql: "SELECT signingKey, sendingBlocked FROM contacts WHERE name = ?"), arguments: [peer])
+            if contact?["sendingBlocked"] == true { throw KeyChangeUnapproved(peer: peer) }
             // No session and none just started: another process retired it meanwhile; the next flush starts one.
             guard var session = try Self.sessions(db, peer).current ?? fresh else { throw SessionGone() }
             let (header, ciphertext) = try session.ratchet.encrypt(Padding.pad(payload))
             let envelope = Envelope(preKey: session.preKey, header: header, ciphertext: ciphertext).encoded
             try Self.storeSendingSession(db, peer, session)
             // Which identity this copy of a message is for: only that identity may ask for it again.
-            if kind == OutboxItem.Kind.message.rawValue || kind == OutboxItem.Kind.group.rawValue {
-                try Self.recordSealed(db, id: outboxID, for: peer)
+            if kind == OutboxItem.Kind.message.rawValue || kind == OutboxItem.Kind.group.rawValue, let key: Data = contact?["signingKey"] {
+                try Self.recordSealed(db, id: outboxID, for: peer, key: key)
             }
             switch target {
             case .direct:

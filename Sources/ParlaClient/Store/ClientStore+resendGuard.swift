@@ -36,9 +36,9 @@ extension ClientStore {
         }
     }
 
-    /// Notes which identity a message copy was sealed for (in the sealing transaction).
-    static func recordSealed(_ db: Database, id: String, for peer: String) throws {
-        guard let key = try Data.fetchOne(db, sql: "SELECT signingKey FROM contacts WHERE name = ?", arguments: [peer]) else { return }
+    /// Notes which identity key (`key`, pinned for `peer`) a message copy was sealed for, in the
+    /// sealing transaction.
+    static func recordSealed(_ db: Database, id: String, for peer: String, key: Data) throws {
         try db.cachedStatement(sql: "INSERT OR REPLACE INTO sealed_for (id, peer, signingKey) VALUES (?, ?, ?)").execute(arguments: [id, peer, key])
     }
 

@@ -53,7 +53,7 @@ public struct AppConfig: Sendable, Equatable {
         formatter.timeZone = TimeZone(identifier: "UTC")
         formatter.dateFormat = pattern
         let sample = formatter.string(from: Date(timeIntervalSince1970: 1_700_000_000 + 13 * 3600))
-        if pattern.isEmpty || !pattern.contains(where: { "Hhk K".contains($0) && $0 != " " }) {
+        if pattern.isEmpty || !pattern.contains(where: { "HhkK".contains($0) }) {
             return "must show the hour, e.g. \"HH:mm\" or \"h:mm a\""
         }
         if sample.count > 12 { return "'\(pattern)' writes '\(sample)', longer than 12 characters" }

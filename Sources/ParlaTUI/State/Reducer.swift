@@ -71,7 +71,7 @@ public enum Reducer {
             }
             return []
         case .jumpLoaded(let chat, let messages, let target, let hasNewer):
-            let effects = chat == state.selectedChat ? [] : leave(&state) + [AppEffect.markRead(chat: chat)]
+            let effects = chat == state.selectedChat ? [] : saveDraftIfChanged(&state) + [AppEffect.markRead(chat: chat)]
             if chat != state.selectedChat { state.editor.replace(with: state.drafts[chat] ?? "") }
             state.selectedChat = chat
             state.unreadMarker = 0
@@ -145,7 +145,8 @@ public enum Reducer {
         state.scrollBack > 0 || state.scrollAnchor != nil || state.hasNewer
     }
 
-    /// The unsent text of the open chat, kept in the profile when it changed.
+    /// The unsent text of the open chat, kept in the profile when it changed (on every tick,
+    /// and when the user leaves the chat or quits).
     private static func saveDraftIfChanged(_ state: inout AppState) -> [AppEffect] {
         guard let chat = state.selectedChat else { return [] }
         let text = state.editor.text
@@ -156,10 +157,6 @@ public enum Reducer {
         return [.saveDraft(chat: chat, text: text)]
     }
 
-    /// Leaving the open chat: its draft is kept for when the user comes back.
-    private static func leave(_ state: inout AppState) -> [AppEffect] {
-        saveDraftIfChanged(&state)
-    }
 
 
     private static func handleEvent(_ state: inout AppState, _ event: ClientEvent) -> [AppEffect] {
@@ -179,7 +176,7 @@ public enum Reducer {
                 if let index = state.conversation.firstIndex(where: { $0.localID == record.localID }) {
                     state.conversation[index] = record
                 } else {
-                    if isScrolled(state), state.scrollAnchor == nil, state.scrollBack > 0 {
+                    if state.scrollBack > 0, state.scrollAnchor == nil {
                         // Keep the view where it is: the renderer counts the lines below this message.
                         state.scrollAnchor = state.conversation.last?.localID
                     }
@@ -301,7 +298,7 @@ public enum Reducer {
         }
         if state.confirmingQuit {
             state.confirmingQuit = false
-            if key == .character("y") || key == .character("Y") { return leave(&state) + [.quit] }
+            if key == .character("y") || key == .character("Y") { return saveDraftIfChanged(&state) + [.quit] }
             return []
         }
         state.notice = nil
@@ -359,7 +356,7 @@ public enum Reducer {
     private static func perform(_ state: inout AppState, _ command: KeyBindings.Command) -> [AppEffect] {
         let page = max(1, state.viewport.rows - 2)
         switch command {
-        case .quit: return leave(&state) + [.quit]
+        case .quit: return saveDraftIfChanged(&state) + [.quit]
         case .askQuit: state.confirmingQuit = true
         case .help:
             state.overlay = .help
@@ -605,7 +602,7 @@ public enum Reducer {
             }
             if setting == .close, chat == state.selectedChat {
                 // The list opens another chat once this one is gone from it.
-                var effects = leave(&state)
+                var effects = saveDraftIfChanged(&state)
                 state.selectedChat = nil
                 state.conversation = []
                 state.editor.replace(with: "")
@@ -690,7 +687,7 @@ public enum Reducer {
 
     static func open(_ state: inout AppState, chat: String) -> [AppEffect] {
         guard chat != state.selectedChat else { return [] }
-        var effects = leave(&state)
+        var effects = saveDraftIfChanged(&state)
         state.selectedChat = chat
         state.unreadMarker = state.chats.first { $0.name == chat }?.unread ?? 0
         state.unreadFrom = nil
