@@ -199,10 +199,12 @@ extension ClientFrame: Codable {
             do {
                 switch type {
                 case "groupCreate":
-                    self = .groupCreate(GroupCreate(id: id, group: try c.string(.group), title: try c.string(.title), members: try c.strings(.members)))
+                    self = .groupCreate(GroupCreate(id: id, group: try c.string(.group), title: try c.string(.title), members: try c.strings(.members),
+                                                    change: try c.groupChange(.change)))
                 case "groupUpdate":
                     self = .groupUpdate(GroupUpdate(id: id, group: try c.string(.group), action: try c.groupAction(.action),
-                                                    members: try c.optionalStrings(.members), title: try c.optionalString(.title)))
+                                                    members: try c.optionalStrings(.members), title: try c.optionalString(.title),
+                                                    change: try c.groupChange(.change)))
                 default:
                     self = .groupSend(GroupSend(id: id, group: try c.string(.group), copies: try c.copies(.copies)))
                 }
@@ -263,12 +265,14 @@ extension ClientFrame: Codable {
             try c.encode(f.group, forKey: .group)
             try c.encode(f.title, forKey: .title)
             try c.encode(f.members, forKey: .members)
+            try c.encodeIfPresent(f.change, forKey: .change)
         case .groupUpdate(let f):
             try c.encode(f.id, forKey: .id)
             try c.encode(f.group, forKey: .group)
             try c.encode(f.action.rawValue, forKey: .action)
             if !f.members.isEmpty { try c.encode(f.members, forKey: .members) }
             try c.encodeIfPresent(f.title, forKey: .title)
+            try c.encodeIfPresent(f.change, forKey: .change)
         case .groupInfo(let group):
             try c.encode(group, forKey: .group)
         case .groupSend(let f):

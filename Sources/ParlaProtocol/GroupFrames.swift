@@ -13,11 +13,14 @@ extension ClientFrame {
         public var group: String
         public var title: String
         public var members: [String]
-        public init(id: String, group: String, title: String, members: [String]) {
+        /// The new group's state (version 1) signed by its creator.
+        public var change: SignedGroupChange?
+        public init(id: String, group: String, title: String, members: [String], change: SignedGroupChange? = nil) {
             self.id = id
             self.group = group
             self.title = title
             self.members = members
+            self.change = change
         }
     }
 
@@ -28,12 +31,15 @@ extension ClientFrame {
         public var action: GroupAction
         public var members: [String]
         public var title: String?
-        public init(id: String, group: String, action: GroupAction, members: [String] = [], title: String? = nil) {
+        /// The state after the change, signed by the member making it.
+        public var change: SignedGroupChange?
+        public init(id: String, group: String, action: GroupAction, members: [String] = [], title: String? = nil, change: SignedGroupChange? = nil) {
             self.id = id
             self.group = group
             self.action = action
             self.members = members
             self.title = title
+            self.change = change
         }
     }
 
@@ -67,11 +73,17 @@ extension RelayFrame {
         public var title: String
         public var members: [String]
         public var admins: [String]
-        public init(group: String, title: String, members: [String], admins: [String]) {
+        /// How many changes the group has had since the relay began counting (0 when absent).
+        public var version: Int
+        /// The signed statement of the newest change (nil for a group changed without one).
+        public var change: SignedGroupChange?
+        public init(group: String, title: String, members: [String], admins: [String], version: Int = 0, change: SignedGroupChange? = nil) {
+            self.version = version
             self.group = group
             self.title = title
             self.members = members
             self.admins = admins
+            self.change = change
         }
     }
 
@@ -88,7 +100,11 @@ extension RelayFrame {
         public var admins: [String]
         public var title: String
         public var at: Int64
-        public init(id: String, group: String, action: GroupAction, actor: String, subjects: [String], members: [String], admins: [String], title: String, at: Int64) {
+        /// The actor's signed statement of the state after the change; clients apply nothing else.
+        public var change: SignedGroupChange?
+        public init(id: String, group: String, action: GroupAction, actor: String, subjects: [String], members: [String], admins: [String], title: String, at: Int64,
+                    change: SignedGroupChange? = nil) {
+            self.change = change
             self.id = id
             self.group = group
             self.action = action

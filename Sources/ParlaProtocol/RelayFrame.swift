@@ -272,11 +272,12 @@ extension RelayFrame: Codable {
                               oneTimePreKeyId: try c.optionalInt64(.oneTimePreKeyId, in: uint32).map { UInt32($0) },
                               oneTimePreKey: try c.optionalBytes(.oneTimePreKey)))
         case "groupInfo":
-            self = .groupInfo(GroupInfo(group: try c.string(.group), title: try c.string(.title), members: try c.strings(.members), admins: try c.strings(.admins)))
+            self = .groupInfo(GroupInfo(group: try c.string(.group), title: try c.string(.title), members: try c.strings(.members), admins: try c.strings(.admins),
+                                        version: try c.optionalInt64(.version, in: 0...Int64(Int32.max)).map { Int($0) } ?? 0, change: try c.groupChange(.change)))
         case "groupEvent":
             self = .groupEvent(GroupEvent(id: try c.string(.id), group: try c.string(.group), action: try c.groupAction(.action), actor: try c.string(.actor),
                                           subjects: try c.optionalStrings(.subjects), members: try c.strings(.members), admins: try c.strings(.admins),
-                                          title: try c.string(.title), at: try c.int64(.at)))
+                                          title: try c.string(.title), at: try c.int64(.at), change: try c.groupChange(.change)))
         case "prekeys":
             self = .prekeys(Prekeys(oneTimePreKeysLeft: try c.int(.oneTimePreKeysLeft),
                                     signedPreKeyId: try c.optionalInt64(.signedPreKeyId, in: 0...Int64(UInt32.max)).map { UInt32($0) }))
@@ -344,6 +345,8 @@ extension RelayFrame: Codable {
             try c.encode(f.title, forKey: .title)
             try c.encode(f.members, forKey: .members)
             try c.encode(f.admins, forKey: .admins)
+            try c.encode(f.version, forKey: .version)
+            try c.encodeIfPresent(f.change, forKey: .change)
         case .groupEvent(let f):
             try c.encode(f.id, forKey: .id)
             try c.encode(f.group, forKey: .group)
@@ -354,6 +357,7 @@ extension RelayFrame: Codable {
             try c.encode(f.admins, forKey: .admins)
             try c.encode(f.title, forKey: .title)
             try c.encode(f.at, forKey: .at)
+            try c.encodeIfPresent(f.change, forKey: .change)
         case .prekeys(let f):
             try c.encode(f.oneTimePreKeysLeft, forKey: .oneTimePreKeysLeft)
             try c.encodeIfPresent(f.signedPreKeyId, forKey: .signedPreKeyId)

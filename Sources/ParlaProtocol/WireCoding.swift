@@ -7,7 +7,7 @@ enum FieldKey: String, CodingKey {
     case pending, delivered
     case bundle, signedPreKeyId, signedPreKey, signedPreKeySignature, oneTimePreKeyId, oneTimePreKey
     case oneTimePreKeyIds, oneTimePreKeys, oneTimePreKeysLeft, replaceOneTimePreKeys
-    case group, title, members, admins, action, actor, subjects, copies
+    case group, title, members, admins, action, actor, subjects, copies, change
 }
 
 typealias Fields = KeyedDecodingContainer<FieldKey>
@@ -79,6 +79,11 @@ extension KeyedDecodingContainer where K == FieldKey {
 
     func copies(_ key: FieldKey) throws -> [ClientFrame.GroupSend.Copy] {
         try require(key) { try decode([ClientFrame.GroupSend.Copy].self, forKey: key) }
+    }
+
+    /// `{"statement": base64, "signature": base64}`, or nil when absent.
+    func groupChange(_ key: FieldKey) throws -> SignedGroupChange? {
+        try require(key) { try decodeIfPresent(SignedGroupChange.self, forKey: key) }
     }
 
     func strings(_ key: FieldKey) throws -> [String] {

@@ -92,8 +92,8 @@ import Testing
     }
 
     @Test func groupNoticesNameTheNewAdminCorrectly() {
-        let event = RelayFrame.GroupEvent(id: "g1", group: "team", action: .leave, actor: "bob", subjects: [], members: ["alice", "carol"],
-                                          admins: ["alice"], title: "Team", at: 0)
+        let event = GroupStatement(group: "team", version: 3, action: .leave, actor: "bob", subjects: [], title: "Team",
+                                   members: [.init(name: "alice", key: Data()), .init(name: "carol", key: Data())], admins: ["alice"])
         #expect(ClientStore.describe(event, me: "alice") == "bob left; you are now an admin")
         #expect(ClientStore.describe(event, me: "carol") == "bob left; alice is now an admin")
     }

@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 @testable import ParlaClient
 import ParlaProtocol
 import ParlaRelay
@@ -68,31 +69,71 @@ import Testing
         try await alice.client.createGroup("team", title: "Team", members: ["bob", "carol"])
         try await eventually("bob knows") { try bob.store.group("team") != nil }
 
-        // Bob is not an admin.
-        await #expect(throws: EngineError.relayRefused(code: "not_admin", message: "only admins of #team can add members")) {
+        // Bob is not an admin: his own client will not sign the change.
+        await #expect(throws: EngineError.groupChangeRefused("only admins of #team can add members")) {
             try await bob.client.updateGroup("team", .add, members: ["dave"])
         }
-        // Alice's view goes stale (as if the add below raced her message): the relay refuses
-        // the copies, sends the members of now, and her engine seals again on its own.
-        let stale = try #require(try alice.store.group("team"))
+        // Bob writes while offline, and alice adds dave meanwhile: bob's message is for the members
+        // he knows. The relay refuses it or his engine learns of dave first; either way it goes
+        // again once the signed add reaches him, and dave gets it, once.
+        await bob.stop()
+        let raced = try await bob.client.send("after dave joined", to: "#team")
         try await alice.client.updateGroup("team", .add, members: ["dave"])
-        try await eventually("alice saw dave join") { try alice.store.group("team")?.members.contains("dave") == true }
-        try alice.store.updateGroup(.init(group: "team", title: stale.title, members: stale.members, admins: stale.admins), me: "alice")
-        let raced = try await alice.client.send("after dave joined", to: "#team")
+        #expect(try alice.store.group("team")?.members == ["alice", "bob", "carol", "dave"], "alice's own signed change applies at once")
+        bob.start()
         try await eventually("everyone, dave included, got it once") {
-            try [bob, carol, dave].allSatisfy { try texts($0).filter { $0 == "after dave joined" }.count == 1 }
+            try [alice, carol, dave].allSatisfy { try texts($0).filter { $0 == "after dave joined" }.count == 1 }
         }
-        try await eventually("delivered to all four recipients") { try alice.store.message(id: raced.id)?.status == .delivered }
+        try await eventually("delivered to all three recipients") { try bob.store.message(id: raced.id)?.status == .delivered }
+        #expect(try bob.store.group("team")?.version == 2)
         #expect(try dave.store.history(chat: "#team", limit: 10).map(\.text).contains { $0.contains("alice added you") })
 
         // Bob is removed: nothing new reaches him and he cannot send.
         try await alice.client.updateGroup("team", .remove, members: ["bob"])
         try await eventually("bob knows he is out") { try bob.store.group("team")?.isMember == false }
+        #expect(try bob.store.history(chat: "#team", limit: 20).contains { $0.text == "alice removed you" })
         _ = try await alice.client.send("without bob", to: "#team")
         try await eventually("carol got it") { try texts(carol).contains("without bob") }
         try await Task.sleep(for: .milliseconds(300))
         #expect(try !texts(bob).contains("without bob"))
         await #expect(throws: EngineError.notGroupMember("team")) { try await bob.client.send("let me back", to: "#team") }
         for client in [alice, bob, carol, dave] { await client.shutdown() }
+    }
+
+    /// The relay puts mallory into #team behind everyone's back (its own table, as whoever runs
+    /// it could): bob's message is never encrypted to her, waits, and says why; once the relay's
+    /// list is the signed one again, the next signed change lets it go.
+    @Test func aMemberTheRelayAddsOnItsOwnIsNeverSentAMessage() async throws {
+        let relay = try await TestRelay.start()
+        defer { Task { await relay.stop() } }
+        let engines = try await TestProfiles.engines("alice", "bob", "mallory", on: relay)
+        let (alice, bob, mallory) = (engines[0], engines[1], engines[2])
+        for client in engines { client.start() }
+        try await eventually("online") {
+            let states = [await alice.client.connectionState, await bob.client.connectionState, await mallory.client.connectionState]
+            return states.allSatisfy { $0 == .online }
+        }
+        try await alice.client.createGroup("team", title: "Team", members: ["bob"])
+        try await eventually("bob knows") { try bob.store.group("team")?.version == 1 }
+
+        let database = try DatabaseQueue(path: relay.databasePath)
+        try await database.write { db in
+            try db.execute(sql: "INSERT INTO group_members (grp, member, admin, since) VALUES ('team', 'mallory', 0, 9999999999999)")
+        }
+        let message = try await bob.client.send("for alice only", to: "#team")
+        try await eventually("bob is told why it waits") {
+            try bob.store.history(chat: "#team", limit: 5).contains { $0.text.contains("adds mallory without a change signed by an admin") }
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(try bob.store.message(id: message.id)?.status == .queued)
+        #expect(try bob.store.group("team")?.members == ["alice", "bob"])
+        #expect(try texts(mallory).isEmpty && texts(alice).isEmpty)
+
+        try await database.write { db in try db.execute(sql: "DELETE FROM group_members WHERE grp = 'team' AND member = 'mallory'") }
+        try await alice.client.updateGroup("team", .rename, title: "Team, signed")
+        try await eventually("the signed rename releases it to alice, once") { try texts(alice) == ["for alice only"] }
+        try await eventually("delivered") { try bob.store.message(id: message.id)?.status == .delivered }
+        #expect(try texts(mallory).isEmpty)
+        for client in engines { await client.shutdown() }
     }
 }

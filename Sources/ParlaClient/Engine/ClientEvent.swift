@@ -26,6 +26,8 @@ public enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
     case relayIdentityChanged(expected: String, got: String)
     case protocolViolation(String)
     case storage(String)
+    /// A group change this client will not sign (not allowed, or a member's key is unknown).
+    case groupChangeRefused(String)
 
     public var description: String {
         switch self {
@@ -41,6 +43,7 @@ public enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
             "the relay presented identity \(got), but this profile registered with \(expected); refusing to log in (was the relay reset, or is this the wrong server?)"
         case .protocolViolation(let what): "unexpected answer from the relay: \(what)"
         case .storage(let what): "local database error: \(what)"
+        case .groupChangeRefused(let why): why
         }
     }
 }

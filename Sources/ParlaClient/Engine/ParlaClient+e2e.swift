@@ -81,7 +81,10 @@ extension ParlaClient {
     /// is none. The step happens inside the write transaction that stores its envelope (`target`),
     /// reading the session there: another process on the same profile can never take the same
     /// step (the same key and nonce for two messages).
-    func sealPayload(_ payload: Data, for peer: String, on link: any RelayLink, storing target: ClientStore.SealTarget) async -> PayloadSeal {
+    /// `expecting`: the identity key a group's signed state gives `peer`; a different pinned key
+    /// (unless the user verified it) gets nothing.
+    func sealPayload(_ payload: Data, for peer: String, on link: any RelayLink, storing target: ClientStore.SealTarget,
+                     expecting signedKey: Data? = nil, in group: String? = nil) async -> PayloadSeal {
         do {
             var fresh: ClientStore.Session?
             if try store.session(with: peer) == nil {
@@ -108,6 +111,10 @@ extension ParlaClient {
                         ephemeralKey: started.ephemeralPublicKey, signedPreKeyID: started.signedPreKeyID, oneTimePreKeyID: started.oneTimePreKeyID),
                         remoteEphemeral: nil)
                 }
+            }
+            if let signedKey, let contact = try store.contact(peer), contact.signingKey != signedKey, !contact.verified {
+                return .refused("\(peer)'s security key is not the one #\(group ?? "") was signed with; compare safety numbers (/verify \(peer)) "
+                                + "and approve the key, or have an admin remove and add them again")
             }
             guard let envelope = try store.sealAndCommit(payload, for: peer, startingWith: fresh, into: target) else { return .later }
             return .sealed(envelope)

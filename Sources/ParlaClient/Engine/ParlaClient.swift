@@ -36,6 +36,13 @@ public actor ParlaClient {
     var bundleWaiters: [String: [Waiter<BundleResult>]] = [:]
     /// Group requests waiting for their `ack` or `error`, by request id.
     var groupRequestWaiters: [String: Waiter<Result<Void, EngineError>>] = [:]
+    /// Groups whose messages wait because the relay's members are not the signed ones, with
+    /// the version they wait past.
+    var heldGroups: [String: Int] = [:]
+    /// What the relay last said of each group, next to the signed state.
+    var relayGroupViews: [String: ClientStore.RelayGroupView] = [:]
+    /// The version of each group already warned about (one warning per disagreement).
+    var warnedGroupVersions: [String: Int] = [:]
     /// `groupInfo` requests waiting for the answer, by group.
     var groupInfoWaiters: [String: [Waiter<RelayFrame.GroupInfo?>]] = [:]
 
@@ -350,7 +357,9 @@ public actor ParlaClient {
         if !groupEvents.isEmpty {
             do {
                 // Membership first: a message in the same batch may belong to a group just created.
-                for notice in try store.applyGroupEvents(groupEvents, me: profile.name) { eventSink.yield(.messageAdded(notice)) }
+                let applied = try store.applyGroupEvents(groupEvents, me: profile.name, myKey: profile.keys.signingPublic)
+                for notice in applied.notices { eventSink.yield(.messageAdded(notice)) }
+                groupsChanged(applied.changed)
             } catch {
                 logger.error("could not store group events; not confirming", metadata: ["error": "\(error)"])
                 let ids = Set(groupEvents.map(\.id))
@@ -532,6 +541,9 @@ public actor ParlaClient {
                     inflight.remove(item.id)
                     scheduleFlushRetry()
                     return
+                case .held:
+                    inflight.remove(item.id)
+                    sent -= 1
                 }
             case .message, .control:
                 var body = item.envelope

@@ -70,6 +70,7 @@ public final class ClientStore: Sendable {
         registerChatSettingsMigration(&migrator)
         registerResendGuardMigration(&migrator)
         registerKeyChangeMigration(&migrator)
+        registerSignedGroupMigration(&migrator)
         return migrator
     }
 
@@ -117,6 +118,11 @@ public final class ClientStore: Sendable {
                 return OutboxItem(seq: row[0], kind: kind, id: row[2], recipient: row[3], payload: row[4], envelope: row[5])
             }
         }
+    }
+
+    /// Whom a waiting outbox item goes to (`#name` for a group message).
+    func outboxRecipient(id: String) throws -> String? {
+        try pool.read { try String.fetchOne($0, sql: "SELECT recipient FROM outbox WHERE id = ?", arguments: [id]) }
     }
 
     public func outboxCount() throws -> Int {

@@ -199,13 +199,15 @@ struct SessionStateMachine: Sendable {
             return [.storePrekeys(prekeys)]
         case .groupCreate(let create):
             if let error = Self.checkGroupRequest(id: create.id, group: create.group, members: create.members, title: create.title) { return [.send(.error(error))] }
-            return [.groupChange(GroupChange(id: create.id, actor: user, group: create.group, action: .create, subjects: create.members, title: create.title))]
+            return [.groupChange(GroupChange(id: create.id, actor: user, group: create.group, action: .create, subjects: create.members, title: create.title,
+                                             signed: create.change))]
         case .groupUpdate(let update):
             if let error = Self.checkGroupRequest(id: update.id, group: update.group, members: update.members, title: update.title) { return [.send(.error(error))] }
             if update.action == .create {
                 return [.send(.error(FrameError(.badFrame, "create a group with 'groupCreate'", ref: update.id)))]
             }
-            return [.groupChange(GroupChange(id: update.id, actor: user, group: update.group, action: update.action, subjects: update.members, title: update.title))]
+            return [.groupChange(GroupChange(id: update.id, actor: user, group: update.group, action: update.action, subjects: update.members,
+                                             title: update.title, signed: update.change))]
         case .groupInfo(let group):
             guard Validation.isValidName(group) else { return [.send(.error(FrameError(.unknownGroup, "'\(group.prefix(40))' is not a valid group name")))] }
             return [.groupInfo(group)]

@@ -7,8 +7,11 @@ public struct GroupRecord: Sendable, Equatable, Codable {
     public var title: String
     public var members: [String]
     public var admins: [String]
+    /// The newest change's signed statement, forwarded for clients to check.
+    public var change: SignedGroupChange?
+    public var version = 0
 
-    public var frame: RelayFrame.GroupInfo { .init(group: name, title: title, members: members, admins: admins) }
+    public var frame: RelayFrame.GroupInfo { .init(group: name, title: title, members: members, admins: admins, version: version, change: change) }
 }
 
 /// A membership change asked for by `actor` (ids make retries idempotent).
@@ -20,8 +23,11 @@ public struct GroupChange: Sendable, Equatable {
     /// Who is added, removed, promoted or demoted; for `create`, the first members.
     public var subjects: [String]
     public var title: String?
+    /// The state after the change, signed by `actor`; checked against what the change makes of the group.
+    public var signed: SignedGroupChange?
 
-    public init(id: String, actor: String, group: String, action: GroupAction, subjects: [String] = [], title: String? = nil) {
+    public init(id: String, actor: String, group: String, action: GroupAction, subjects: [String] = [], title: String? = nil, signed: SignedGroupChange? = nil) {
+        self.signed = signed
         self.id = id
         self.actor = actor
         self.group = group
@@ -54,8 +60,9 @@ struct GroupEventRecord: Codable, Equatable {
     var members: [String]
     var admins: [String]
     var title: String
+    var change: SignedGroupChange?
 
     func frame(id: String, group: String, actor: String, at: Int64) -> RelayFrame.GroupEvent {
-        .init(id: id, group: group, action: action, actor: actor, subjects: subjects, members: members, admins: admins, title: title, at: at)
+        .init(id: id, group: group, action: action, actor: actor, subjects: subjects, members: members, admins: admins, title: title, at: at, change: change)
     }
 }

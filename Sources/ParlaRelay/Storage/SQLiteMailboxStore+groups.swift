@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import ParlaCrypto
 import ParlaProtocol
 
 /// Groups: membership checked and changed in the same commit as the events that tell
@@ -21,10 +22,21 @@ extension SQLiteMailboxStore {
         }
     }
 
+    static func registerSignedGroupMigration(_ migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("v6-signed-groups") { db in
+            try db.execute(sql: """
+                ALTER TABLE groups ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE groups ADD COLUMN change BLOB;
+                """)
+        }
+    }
+
     static func group(_ db: Database, _ name: String) throws -> GroupRecord? {
-        guard let title = try String.fetchOne(try db.cachedStatement(sql: "SELECT title FROM groups WHERE name = ?"), arguments: [name]) else { return nil }
+        guard let row = try Row.fetchOne(try db.cachedStatement(sql: "SELECT title, change, version FROM groups WHERE name = ?"), arguments: [name]) else { return nil }
         let rows = try Row.fetchAll(try db.cachedStatement(sql: "SELECT member, admin FROM group_members WHERE grp = ? ORDER BY since, member"), arguments: [name])
-        return GroupRecord(name: name, title: title, members: rows.map { $0[0] }, admins: rows.filter { $0[1] as Bool }.map { $0[0] })
+        let change = (row[1] as Data?).flatMap { try? JSONDecoder().decode(SignedGroupChange.self, from: $0) }
+        return GroupRecord(name: name, title: row[0], members: rows.map { $0[0] }, admins: rows.filter { $0[1] as Bool }.map { $0[0] }, change: change,
+                           version: row[2])
     }
 
     public func groupInfo(_ group: String, for user: String) async throws -> GroupRecord? {
@@ -37,15 +49,48 @@ extension SQLiteMailboxStore {
     public func applyGroupChange(_ change: GroupChange, now: Int64, expiresAt: Int64, maxMembers: Int) async throws -> GroupChangeOutcome {
         let key = Self.acceptedKey(sender: change.actor, id: change.id)
         acceptedKeys.insert(key)
-        return try await committer.perform { [acceptedLog] db in
-            if try acceptedLog.contains(key, db) {
-                return .duplicate
+        do {
+            return try await committer.perform { [acceptedLog] db in
+                if try acceptedLog.contains(key, db) {
+                    return .duplicate
+                }
+                let outcome = try Self.apply(db, change, now: now, expiresAt: expiresAt, maxMembers: maxMembers)
+                if case .applied = outcome {
+                    try acceptedLog.record(key, until: expiresAt, db)
+                }
+                return outcome
             }
-            let outcome = try Self.apply(db, change, now: now, expiresAt: expiresAt, maxMembers: maxMembers)
-            if case .applied = outcome {
-                try acceptedLog.record(key, until: expiresAt, db)
-            }
-            return outcome
+        } catch let refusal as SignedStateRefusal {
+            return .refused(refusal.error)
+        }
+    }
+
+    /// Thrown (to undo the change already written) when the signed statement is not the state the change leads to.
+    private struct SignedStateRefusal: Error {
+        var error: FrameError
+    }
+
+    /// The relay cannot make clients accept a change (they check the statement themselves), but
+    /// it refuses one whose statement they would reject, so the sender hears why at once.
+    private static func checkSigned(_ db: Database, _ change: GroupChange, _ signed: SignedGroupChange, after: GroupRecord, previousVersion: Int) throws {
+        func refuse(_ code: ErrorCode, _ message: String) -> SignedStateRefusal { SignedStateRefusal(error: FrameError(code, message, ref: change.id)) }
+        guard let statement = signed.decoded(), statement.group == change.group, statement.actor == change.actor, statement.action == change.action else {
+            throw refuse(.badFrame, "'change' is not a statement of this change to #\(change.group)")
+        }
+        guard statement.version == previousVersion + 1 else {
+            throw refuse(.membershipChanged, "#\(change.group) is at version \(previousVersion), not \(statement.version - 1): wait for its changes to arrive and try again")
+        }
+        guard statement.memberNames == after.members || Set(statement.memberNames) == Set(after.members) && statement.members.count == after.members.count,
+              Set(statement.admins) == Set(after.admins), statement.title == after.title else {
+            throw refuse(.badFrame, "the signed members, admins or title are not what this change makes of #\(change.group)")
+        }
+        for member in statement.members {
+            let key = try Data.fetchOne(try db.cachedStatement(sql: "SELECT signingKey FROM users WHERE name = ?"), arguments: [member.name])
+            guard key == member.key else { throw refuse(.badFrame, "the signed key for \(member.name) is not the one \(member.name) registered") }
+        }
+        guard let actorKey = try Data.fetchOne(try db.cachedStatement(sql: "SELECT signingKey FROM users WHERE name = ?"), arguments: [change.actor]),
+              signed.isSigned(by: actorKey) else {
+            throw refuse(.badSignature, "the group statement is not signed by \(change.actor)'s key")
         }
     }
 
@@ -57,6 +102,7 @@ extension SQLiteMailboxStore {
             return refuse(.unknownUser, "no user named '\(subject)' on this relay")
         }
         var notifyAlso: [String] = []
+        let previousVersion = try Int.fetchOne(try db.cachedStatement(sql: "SELECT version FROM groups WHERE name = ?"), arguments: [name]) ?? 0
         if change.action == .create {
             guard try group(db, name) == nil else { return refuse(.groupExists, "a group named #\(name) already exists") }
             guard let title = change.title, GroupLimits.isValidTitle(title) else { return refuse(.badFrame, "a group needs a title of 1-\(GroupLimits.maxTitleBytes) bytes") }
@@ -110,9 +156,16 @@ extension SQLiteMailboxStore {
                     .execute(arguments: [change.action == .promote, name, String(decoding: try JSONEncoder().encode(subjects), as: UTF8.self)])
             }
         }
-        let after = try group(db, name) ?? GroupRecord(name: name, title: "", members: [], admins: [])
+        var after = try group(db, name) ?? GroupRecord(name: name, title: "", members: [], admins: [])
+        if let signed = change.signed {
+            try checkSigned(db, change, signed, after: after, previousVersion: previousVersion)
+        }
+        after.change = change.signed
+        after.version = previousVersion + 1
+        let encodedChange = try change.signed.map { try JSONEncoder().encode($0) }
+        try db.cachedStatement(sql: "UPDATE groups SET version = ?, change = ? WHERE name = ?").execute(arguments: [previousVersion + 1, encodedChange, name])
         let event = GroupEventRecord(action: change.action, subjects: change.action == .create ? after.members.filter { $0 != change.actor } : subjects,
-                                     members: after.members, admins: after.admins, title: after.title)
+                                     members: after.members, admins: after.admins, title: after.title, change: change.signed)
         let body = try JSONEncoder().encode(event)
         let notify = after.members + notifyAlso.filter { !after.members.contains($0) }
         let eventID = "g-" + randomHex(bytes: 12)

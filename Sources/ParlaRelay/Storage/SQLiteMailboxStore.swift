@@ -117,6 +117,7 @@ public final class SQLiteMailboxStore: MailboxStore {
         registerGroupMigration(&migrator)
         registerMailboxByRecipientMigration(&migrator)
         AcceptedKeyLog.registerMigration(&migrator)
+        registerSignedGroupMigration(&migrator)
         return migrator
     }
 
