@@ -1,4 +1,5 @@
 import Foundation
+import ParlaCrypto
 import ParlaProtocol
 import ParlaRelay
 import ParlaRelayTesting
@@ -207,6 +208,53 @@ import Testing
         try await Task.sleep(for: .milliseconds(200))
         try await relay.relay.purgeDeletedData()
         #expect(try relay.databaseFileBytes().range(of: Data(marker.utf8)) == nil, "gone after delivery")
+        await a.close(); await b.close()
+    }
+
+    /// A signed statement travels with its change, and the relay refuses one its members would
+    /// reject, storing nothing: the sender hears why at once instead of a silent divergence.
+    @Test func signedStatementsAreCheckedStoredAndForwarded() async throws {
+        let relay = try await TestRelay.start()
+        defer { Task { await relay.stop() } }
+        let alice = try await TestUser.register("alice", on: relay)
+        let bob = try await TestUser.register("bob", on: relay)
+        let carol = try await TestUser.register("carol", on: relay)
+        let a = try await alice.connectIdle()
+        let b = try await bob.connectIdle()
+        let keys = ["alice": alice.keys.signingPublic, "bob": bob.keys.signingPublic, "carol": carol.keys.signingPublic]
+        let created = try GroupTransition.next(from: nil, group: "team", action: .create, actor: "alice", subjects: ["bob"], title: "Team", newKeys: keys).get()
+        let signed = SignedGroupChange.sign(created, with: alice.keys)
+        a.send(.groupCreate(.init(id: "c1", group: "team", title: "Team", members: ["bob"], change: signed)))
+        #expect(try await nextNonEvent(a) == .ack(id: "c1"))
+        guard case .groupEvent(let event) = try await b.next() else { Issue.record("bob saw no event"); return }
+        #expect(event.change == signed)
+        b.send(.confirm(.init(ids: [event.id])))
+
+        func refusal(_ id: String, _ change: SignedGroupChange, subjects: [String] = ["carol"]) async throws -> String {
+            a.send(.groupUpdate(.init(id: id, group: "team", action: .add, members: subjects, change: change)))
+            return try await nextNonEvent(a).encoded()
+        }
+        let add = try GroupTransition.next(from: created, group: "team", action: .add, actor: "alice", subjects: ["carol"], title: nil, newKeys: keys).get()
+        // Signed by bob's key in alice's name.
+        #expect(try await refusal("u1", SignedGroupChange.sign(add, with: bob.keys)).contains("bad_signature"))
+        // A key for carol that is not hers.
+        var swapped = add
+        swapped.members[2].key = bob.keys.signingPublic
+        #expect(try await refusal("u2", SignedGroupChange.sign(swapped, with: alice.keys)).contains("not the one carol registered"))
+        // A version that does not follow.
+        var skipped = add
+        skipped.version = 5
+        #expect(try await refusal("u3", SignedGroupChange.sign(skipped, with: alice.keys)).contains("membership_changed"))
+        // A statement of another change.
+        #expect(try await refusal("u4", SignedGroupChange.sign(add, with: alice.keys), subjects: ["bob"]).contains("bad_frame"))
+        b.send(.groupInfo(group: "team"))
+        #expect(try await nextNonEvent(b) == .groupInfo(.init(group: "team", title: "Team", members: ["alice", "bob"], admins: ["alice"], version: 1, change: signed)))
+
+        let good = SignedGroupChange.sign(add, with: alice.keys)
+        a.send(.groupUpdate(.init(id: "u5", group: "team", action: .add, members: ["carol"], change: good)))
+        #expect(try await nextNonEvent(a) == .ack(id: "u5"))
+        b.send(.groupInfo(group: "team"))
+        #expect(try await nextNonEvent(b) == .groupInfo(.init(group: "team", title: "Team", members: ["alice", "bob", "carol"], admins: ["alice"], version: 2, change: good)))
         await a.close(); await b.close()
     }
 }
