@@ -41,13 +41,3 @@ extension IdentityKeys {
         try! AgreementKeyPair(privateKey: agreementPrivate)
     }
 }
-
-enum Bytes {
-    static func uint32(_ value: UInt32) -> Data {
-        withUnsafeBytes(of: value.bigEndian) { Data($0) }
-    }
-
-    static func readUInt32(_ data: Data, at offset: Int) -> UInt32 {
-        data[data.startIndex + offset..<data.startIndex + offset + 4].reduce(0) { $0 << 8 | UInt32($1) }
-    }
-}
