@@ -45,6 +45,8 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("max-group-size"), help: "Most members in a group.") var maxGroupSize = 256
     @Option(name: .customLong("live-hold"), help: "How long a message handed straight to an online recipient waits for its confirmation before it is stored after all, e.g. 200ms, 2s (0 = store every message first).")
     var liveHold = "2s"
+    @Option(name: .customLong("max-connections-per-ip"), help: "Most connections open at once from one IP address (0 = no cap; raise it behind a reverse proxy, where every client has the proxy's address).")
+    var maxConnectionsPerIP = 1000
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.") var logLevel = "info"
 
     func run() async throws {
@@ -69,6 +71,7 @@ struct Serve: AsyncParsableCommand {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0-65535") }
         guard mailboxQuota > 0 else { throw ValidationError("--mailbox-quota must be positive") }
         guard maxGroupSize >= 2 else { throw ValidationError("--max-group-size must be at least 2") }
+        guard maxConnectionsPerIP >= 0 else { throw ValidationError("--max-connections-per-ip must be 0 (no cap) or more") }
 
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -91,6 +94,7 @@ struct Serve: AsyncParsableCommand {
         config.rateLimitPerSecond = rateLimit
         config.rateLimitBurst = max(rateLimit * 2, 1)
         config.quota.maxMessages = mailboxQuota
+        config.maxConnectionsPerAddress = maxConnectionsPerIP
 
         let relay: Relay
         do {

@@ -58,6 +58,14 @@ import Testing
         #expect(metrics.contains("parla_connections 2"))
         #expect(metrics.contains("parla_messages_delivered_total 0"))
         #expect(metrics.contains("parla_messages_expired_total 0"))
+        // Scrapes in a loop do not count the mailboxes each time: the depth is at most 10 s old,
+        // while the in-memory counters move at once.
+        a.send(id: "m2", to: "bob", text: "again")
+        try await a.expectAck("m2")
+        for _ in 0..<20 {
+            let (_, again) = try await get(relay.httpBase + "/metrics")
+            #expect(again.contains("parla_mailbox_depth 1") && again.contains("parla_messages_accepted_total 2"))
+        }
         await a.close()
         await bad.close()
     }

@@ -55,7 +55,7 @@ public final class BenchRelay: @unchecked Sendable {
             return BenchRelay(url: server, pid: pid, process: nil)
         }
         let process = try await RelayProcess.start(arguments: [
-            "--rate-limit", "0", "--mailbox-quota", "100000000", "--log-level", "info",
+            "--rate-limit", "0", "--mailbox-quota", "100000000", "--max-connections-per-ip", "0", "--log-level", "info",
         ])
         return BenchRelay(url: process.url, pid: process.process.processIdentifier, process: process)
     }

@@ -74,7 +74,9 @@ public final class Relay: Service {
                 return Response(status: .unauthorized, headers: [.wwwAuthenticate: "Bearer"],
                                 body: .init(byteBuffer: ByteBuffer(string: "metrics need 'Authorization: Bearer TOKEN' (--metrics-token)\n")))
             }
-            if let stats = try? await store.stats() {
+            // Counting the mailboxes reads the database: at most once per interval, however
+            // often /metrics is asked (a scrape loop cannot load the store).
+            if metrics.mailboxDepthIsStale(), let stats = try? await store.stats() {
                 metrics.mailboxDepth.set(Int64(stats.pendingMessages))
             }
             metrics.connections.set(Int64(registry.connectionCount))
@@ -89,7 +91,11 @@ public final class Relay: Service {
             maxFrameSize: configuration.hardFrameLimit,
             pingInterval: TimeAmount(configuration.pingInterval),
             closeTimeout: .seconds(5),
-            readPauseBytes: 1 << 20)
+            readPauseBytes: 1 << 20,
+            requestHeadTimeout: TimeAmount(configuration.requestHeadTimeout),
+            httpIdleTimeout: configuration.httpIdleTimeout,
+            limiter: ConnectionLimiter(maxPerAddress: configuration.maxConnectionsPerAddress),
+            refused: { [metrics] in metrics.connectionsRefused.increment() })
         var tls: TLSConfiguration?
         if let certPath = configuration.tlsCertificatePath, let keyPath = configuration.tlsKeyPath {
             let certificates = try NIOSSLCertificate.fromPEMFile(certPath).map { NIOSSLCertificateSource.certificate($0) }

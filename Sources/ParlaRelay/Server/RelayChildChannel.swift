@@ -23,7 +23,16 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
         var readPauseBytes: Int
         /// The first read buffer of a connection (NIO's default is 2 KiB).
         var initialReadBufferBytes = 512
+        /// How long a connection may take to send its first request head.
+        var requestHeadTimeout: TimeAmount
+        /// How long a plain HTTP connection may wait between requests.
+        var httpIdleTimeout: Duration
+        var limiter: ConnectionLimiter
+        /// Counts connections refused for their address.
+        var refused: @Sendable () -> Void
     }
+
+    struct TooManyConnections: Error {}
 
     enum UpgradeResult: Sendable {
         case webSocket(WebSocketConnection)
@@ -44,6 +53,16 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
             let configuration = self.configuration
+            if let address = channel.remoteAddress?.ipAddress {
+                guard configuration.limiter.admit(address) else {
+                    configuration.refused()
+                    channel.close(promise: nil)
+                    throw TooManyConnections()
+                }
+                channel.closeFuture.whenComplete { _ in configuration.limiter.release(address) }
+            }
+            let headDeadline = RequestHeadDeadline(timeout: configuration.requestHeadTimeout)
+            try channel.pipeline.syncOperations.addHandler(headDeadline, position: .first)
             // The channel keeps its last read buffer for the next read: NIO's first size (2 KiB)
             // stayed with every idle connection. Busy ones grow it after the first full read.
             try channel.syncOptions?.setOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(
@@ -59,6 +78,7 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
                 },
                 upgradePipelineHandler: { channel, _ in
                     channel.eventLoop.makeCompletedFuture {
+                        channel.pipeline.syncOperations.removeHandler(headDeadline, promise: nil)
                         let connection = WebSocketConnection(channel: channel, readPauseBytes: configuration.readPauseBytes)
                         try channel.pipeline.syncOperations.addHandler(WebSocketConnectionHandler(
                             connection: connection, maxMessageSize: configuration.maxFrameSize,
@@ -70,8 +90,9 @@ struct RelayChildChannel: ServerChildChannel, HTTPChannelHandler {
                 upgraders: [upgrader],
                 notUpgradingCompletionHandler: { channel in
                     channel.eventLoop.makeCompletedFuture {
+                        channel.pipeline.syncOperations.removeHandler(headDeadline, promise: nil)
                         try channel.pipeline.syncOperations.addHandler(HTTP1ToHTTPServerCodec(secure: false))
-                        try channel.pipeline.syncOperations.addHandler(HTTPConnectionStateHandler(idleTimeout: nil, logger: logger))
+                        try channel.pipeline.syncOperations.addHandler(HTTPConnectionStateHandler(idleTimeout: configuration.httpIdleTimeout, logger: logger))
                         let http = try NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>(
                             wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: true))
                         return upgradeAttempted.value ? .failedUpgrade(http) : .notUpgraded(http)

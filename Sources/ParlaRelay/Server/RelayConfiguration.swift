@@ -43,6 +43,13 @@ public struct RelayConfiguration: Sendable {
     /// is stored and further messages take the stored route (memory stays bounded).
     public var liveBytesLimit = 8 * 1024 * 1024
     public var authTimeout: Duration = .seconds(10)
+    /// How long a new connection may take to send its request head (the WebSocket upgrade),
+    /// TLS handshake included.
+    public var requestHeadTimeout: Duration = .seconds(10)
+    /// How long a plain HTTP connection (`/healthz`, `/metrics`) is kept open between requests.
+    public var httpIdleTimeout: Duration = .seconds(30)
+    /// Most connections open at once from one IP address (0 = no cap).
+    public var maxConnectionsPerAddress = 1000
     public var allowedClockSkewMillis: Int64 = 5 * 60 * 1000
     /// WebSocket ping period; a peer that misses a pong is disconnected.
     public var pingInterval: Duration = .seconds(30)

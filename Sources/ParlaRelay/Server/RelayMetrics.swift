@@ -1,4 +1,5 @@
 import Prometheus
+import Synchronization
 
 /// The relay's Prometheus metrics, served at `GET /metrics`.
 final class RelayMetrics: Sendable {
@@ -12,6 +13,10 @@ final class RelayMetrics: Sendable {
     let mailboxDepth: Gauge
     let authFailures: Counter
     let protocolErrors: Counter
+    let connectionsRefused: Counter
+    /// How old the mailbox depth may be when /metrics is read.
+    static let mailboxDepthInterval: Duration = .seconds(10)
+    private let mailboxDepthCounted = Mutex<ContinuousClock.Instant?>(nil)
 
     init() {
         connections = registry.makeGauge(name: "parla_connections", help: "Open WebSocket connections")
@@ -23,6 +28,18 @@ final class RelayMetrics: Sendable {
         mailboxDepth = registry.makeGauge(name: "parla_mailbox_depth", help: "Messages waiting for delivery across all mailboxes")
         authFailures = registry.makeCounter(name: "parla_auth_failures_total", help: "Failed login or registration attempts")
         protocolErrors = registry.makeCounter(name: "parla_protocol_errors_total", help: "Error frames sent to clients")
+        connectionsRefused = registry.makeCounter(name: "parla_connections_refused_total",
+                                                  help: "Connections closed at once because their address had the most open (--max-connections-per-ip)")
+    }
+
+    /// True (and the count taken from now on) when the mailbox depth is older than its interval.
+    func mailboxDepthIsStale() -> Bool {
+        mailboxDepthCounted.withLock { counted in
+            let now = ContinuousClock.now
+            if let counted, now - counted < Self.mailboxDepthInterval { return false }
+            counted = now
+            return true
+        }
     }
 
     func render() -> String {
