@@ -69,6 +69,19 @@ import Testing
         return path
     }
 
+    /// The fuzzer's find (Tests/Fuzz): 200 nested lists overflowed the stack.
+    @Test func deepNestingIsAnErrorNotACrash() throws {
+        let deep = "palette = " + String(repeating: "[", count: 5000) + "\n"
+        #expect(throws: TOMLError.self) { try TOMLDocument.parse(deep, file: "theme.toml") }
+        do {
+            _ = try TOMLDocument.parse(deep, file: "theme.toml")
+        } catch {
+            #expect(error.message.contains("nested more than 32 deep") && error.line == 1)
+        }
+        let fine = try TOMLDocument.parse("x = " + String(repeating: "[", count: 32) + String(repeating: "]", count: 32) + "\n", file: "ok.toml")
+        #expect(fine["x"] != nil)
+    }
+
     @Test func everyShippedThemeLoads() throws {
         let catalog = ThemeCatalog(directories: [Self.shipped])
         #expect(Set(["default", "light", "high-contrast", "mono"]).isSubset(of: catalog.names()))

@@ -84,6 +84,11 @@ private struct Parser {
     var current: [String] = []
     /// Tables opened by a header: opening one twice is an error, as in TOML.
     var explicitTables: Set<[String]> = []
+    /// Lists and inline tables open around the current value.
+    var depth = 0
+    /// Deeper nesting is refused: each level is a recursive call, and a file of `[[[[…` must be
+    /// an error, not a crash (found by the fuzzer, Tests/Fuzz).
+    static let maxDepth = 32
 
     init(scalars: [Unicode.Scalar], file: String) {
         self.scalars = scalars
@@ -232,10 +237,11 @@ private struct Parser {
             return TOMLValue(kind: .string(try basicString()), line: valueLine)
         case "'":
             return TOMLValue(kind: .string(try literalString()), line: valueLine)
-        case "[":
-            return TOMLValue(kind: .array(try array()), line: valueLine)
-        case "{":
-            return TOMLValue(kind: .table(try inlineTable()), line: valueLine)
+        case "[", "{":
+            guard depth < Self.maxDepth else { throw fail("lists and tables are nested more than \(Self.maxDepth) deep") }
+            depth += 1
+            defer { depth -= 1 }
+            return c == "[" ? TOMLValue(kind: .array(try array()), line: valueLine) : TOMLValue(kind: .table(try inlineTable()), line: valueLine)
         default:
             var word = ""
             while let c = peek, !" \t\r\n,]}#".unicodeScalars.contains(c) {
