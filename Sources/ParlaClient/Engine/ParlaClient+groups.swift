@@ -46,11 +46,7 @@ extension ParlaClient {
     /// its members as we know them, at the relay's count of changes, with their pinned keys.
     private func signedOrLegacyState(of group: ClientStore.GroupState) async throws(EngineError) -> GroupStatement {
         if let statement = group.statement { return statement }
-        guard connectionState == .online, let link else { throw EngineError.offline }
-        let waiter = Waiter<RelayFrame.GroupInfo?>(cancelled: nil)
-        groupInfoWaiters[group.name, default: []].append(waiter)
-        await link.send(ClientFrame.groupInfo(group: group.name).encoded())
-        guard let info = await answer(waiter, otherwise: nil) else { throw EngineError.unknownGroup(group.name) }
+        guard let info = try await requestGroupInfo(group.name) else { throw EngineError.unknownGroup(group.name) }
         var keys = try await identityKeys(of: group.members.filter { $0 != profile.name })
         keys[profile.name] = profile.keys.signingPublic
         return GroupStatement(group: group.name, version: info.version, action: .create, actor: group.admins.first ?? profile.name, subjects: [],
@@ -88,12 +84,16 @@ extension ParlaClient {
     /// The group as the relay has it now; nil when it does not exist or we are not in it. What the
     /// relay says changes nothing here unless it is a signed state we can check and had none of.
     public func fetchGroup(_ name: String) async throws(EngineError) -> ClientStore.GroupState? {
+        guard let info = try await requestGroupInfo(name) else { return nil }
+        return ClientStore.GroupState(name: info.group, title: info.title, members: info.members, admins: info.admins, isMember: true, change: info.change)
+    }
+
+    private func requestGroupInfo(_ name: String) async throws(EngineError) -> RelayFrame.GroupInfo? {
         guard connectionState == .online, let link else { throw EngineError.offline }
         let waiter = Waiter<RelayFrame.GroupInfo?>(cancelled: nil)
         groupInfoWaiters[name, default: []].append(waiter)
         await link.send(ClientFrame.groupInfo(group: name).encoded())
-        guard let info = await answer(waiter, otherwise: nil) else { return nil }
-        return ClientStore.GroupState(name: info.group, title: info.title, members: info.members, admins: info.admins, isMember: true, change: info.change)
+        return await answer(waiter, otherwise: nil)
     }
 
     public func group(_ name: String) throws -> ClientStore.GroupState? { try store.group(name) }
