@@ -8,6 +8,9 @@ public enum ProtocolLimits {
     public static let maxIDsPerFrame = 1024
     /// Default largest text frame a relay accepts (a 64 KiB body is ~87 KiB in base64).
     public static let defaultMaxFrameBytes = 256 * 1024
+    /// Fewer one-time prekeys than this: the owner publishes more (the relay tells an online
+    /// owner when a fetch takes the count below it, and when it runs out).
+    public static let prekeyLowWater = 20
 }
 
 /// Validation rules shared by client and relay so both reject the same input.

@@ -7,7 +7,7 @@ import ParlaProtocol
 /// no plaintext path.
 extension ParlaClient {
     /// Fewer one-time prekeys than this on the relay: publish a new batch.
-    static let prekeyLowWater = 20
+    static let prekeyLowWater = ProtocolLimits.prekeyLowWater
     static let prekeyBatch = 100
     /// Signed prekeys are replaced after a week.
     static let signedPreKeyLifetime: TimeInterval = 7 * 86_400

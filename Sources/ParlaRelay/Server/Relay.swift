@@ -17,6 +17,7 @@ public final class Relay: Service {
     public let store: any MailboxStore
     let registry = SessionRegistry()
     let metrics = RelayMetrics()
+    let prekeyLimiter = PrekeyFetchLimiter()
     private let logger: Logger
     private let port = Promise<Int>()
 
@@ -130,7 +131,8 @@ public final class Relay: Service {
         let frames = ChannelFrameWriter(channel: connection.channel)
         let outgoing = BatchQueue<Outgoing>()
         let pendingAcks = BatchQueue<Session.PendingAck>()
-        let deps = Session.Dependencies(store: store, registry: registry, metrics: metrics, configuration: configuration, logger: self.logger)
+        let deps = Session.Dependencies(store: store, registry: registry, metrics: metrics, configuration: configuration, logger: self.logger,
+                                            prekeyLimiter: prekeyLimiter)
         let session = Session(deps: deps, relayIdentity: relayIdentity, output: outgoing, acks: pendingAcks)
         guard registry.register(session) else {
             connection.close(code: 1001, reason: "relay is shutting down")

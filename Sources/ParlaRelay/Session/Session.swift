@@ -18,6 +18,7 @@ actor Session {
         var metrics: RelayMetrics
         var configuration: RelayConfiguration
         var logger: Logger
+        var prekeyLimiter: PrekeyFetchLimiter
     }
 
     let deps: Dependencies
@@ -478,7 +479,14 @@ actor Session {
             if let record = try await deps.store.user(named: name) {
                 var keys = RelayFrame.Keys(name: record.name, signingKey: record.signingKey, agreementKey: record.agreementKey)
                 if bundle {
-                    let prekeys = try await deps.store.takePrekeyBundle(user: name)
+                    let mayTake = name != machine.user && deps.prekeyLimiter.mayTake(requester: machine.user ?? "", from: name, now: now)
+                    let prekeys = try await deps.store.takePrekeyBundle(user: name, takingOneTime: mayTake)
+                    // Crossing below the owner's top-up mark (or running out): an online owner hears at once.
+                    if prekeys.oneTime != nil, prekeys.oneTimeLeft == ProtocolLimits.prekeyLowWater - 1 || prekeys.oneTimeLeft == 0,
+                       let owner = deps.registry.session(for: name) {
+                        let status = RelayFrame.Prekeys(oneTimePreKeysLeft: prekeys.oneTimeLeft, signedPreKeyId: prekeys.signed?.id)
+                        Task { await owner.emit(.prekeys(status)) }
+                    }
                     keys.signedPreKeyId = prekeys.signed?.id
                     keys.signedPreKey = prekeys.signed?.key
                     keys.signedPreKeySignature = prekeys.signed?.signature

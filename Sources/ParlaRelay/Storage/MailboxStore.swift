@@ -139,7 +139,8 @@ public protocol MailboxStore: Sendable {
     /// Replaces the user's signed prekey (if given) and adds one-time prekeys, keeping at most `limit`.
     func storePrekeys(user: String, signed: SignedPrekeyRecord?, oneTime: [OneTimePrekeyRecord], replacingOneTime: Bool, limit: Int, now: Int64) async throws -> PrekeyStatus
     /// The signed prekey and one one-time prekey, which is removed in the same commit.
-    func takePrekeyBundle(user: String) async throws -> PrekeyBundleRecord
+    /// The signed prekey, and one one-time prekey (deleted as it is taken) when `takingOneTime`.
+    func takePrekeyBundle(user: String, takingOneTime: Bool) async throws -> PrekeyBundleRecord
     func createInvite(now: Int64) async throws -> String
 
     /// Fixes the message's place in the commit order at call time and returns a handle
@@ -247,6 +248,8 @@ public struct PrekeyStatus: Sendable, Equatable {
 public struct PrekeyBundleRecord: Sendable, Equatable {
     public var signed: SignedPrekeyRecord?
     public var oneTime: OneTimePrekeyRecord?
+    /// One-time prekeys the owner has left after this one.
+    public var oneTimeLeft = 0
 }
 
 extension MailboxStore {

@@ -138,17 +138,20 @@ public final class SQLiteMailboxStore: MailboxStore {
         }
     }
 
-    public func takePrekeyBundle(user: String) async throws -> PrekeyBundleRecord {
+    public func takePrekeyBundle(user: String, takingOneTime: Bool) async throws -> PrekeyBundleRecord {
         // Committed before it is sent: a one-time prekey is never handed out twice, even across a crash.
         try await committer.perform { db in
             let signed = try Row.fetchOne(try db.cachedStatement(sql: "SELECT id, key, signature FROM signed_prekeys WHERE user = ?"), arguments: [user])
                 .map { SignedPrekeyRecord(id: UInt32(truncatingIfNeeded: $0[0] as Int64), key: $0[1], signature: $0[2]) }
-            let oneTime = try Row.fetchOne(try db.cachedStatement(sql: "SELECT id, key FROM one_time_prekeys WHERE user = ? ORDER BY id LIMIT 1"), arguments: [user])
-                .map { OneTimePrekeyRecord(id: UInt32(truncatingIfNeeded: $0[0] as Int64), key: $0[1]) }
+            let oneTime = takingOneTime
+                ? try Row.fetchOne(try db.cachedStatement(sql: "SELECT id, key FROM one_time_prekeys WHERE user = ? ORDER BY id LIMIT 1"), arguments: [user])
+                    .map { OneTimePrekeyRecord(id: UInt32(truncatingIfNeeded: $0[0] as Int64), key: $0[1]) }
+                : nil
             if let oneTime {
                 try db.cachedStatement(sql: "DELETE FROM one_time_prekeys WHERE user = ? AND id = ?").execute(arguments: [user, Int64(oneTime.id)])
             }
-            return PrekeyBundleRecord(signed: signed, oneTime: oneTime)
+            let left = try Self.prekeyStatus(db, user: user).oneTimeLeft
+            return PrekeyBundleRecord(signed: signed, oneTime: oneTime, oneTimeLeft: left)
         }
     }
 
