@@ -16,9 +16,10 @@ extension ClientStore {
         public var isMember: Bool
         /// The signed statement these members come from; nil for a group only an older Parla
         /// (or a group message ahead of its group) told us about: nothing is sent to it then.
-        public var change: SignedGroupChange?
+        public let change: SignedGroupChange?
+        /// `change` decoded once, when the row is read: sealing each group message consults it.
+        public let statement: GroupStatement?
         public var chat: String { "#" + name }
-        public var statement: GroupStatement? { change?.decoded() }
         public var version: Int { statement?.version ?? 0 }
 
         public init(name: String, title: String, members: [String], admins: [String], isMember: Bool, change: SignedGroupChange? = nil) {
@@ -28,6 +29,7 @@ extension ClientStore {
             self.admins = admins
             self.isMember = isMember
             self.change = change
+            self.statement = change?.decoded()
         }
 
         init(_ statement: GroupStatement, change: SignedGroupChange, me: String) {
