@@ -27,21 +27,31 @@ public enum RelayFrame: Sendable, Equatable {
         public var nonce: Data
         /// Relay clock, milliseconds since the Unix epoch, so clients can spot a skewed clock.
         public var time: Int64
+        /// The relay's Ed25519 public key (pinned by clients at `init`) and its signature over
+        /// relay, nonce and time. Absent only from relays older than the key.
+        public var key: Data?
+        public var signature: Data?
 
-        public init(version: Int = ProtocolVersion.current, relay: String, nonce: Data, time: Int64) {
+        public init(version: Int = ProtocolVersion.current, relay: String, nonce: Data, time: Int64, key: Data? = nil, signature: Data? = nil) {
             self.version = version
             self.relay = relay
             self.nonce = nonce
             self.time = time
+            self.key = key
+            self.signature = signature
         }
     }
 
     public struct Welcome: Sendable, Equatable {
         public var name: String
         public var time: Int64
-        public init(name: String, time: Int64) {
+        /// The relay key's signature over the challenge's nonce, the name and the client's
+        /// signed timestamp, proving this login was answered by the pinned relay just now.
+        public var signature: Data?
+        public init(name: String, time: Int64, signature: Data? = nil) {
             self.name = name
             self.time = time
+            self.signature = signature
         }
     }
 
@@ -242,9 +252,10 @@ extension RelayFrame: Codable {
         let type = try c.string(.type)
         switch type {
         case "challenge":
-            self = .challenge(Challenge(version: try c.int(.version), relay: try c.string(.relay), nonce: try c.bytes(.nonce), time: try c.int64(.time)))
+            self = .challenge(Challenge(version: try c.int(.version), relay: try c.string(.relay), nonce: try c.bytes(.nonce), time: try c.int64(.time),
+                                        key: try c.optionalBytes(.key), signature: try c.optionalBytes(.signature)))
         case "welcome":
-            self = .welcome(Welcome(name: try c.string(.name), time: try c.int64(.time)))
+            self = .welcome(Welcome(name: try c.string(.name), time: try c.int64(.time), signature: try c.optionalBytes(.signature)))
         case "error":
             let raw = try c.string(.code)
             self = .error(FrameError(ErrorCode(rawValue: raw) ?? .internalError, try c.string(.message), ref: try c.optionalString(.ref)))
@@ -299,9 +310,12 @@ extension RelayFrame: Codable {
             try c.encode(f.relay, forKey: .relay)
             try c.encodeBytes(f.nonce, forKey: .nonce)
             try c.encode(f.time, forKey: .time)
+            try c.encodeBytesIfPresent(f.key, forKey: .key)
+            try c.encodeBytesIfPresent(f.signature, forKey: .signature)
         case .welcome(let f):
             try c.encode(f.name, forKey: .name)
             try c.encode(f.time, forKey: .time)
+            try c.encodeBytesIfPresent(f.signature, forKey: .signature)
         case .error(let f):
             try c.encode(f.code.rawValue, forKey: .code)
             try c.encode(f.message, forKey: .message)

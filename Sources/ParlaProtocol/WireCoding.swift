@@ -7,7 +7,7 @@ enum FieldKey: String, CodingKey {
     case pending, delivered
     case bundle, signedPreKeyId, signedPreKey, signedPreKeySignature, oneTimePreKeyId, oneTimePreKey
     case oneTimePreKeyIds, oneTimePreKeys, oneTimePreKeysLeft, replaceOneTimePreKeys
-    case group, title, members, admins, action, actor, subjects, copies, change
+    case group, title, members, admins, action, actor, subjects, copies, change, key
 }
 
 typealias Fields = KeyedDecodingContainer<FieldKey>

@@ -68,7 +68,7 @@ import Testing
         defer { Task { await relay.stop() } }
         let home = makeTemporaryDirectory(prefix: "parla-init-pending") + "/profile"
         // Keys saved, the process gone before the register frame left.
-        try Profile.save(name: "bob", server: relay.url, relayIdentity: "", keys: .init(), in: home, pending: true)
+        try Profile.save(name: "bob", server: relay.url, relayIdentity: "", relayKey: nil, keys: .init(), in: home, pending: true)
         let profile = try await ParlaClient.register(name: "bob", server: relay.url, invite: nil, directory: home,
                                                      transport: WebSocketTransport(logger: TestProfiles.quietLogger))
         #expect(try await relay.relay.store.user(named: "bob")?.signingKey == profile.keys.signingPublic)

@@ -46,12 +46,15 @@ import Testing
     @Test func oneAddressHoldsAtMostItsShare() async throws {
         let relay = try await TestRelay.start { $0.maxConnectionsPerAddress = 5 }
         defer { Task { await relay.stop() } }
-        var held: [any Channel] = []
-        for _ in 0..<5 { held.append(try await open(relay)) }
-        let sixth = try await open(relay)
-        let sixthClosed = try await waitUntil(timeout: .seconds(3)) { !sixth.isActive }
-        #expect(sixthClosed, "the sixth from 127.0.0.1 is closed at once")
-        #expect(held.allSatisfy { $0.isActive })
+        // Accepted connections are set up on either event loop, so which of six is the one
+        // over the cap is a race: exactly one is closed, and the other five stay.
+        var opened: [any Channel] = []
+        for _ in 0..<6 { opened.append(try await open(relay)) }
+        let oneClosed = try await waitUntil(timeout: .seconds(3)) { opened.contains { !$0.isActive } }
+        #expect(oneClosed, "the sixth from 127.0.0.1 is closed at once")
+        try await Task.sleep(for: .milliseconds(200))
+        var held = opened.filter(\.isActive)
+        #expect(held.count == 5, "five stay open")
         let elsewhere = try await open(relay, from: "127.0.0.2")
         try await Task.sleep(for: .milliseconds(200))
         #expect(elsewhere.isActive, "another address has its own share")

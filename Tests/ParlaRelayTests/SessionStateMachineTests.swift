@@ -1,4 +1,5 @@
 import Foundation
+import ParlaCrypto
 import ParlaProtocol
 @testable import ParlaRelay
 import Testing
@@ -6,9 +7,10 @@ import Testing
 /// The connection logic without sockets: frames in, actions out.
 @Suite struct SessionStateMachineTests {
     let nonce = Data(repeating: 7, count: 32)
+    let relayKey = RelayIdentityKey()
 
     func machine(rate: Double = 1000, burst: Double = 2000) -> SessionStateMachine {
-        var config = SessionStateMachine.Configuration(relayIdentity: "relay-test")
+        var config = SessionStateMachine.Configuration(relayIdentity: "relay-test", relayKey: relayKey)
         config.rateLimitPerSecond = rate
         config.rateLimitBurst = burst
         return SessionStateMachine(configuration: config, now: 0)
@@ -22,9 +24,20 @@ import Testing
         return m
     }
 
-    @Test func startSendsTheChallenge() {
+    /// The challenge sent, checked to be signed by the relay key over exactly its fields.
+    func signedChallenge(_ actions: [SessionStateMachine.Action]) -> RelayFrame.Challenge? {
+        for case .send(.challenge(let challenge)) in actions {
+            let proof = RelayProof.challenge(relay: challenge.relay, nonce: challenge.nonce, time: challenge.time)
+            guard challenge.key == relayKey.publicKey, proof.isSigned(by: relayKey.publicKey, signature: challenge.signature) else { return nil }
+            return challenge
+        }
+        return nil
+    }
+
+    @Test func startSendsTheChallengeSignedByTheRelayKey() throws {
         var m = machine()
-        #expect(m.start(nonce: nonce, now: 5) == [.send(.challenge(.init(relay: "relay-test", nonce: nonce, time: 5)))])
+        let challenge = try #require(signedChallenge(m.start(nonce: nonce, now: 5)))
+        #expect(challenge.relay == "relay-test" && challenge.nonce == nonce && challenge.time == 5)
     }
 
     @Test func loginAsksTheSessionToAuthenticateWithThisChallenge() {
@@ -33,7 +46,12 @@ import Testing
         let login = ClientFrame.Login(name: "alice", timestamp: 1, signature: Data([1]))
         let actions = m.receive(text: ClientFrame.login(login).encoded(), byteCount: 10, now: 0)
         #expect(actions == [.authenticate(.login(login, statement: .init(relay: "relay-test", nonce: nonce)))])
-        #expect(m.authenticationFinished(.success("alice"), nextNonce: nonce, now: 9) == [.send(.welcome(.init(name: "alice", time: 9)))])
+        let welcomed = m.authenticationFinished(.success("alice"), nextNonce: nonce, now: 9)
+        guard case .send(.welcome(let welcome)) = welcomed.first else { Issue.record("no welcome: \(welcomed)"); return }
+        #expect(welcome.name == "alice" && welcome.time == 9)
+        // Bound to this connection's nonce and the timestamp the client signed, nothing older.
+        #expect(RelayProof.welcome(relay: "relay-test", nonce: nonce, name: "alice", clientTime: 1).isSigned(by: relayKey.publicKey, signature: welcome.signature))
+        #expect(!RelayProof.welcome(relay: "relay-test", nonce: nonce, name: "alice", clientTime: 0).isSigned(by: relayKey.publicKey, signature: welcome.signature))
         #expect(m.user == "alice")
     }
 
@@ -47,7 +65,8 @@ import Testing
             let fresh = Data(repeating: UInt8(attempt), count: 32)
             let actions = m.authenticationFinished(.failure(failure), nextNonce: fresh, now: 0)
             if attempt < 3 {
-                #expect(actions == [.send(.error(failure)), .send(.challenge(.init(relay: "relay-test", nonce: fresh, time: 0)))])
+                #expect(actions.first == .send(.error(failure)))
+                #expect(signedChallenge(actions)?.nonce == fresh)
             } else {
                 #expect(actions.last == .close(code: CloseCode.authFailed, reason: "authentication failed"))
             }

@@ -24,6 +24,8 @@ public enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
     case offline
     case relayRefused(code: String, message: String)
     case relayIdentityChanged(expected: String, got: String)
+    /// The relay did not prove it holds the key pinned at `init`: an impostor, or a relay reset.
+    case relayUnproven(String)
     case protocolViolation(String)
     case storage(String)
     /// A group change this client will not sign (not allowed, or a member's key is unknown).
@@ -41,6 +43,8 @@ public enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
         case .relayRefused(let code, let message): "the relay refused: \(message) (\(code))"
         case .relayIdentityChanged(let expected, let got):
             "the relay presented identity \(got), but this profile registered with \(expected); refusing to log in (was the relay reset, or is this the wrong server?)"
+        case .relayUnproven(let why):
+            "the relay could not prove it is the one this profile registered with (\(why)); refusing to log in (is this the wrong server, or was the relay reset?)"
         case .protocolViolation(let what): "unexpected answer from the relay: \(what)"
         case .storage(let what): "local database error: \(what)"
         case .groupChangeRefused(let why): why

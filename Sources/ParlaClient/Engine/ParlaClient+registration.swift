@@ -22,15 +22,15 @@ extension ParlaClient {
         let keys = resuming?.keys ?? IdentityKeys()
         let link = try await transport.connect(to: server)
         let relayIdentity: String
+        let relayKey: Data?
         do {
             guard let text = await link.receive(), case .challenge(let challenge) = try RelayFrame.decode(text) else {
                 throw EngineError.protocolViolation("expected a challenge from \(server)")
             }
-            if let resuming, !resuming.relayIdentity.isEmpty, resuming.relayIdentity != challenge.relay {
-                throw EngineError.relayIdentityChanged(expected: resuming.relayIdentity, got: challenge.relay)
-            }
+            // A resumed registration must meet the relay it started with; a fresh one pins this one.
+            let key = try RelayIdentityCheck.challenge(challenge, pinnedIdentity: resuming?.relayIdentity ?? "", pinnedKey: resuming?.relayKey)
             // From here the relay may bind the name to these keys: they must outlive this process.
-            try Profile.save(name: name, server: server, relayIdentity: challenge.relay, keys: keys, in: directory, pending: true)
+            try Profile.save(name: name, server: server, relayIdentity: challenge.relay, relayKey: key, keys: keys, in: directory, pending: true)
             let timestamp = Int64(clock.now().timeIntervalSince1970 * 1000)
             if resuming != nil {
                 // An earlier attempt's answer was lost: perhaps the name is ours already.
@@ -47,8 +47,10 @@ extension ParlaClient {
                     + "run the same 'parla init' again to finish")
             }
             switch try RelayFrame.decode(reply) {
-            case .welcome:
+            case .welcome(let welcome):
+                try RelayIdentityCheck.welcome(welcome, challenge: challenge, name: name, clientTime: timestamp, key: key)
                 relayIdentity = challenge.relay
+                relayKey = key
             case .error(let error) where resuming != nil && error.code == .unknownUser:
                 // The earlier attempt never reached the relay: start over, registering these keys.
                 await link.close()
@@ -66,7 +68,7 @@ extension ParlaClient {
         }
         let profile: Profile
         do {
-            try Profile.save(name: name, server: server, relayIdentity: relayIdentity, keys: keys, in: directory)
+            try Profile.save(name: name, server: server, relayIdentity: relayIdentity, relayKey: relayKey, keys: keys, in: directory)
             try? FileManager.default.removeItem(atPath: Profile.pendingPath(in: directory))
             profile = try Profile.load(from: directory)
             let store = try ClientStore(path: profile.databasePath)

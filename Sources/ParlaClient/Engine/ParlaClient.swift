@@ -26,6 +26,9 @@ public actor ParlaClient {
     private var flushing = false
     /// Bumped for every new connection, so work begun for an old one stops.
     private var linkGeneration = 0
+    /// The relay key every challenge must be signed by: the profile's, or the one first seen
+    /// by a profile made before relays had keys.
+    private var relayKey: Data?
     private var flushAgain = false
     /// Outcomes of sends, for callers waiting on one message (e.g. `parla send`).
     private var settledWaiters: [String: [Waiter<MessageRecord?>]] = [:]
@@ -59,6 +62,7 @@ public actor ParlaClient {
         self.clock = clock
         self.policy = policy
         self.logger = logger
+        self.relayKey = profile.relayKey
         (events, eventSink) = AsyncStream<ClientEvent>.makeStream(bufferingPolicy: .bufferingNewest(10_000))
     }
 
@@ -269,15 +273,24 @@ public actor ParlaClient {
         guard case .challenge(let challenge) = try RelayFrame.decode(text) else {
             throw EngineError.protocolViolation("expected a challenge")
         }
-        if !profile.relayIdentity.isEmpty, challenge.relay != profile.relayIdentity {
-            throw EngineError.relayIdentityChanged(expected: profile.relayIdentity, got: challenge.relay)
-        }
+        let key = try RelayIdentityCheck.challenge(challenge, pinnedIdentity: profile.relayIdentity, pinnedKey: relayKey)
         let timestamp = Int64(clock.now().timeIntervalSince1970 * 1000)
         let statement = AuthStatement(action: .login, relay: challenge.relay, nonce: challenge.nonce, name: profile.name, timestamp: timestamp)
         await link.send(ClientFrame.login(.init(name: profile.name, timestamp: timestamp, signature: statement.signed(with: profile.keys))).encoded())
         guard let reply = await link.receive() else { throw TransportError.unreachable("closed during login") }
         switch try RelayFrame.decode(reply) {
-        case .welcome: return
+        case .welcome(let welcome):
+            try RelayIdentityCheck.welcome(welcome, challenge: challenge, name: profile.name, clientTime: timestamp, key: key)
+            if relayKey == nil, let key {
+                // A profile from before relay keys: this login proved the key; from now on it is required.
+                do {
+                    _ = try profile.pinning(relayKey: key)
+                } catch {
+                    logger.warning("could not save the relay's key", metadata: ["error": "\(error)"])
+                }
+                relayKey = key
+            }
+            return
         case .error(let error): throw EngineError.relayRefused(code: error.code.rawValue, message: error.message)
         default: throw EngineError.protocolViolation("expected welcome")
         }

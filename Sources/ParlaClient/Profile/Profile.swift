@@ -11,6 +11,9 @@ public struct Profile: Sendable {
     public let keys: IdentityKeys
     /// The relay identity seen at registration; a relay that presents another one is refused.
     public let relayIdentity: String
+    /// The relay's Ed25519 key, pinned at `init` (or, for a profile made before relays had
+    /// keys, at the first login that presented one); every challenge and welcome must be signed by it.
+    public let relayKey: Data?
 
     public var databasePath: String { (directory as NSString).appendingPathComponent("parla.sqlite") }
     public var logPath: String { (directory as NSString).appendingPathComponent("parla.log") }
@@ -40,6 +43,7 @@ public struct Profile: Sendable {
         var name: String
         var server: String
         var relayIdentity: String
+        var relayKey: String?
         var signingPrivateKey: String
         var agreementPrivateKey: String
     }
@@ -57,7 +61,11 @@ public struct Profile: Sendable {
               let agreement = Data(base64Encoded: stored.agreementPrivateKey),
               let keys = try? IdentityKeys(signingPrivate: signing, agreementPrivate: agreement)
         else { throw .damaged(path) }
-        return Profile(directory: directory, name: stored.name, server: stored.server, keys: keys, relayIdentity: stored.relayIdentity)
+        let relayKey = try stored.relayKey.map { encoded throws(ProfileError) in
+            guard let key = Data(base64Encoded: encoded), key.count == 32 else { throw ProfileError.damaged(path) }
+            return key
+        }
+        return Profile(directory: directory, name: stored.name, server: stored.server, keys: keys, relayIdentity: stored.relayIdentity, relayKey: relayKey)
     }
 
     static let pendingFile = "identity.pending.json"
@@ -80,13 +88,13 @@ public struct Profile: Sendable {
 
     /// Writes the identity file (or, with `pending`, the registration's keys) atomically with
     /// mode 0600 in a 0700 directory.
-    static func save(name: String, server: String, relayIdentity: String, keys: IdentityKeys, in directory: String, pending: Bool = false) throws(ProfileError) {
+    static func save(name: String, server: String, relayIdentity: String, relayKey: Data?, keys: IdentityKeys, in directory: String, pending: Bool = false) throws(ProfileError) {
         let fm = FileManager.default
         do {
             try fm.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
             try fm.setAttributes([.posixPermissions: 0o700], ofItemAtPath: directory)
             let stored = StoredIdentity(
-                name: name, server: server, relayIdentity: relayIdentity,
+                name: name, server: server, relayIdentity: relayIdentity, relayKey: relayKey?.base64EncodedString(),
                 signingPrivateKey: keys.signingPrivate.base64EncodedString(),
                 agreementPrivateKey: keys.agreementPrivate.base64EncodedString())
             let encoder = JSONEncoder()
@@ -107,12 +115,19 @@ public struct Profile: Sendable {
         }
     }
 
-    public init(directory: String, name: String, server: String, keys: IdentityKeys, relayIdentity: String) {
+    public init(directory: String, name: String, server: String, keys: IdentityKeys, relayIdentity: String, relayKey: Data? = nil) {
         self.directory = directory
         self.name = name
         self.server = server
         self.keys = keys
         self.relayIdentity = relayIdentity
+        self.relayKey = relayKey
+    }
+
+    /// Writes the relay key first seen by a profile made before relays had keys.
+    func pinning(relayKey: Data) throws(ProfileError) -> Profile {
+        try Self.save(name: name, server: server, relayIdentity: relayIdentity, relayKey: relayKey, keys: keys, in: directory)
+        return Profile(directory: directory, name: name, server: server, keys: keys, relayIdentity: relayIdentity, relayKey: relayKey)
     }
 }
 

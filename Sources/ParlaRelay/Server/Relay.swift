@@ -67,7 +67,7 @@ public final class Relay: Service {
         registry.wake(outcome.notified)
     }
 
-    private func makeApplication(relayIdentity: String) throws -> some Service {
+    private func makeApplication(relayIdentity: RelayIdentity) throws -> some Service {
         let router = Router(context: BasicRequestContext.self)
         router.get("/healthz") { _, _ in "ok\n" }
         router.get("/metrics") { [self] request, _ -> Response in
@@ -127,7 +127,7 @@ public final class Relay: Service {
     /// One upgraded connection, for its whole life: the session reads messages here, in this
     /// task; its frames are written by a writer task, its acknowledgements released in order
     /// by another.
-    private func serveConnection(_ connection: WebSocketConnection, relayIdentity: String, logger: Logger) async {
+    private func serveConnection(_ connection: WebSocketConnection, relayIdentity: RelayIdentity, logger: Logger) async {
         let frames = ChannelFrameWriter(channel: connection.channel)
         let outgoing = BatchQueue<Outgoing>()
         let pendingAcks = BatchQueue<Session.PendingAck>()

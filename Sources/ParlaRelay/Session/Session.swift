@@ -73,9 +73,9 @@ actor Session {
         var route: Route
     }
 
-    init(deps: Dependencies, relayIdentity: String, output: BatchQueue<Outgoing>, acks: BatchQueue<PendingAck>) {
+    init(deps: Dependencies, relayIdentity: RelayIdentity, output: BatchQueue<Outgoing>, acks: BatchQueue<PendingAck>) {
         self.deps = deps
-        var machineConfig = SessionStateMachine.Configuration(relayIdentity: relayIdentity)
+        var machineConfig = SessionStateMachine.Configuration(relayIdentity: relayIdentity.id, relayKey: relayIdentity.key)
         machineConfig.maxFrameBytes = deps.configuration.maxFrameBytes
         machineConfig.rateLimitPerSecond = deps.configuration.rateLimitPerSecond
         machineConfig.rateLimitBurst = deps.configuration.rateLimitBurst

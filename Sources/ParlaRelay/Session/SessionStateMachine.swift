@@ -1,4 +1,5 @@
 import Foundation
+import ParlaCrypto
 import ParlaProtocol
 
 /// The protocol logic of one connection, with no I/O: it takes what arrived and says
@@ -6,6 +7,8 @@ import ParlaProtocol
 struct SessionStateMachine: Sendable {
     struct Configuration: Sendable {
         var relayIdentity: String
+        /// Signs each challenge and welcome so clients can tell this relay from one that copies its identity.
+        var relayKey: RelayIdentityKey
         var maxFrameBytes: Int = ProtocolLimits.defaultMaxFrameBytes
         var rateLimitPerSecond: Double = 1000
         var rateLimitBurst: Double = 2000
@@ -17,7 +20,7 @@ struct SessionStateMachine: Sendable {
     enum State: Sendable, Equatable {
         case idle
         case awaitingAuth(nonce: Data, failedAttempts: Int)
-        case authenticating(nonce: Data, failedAttempts: Int)
+        case authenticating(nonce: Data, failedAttempts: Int, clientTime: Int64)
         case online(user: String)
         case closed
     }
@@ -95,11 +98,11 @@ struct SessionStateMachine: Sendable {
         switch (state, frame) {
         case (.awaitingAuth(let nonce, let failed), .login(let login)):
             guard login.version == ProtocolVersion.current else { return unsupportedVersion(login.version) }
-            state = .authenticating(nonce: nonce, failedAttempts: failed)
+            state = .authenticating(nonce: nonce, failedAttempts: failed, clientTime: login.timestamp)
             return [.authenticate(.login(login, statement: AuthStatementInput(relay: configuration.relayIdentity, nonce: nonce)))]
         case (.awaitingAuth(let nonce, let failed), .register(let register)):
             guard register.version == ProtocolVersion.current else { return unsupportedVersion(register.version) }
-            state = .authenticating(nonce: nonce, failedAttempts: failed)
+            state = .authenticating(nonce: nonce, failedAttempts: failed, clientTime: register.timestamp)
             return [.authenticate(.register(register, statement: AuthStatementInput(relay: configuration.relayIdentity, nonce: nonce)))]
         case (.authenticating, .login), (.authenticating, .register):
             return [.send(.error(FrameError(.badFrame, "an authentication attempt is already in progress")))]
@@ -122,11 +125,12 @@ struct SessionStateMachine: Sendable {
     /// The session reports how authentication went; `nextNonce` is used if another try is allowed.
     /// `nextNonce` is only made for a failed attempt (the retry's challenge).
     mutating func authenticationFinished(_ result: Result<String, FrameError>, nextNonce: @autoclosure () -> Data, now: Int64) -> [Action] {
-        guard case .authenticating(_, let failed) = state else { return [] }
+        guard case .authenticating(let nonce, let failed, let clientTime) = state else { return [] }
         switch result {
         case .success(let user):
             state = .online(user: user)
-            return [.send(.welcome(RelayFrame.Welcome(name: user, time: now)))]
+            let proof = RelayProof.welcome(relay: configuration.relayIdentity, nonce: nonce, name: user, clientTime: clientTime)
+            return [.send(.welcome(RelayFrame.Welcome(name: user, time: now, signature: configuration.relayKey.sign(proof))))]
         case .failure(let error):
             let attempts = failed + 1
             if attempts >= configuration.maxAuthAttempts {
@@ -243,7 +247,9 @@ struct SessionStateMachine: Sendable {
     }
 
     private func challenge(nonce: Data, now: Int64) -> RelayFrame {
-        .challenge(RelayFrame.Challenge(relay: configuration.relayIdentity, nonce: nonce, time: now))
+        let proof = RelayProof.challenge(relay: configuration.relayIdentity, nonce: nonce, time: now)
+        return .challenge(RelayFrame.Challenge(relay: configuration.relayIdentity, nonce: nonce, time: now,
+                                               key: configuration.relayKey.publicKey, signature: configuration.relayKey.sign(proof)))
     }
 
     private mutating func unsupportedVersion(_ version: Int) -> [Action] {

@@ -130,8 +130,8 @@ public struct MailboxQuota: Sendable, Equatable {
 /// Where the relay keeps accounts and undelivered items. Every mutating call returns
 /// only after its effect is durably committed.
 public protocol MailboxStore: Sendable {
-    /// Stable identity of this relay's data, created with the store.
-    func relayIdentity() async throws -> String
+    /// Stable identity of this relay's data (name and signing key), created with the store.
+    func relayIdentity() async throws -> RelayIdentity
     func register(_ user: UserRecord, invite: String?, registrationOpen: Bool, now: Int64) async throws -> RegisterOutcome
     func user(named name: String) async throws -> UserRecord?
     /// What a login is checked against; a store may answer it from memory (keys never change).

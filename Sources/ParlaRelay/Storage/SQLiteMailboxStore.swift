@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import GRDB
+import ParlaCrypto
 import Synchronization
 import ParlaProtocol
 
@@ -118,6 +119,12 @@ public final class SQLiteMailboxStore: MailboxStore {
         registerMailboxByRecipientMigration(&migrator)
         AcceptedKeyLog.registerMigration(&migrator)
         registerSignedGroupMigration(&migrator)
+        migrator.registerMigration("v7-relay-key") { db in
+            // The key clients pin at `init`; relays from before it keep their identity string,
+            // and their clients pin the key at their next login.
+            try db.execute(sql: "INSERT INTO meta (key, value) VALUES ('relay_key', ?)",
+                           arguments: [RelayIdentityKey().privateRaw.base64EncodedString()])
+        }
         return migrator
     }
 
@@ -160,12 +167,16 @@ public final class SQLiteMailboxStore: MailboxStore {
                      signedID: try Int64.fetchOne(try db.cachedStatement(sql: "SELECT id FROM signed_prekeys WHERE user = ?"), arguments: [user]).map { UInt32(truncatingIfNeeded: $0) })
     }
 
-    public func relayIdentity() async throws -> String {
+    public func relayIdentity() async throws -> RelayIdentity {
         try await pool.read { db in
             guard let id = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'relay_id'") else {
                 throw StoreError.corrupt("relay identity missing")
             }
-            return id
+            guard let stored = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'relay_key'"),
+                  let raw = Data(base64Encoded: stored), let key = try? RelayIdentityKey(privateRaw: raw) else {
+                throw StoreError.corrupt("the relay's signing key is missing or damaged; clients that pinned it will refuse any other")
+            }
+            return RelayIdentity(id: id, key: key)
         }
     }
 
