@@ -116,6 +116,7 @@ let package = Package(
         ]),
         .testTarget(name: "ParlaClientTests", dependencies: [
             "ParlaClient", "ParlaCrypto", "ParlaRelay", "ParlaRelayTesting", "parla", "parla-relay",
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ]),
         .testTarget(name: "ParlaRelayTests", dependencies: [
             "ParlaRelay", "ParlaRelayTesting", "parla-relay",

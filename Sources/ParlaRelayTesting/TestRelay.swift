@@ -42,14 +42,15 @@ public final class TestRelay: Sendable {
         self.task = task
     }
 
-    /// A throwaway self-signed certificate for `localhost` (openssl), for relays that serve wss://.
-    public static func makeCertificate() async throws -> (certificate: String, key: String) {
+    /// A throwaway self-signed certificate for `localhost` (openssl), for relays that serve
+    /// wss://; `subjectAltName` as openssl writes it, e.g. "DNS:localhost" or "IP:127.0.0.1".
+    public static func makeCertificate(subjectAltName: String? = nil) async throws -> (certificate: String, key: String) {
         let directory = makeTemporaryDirectory(prefix: "parla-tls")
         let certificate = directory + "/cert.pem", key = directory + "/key.pem"
         let result = try await runChildProcess(URL(fileURLWithPath: "/usr/bin/openssl"), [
             "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
             "-keyout", key, "-out", certificate, "-days", "1", "-subj", "/CN=localhost",
-        ])
+        ] + (subjectAltName.map { ["-addext", "subjectAltName=\($0)"] } ?? []))
         guard result.status == 0 else { throw TLSSetupFailed(output: result.err) }
         return (certificate, key)
     }

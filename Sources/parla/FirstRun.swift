@@ -24,6 +24,7 @@ enum FirstRun {
             server = answer.isEmpty ? defaultServer : answer
         }
         var invite: String?
+        var allowInsecure = false
         while true {
             guard let name = ask("Your user name (3-32 of a-z 0-9 _ . -): ") else { return nil }
             guard Validation.isValidName(name) else {
@@ -33,13 +34,22 @@ enum FirstRun {
             print("  registering \(name) on \(server!) …")
             do {
                 let profile = try await ParlaClient.register(name: name, server: server!, invite: invite, directory: directory,
-                                                             transport: WebSocketTransport(logger: global.makeLoggerIfPossible(directory)))
+                                                             transport: WebSocketTransport(logger: global.makeLoggerIfPossible(directory)),
+                                                             allowInsecure: allowInsecure)
                 print("  registered; your profile is in \(profile.directory)")
                 return profile
             } catch EngineError.relayRefused(let code, let message) where code == ErrorCode.inviteRequired.rawValue || code == ErrorCode.invalidInvite.rawValue {
                 print("  \(message)")
                 guard let code = ask("Invite code: ") else { return nil }
                 invite = code
+            } catch TransportError.insecure(let why) {
+                print("  \(why)")
+                guard let answer = ask("Register over unencrypted ws:// anyway (only on a network you trust)? [y/N]: ") else { return nil }
+                if answer.lowercased().hasPrefix("y") {
+                    allowInsecure = true
+                } else if let other = ask("Relay URL (wss://…): "), !other.isEmpty {
+                    server = other
+                }
             } catch EngineError.relayRefused(_, let message) {
                 print("  the relay said: \(message)")
             } catch {

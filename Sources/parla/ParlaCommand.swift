@@ -124,6 +124,7 @@ struct Init: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
     @Argument(help: "Your user name: 3-32 characters of a-z 0-9 _ . -") var name: String
     @Option(help: "An invite code, if the relay's registration is closed.") var invite: String?
+    @Flag(help: "Register over plain ws:// to another machine (only on a network you trust: whoever answers is pinned as the relay).") var insecure = false
 
     func validate() throws {
         guard global.server != nil else { throw ValidationError("--server URL is required (e.g. ws://127.0.0.1:7878/v1)") }
@@ -136,7 +137,7 @@ struct Init: AsyncParsableCommand {
             do {
                 let profile = try await ParlaClient.register(
                     name: name, server: global.server!, invite: invite, directory: directory,
-                    transport: WebSocketTransport(logger: logger))
+                    transport: WebSocketTransport(logger: logger), allowInsecure: insecure)
                 print("registered \(profile.name) on \(profile.server); profile in \(profile.directory)")
                 if let warning = RelayURL.insecureWarning(for: profile.server) {
                     try? FileHandle.standardError.write(contentsOf: Data("parla: warning: \(warning)\n".utf8))

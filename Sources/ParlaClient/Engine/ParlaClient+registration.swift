@@ -8,14 +8,18 @@ extension ParlaClient {
     /// (a dropped connection, a crash), the name may be registered to them, and running the
     /// same `init` again finishes with those keys (logging in) instead of losing the name.
     /// A refusal leaves nothing behind.
+    /// Plain `ws://` to another machine is refused unless `allowInsecure`: the relay key pinned
+    /// here is trusted from then on.
     public static func register(name: String, server: String, invite: String?, directory: String,
-                                transport: any RelayTransport, clock: any ClientClock = SystemClock()) async throws -> Profile {
+                                transport: any RelayTransport, clock: any ClientClock = SystemClock(),
+                                allowInsecure: Bool = false) async throws -> Profile {
         guard !Profile.exists(at: directory) else { throw ProfileError.alreadyExists(directory) }
         guard Validation.isValidName(name) else {
             throw EngineError.relayRefused(code: ErrorCode.invalidName.rawValue, message: "'\(name)' is not a valid name: use 3-32 characters of a-z 0-9 _ . -")
         }
         // "ws://host:port" is what people type; the profile keeps the full address.
         let server = try RelayURL.normalized(server)
+        try RelayURL.checkSafeForRegistration(server, allowInsecure: allowInsecure)
         let pending = Profile.pending(in: directory)
         let resuming = pending.flatMap { $0.name == name && $0.server == server ? $0 : nil }
         let createdDirectory = !FileManager.default.fileExists(atPath: directory)
@@ -55,7 +59,7 @@ extension ParlaClient {
                 // The earlier attempt never reached the relay: start over, registering these keys.
                 await link.close()
                 try? FileManager.default.removeItem(atPath: Profile.pendingPath(in: directory))
-                return try await register(name: name, server: server, invite: invite, directory: directory, transport: transport, clock: clock)
+                return try await register(name: name, server: server, invite: invite, directory: directory, transport: transport, clock: clock, allowInsecure: allowInsecure)
             case .error(let error):
                 Profile.discardPending(in: directory, removingDirectory: createdDirectory)
                 throw EngineError.relayRefused(code: error.code.rawValue, message: error.message)

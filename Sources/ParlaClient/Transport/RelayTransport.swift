@@ -23,11 +23,14 @@ public enum TransportError: Error, Sendable, Equatable, CustomStringConvertible 
     /// `hint` says what to write instead, when that is known.
     case invalidURL(String, hint: String? = nil)
     case unreachable(String)
+    /// Plain `ws://` to another machine where it is not safe (registration); says what to do.
+    case insecure(String)
 
     public var description: String {
         switch self {
         case .invalidURL(let url, let hint): "'\(url)' is not a relay URL: " + (hint ?? "expected ws://HOST:PORT or wss://HOST:PORT (path \(RelayURL.defaultPath))")
         case .unreachable(let why): "cannot reach the relay: \(why)"
+        case .insecure(let why): "refusing to register over an unencrypted connection: \(why); or, on a network you trust, add --insecure"
         }
     }
 }

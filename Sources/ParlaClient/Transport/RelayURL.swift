@@ -27,12 +27,49 @@ public enum RelayURL {
 
     /// A warning for `ws://` to anything but this machine: the login and every frame cross the
     /// network unencrypted (messages stay end-to-end encrypted; who talks to whom, and the
-    /// relay's answers, do not). Nil for `wss://` and loopback.
+    /// relay's answers, do not), and at `init` whoever answers can pin its own relay key.
+    /// Nil for `wss://` and loopback.
     public static func insecureWarning(for url: String) -> String? {
         guard let parts = URLComponents(string: url), parts.scheme == "ws", let host = parts.host?.lowercased() else { return nil }
-        if host == "localhost" || host == "::1" || host == "[::1]" || host.hasPrefix("127.") { return nil }
+        if isLoopback(host) { return nil }
         return "\(url) is not encrypted (ws://): anyone on the network between you and \(host) can see who you talk to "
             + "and stand in for the relay; use wss:// (parla-relay --tls-cert/--tls-key)"
+    }
+
+    /// Registration pins the relay's key, so it must not happen over plain `ws://` to another
+    /// machine unless the user says so (`--insecure`): whoever answers on the way would be
+    /// pinned as the relay for good.
+    public static func checkSafeForRegistration(_ url: String, allowInsecure: Bool) throws(TransportError) {
+        guard !allowInsecure, let warning = insecureWarning(for: url) else { return }
+        throw .insecure(warning)
+    }
+
+    static func isLoopback(_ host: String) -> Bool {
+        let bare = host.trimmingCharacters(in: CharacterSet(charactersIn: "[]")).lowercased()
+        if bare == "localhost" || bare.hasSuffix(".localhost") { return true }
+        var v4 = in_addr()
+        if inet_pton(AF_INET, bare, &v4) == 1 { return UInt32(bigEndian: v4.s_addr) >> 24 == 127 }
+        var v6 = in6_addr()
+        guard inet_pton(AF_INET6, bare, &v6) == 1 else { return false }
+        let bytes = withUnsafeBytes(of: v6) { Array($0) }
+        let mappedV4 = bytes[0..<10].allSatisfy { $0 == 0 } && bytes[10] == 0xff && bytes[11] == 0xff
+        return bytes[0..<15].allSatisfy { $0 == 0 } && bytes[15] == 1 || mappedV4 && bytes[12] == 127
+    }
+
+    /// The name TLS checks the relay's certificate against. A DNS host is its own name (nil:
+    /// the library uses it). An IP literal cannot be sent as SNI, and putting a DNS name in its
+    /// place (this code once sent "localhost") lets any certificate for that name stand in for
+    /// any address; a name under `.invalid` (RFC 6761) matches no certificate's DNS names, so
+    /// only an IP address entry equal to the connected address passes.
+    static func tlsServerName(for host: String) -> String? {
+        let bare = host.trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        guard isIPAddress(bare) else { return nil }
+        return "ip-" + bare.map { $0.isLetter || $0.isNumber ? String($0) : "-" }.joined() + ".invalid"
+    }
+
+    static func isIPAddress(_ host: String) -> Bool {
+        var v4 = in_addr(), v6 = in6_addr()
+        return inet_pton(AF_INET, host, &v4) == 1 || inet_pton(AF_INET6, host, &v6) == 1
     }
 
     /// A library's connection error as one line that says what went wrong and what to try.

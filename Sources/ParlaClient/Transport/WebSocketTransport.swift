@@ -71,7 +71,7 @@ final class WebSocketLink: RelayLink, @unchecked Sendable {
         let buffer = self.buffer
         let opened = self.opened
         let stream = commandStream
-        let sni = URL(string: url)?.host.flatMap { host in host.first?.isNumber == true || host.contains(":") ? "localhost" : nil }
+        let sni = URLComponents(string: url)?.host.flatMap(RelayURL.tlsServerName(for:))
         let task = Task {
             do {
                 let closeFrame = try await WebSocketClient.connect(
