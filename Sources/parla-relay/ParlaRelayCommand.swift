@@ -41,7 +41,8 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("metrics-token"), help: "Serve /metrics only with 'Authorization: Bearer TOKEN' (set it when --host is not loopback).")
     var metricsToken: String?
     @Option(name: .customLong("rate-limit"), help: "Frames per second allowed per connection (0 = unlimited).") var rateLimit: Double = 1000
-    @Option(name: .customLong("mailbox-quota"), help: "Most undelivered messages kept for one recipient.") var mailboxQuota = 10_000
+    @Option(name: .customLong("mailbox-quota"), help: "Most undelivered items (messages, receipts, group news) kept for one recipient.") var mailboxQuota = 10_000
+    @Option(name: .customLong("mailbox-quota-per-sender"), help: "Most of those one sender may fill (default: a quarter of --mailbox-quota).") var mailboxQuotaPerSender: Int?
     @Option(name: .customLong("max-group-size"), help: "Most members in a group.") var maxGroupSize = 256
     @Option(name: .customLong("live-hold"), help: "How long a message handed straight to an online recipient waits for its confirmation before it is stored after all, e.g. 200ms, 2s (0 = store every message first).")
     var liveHold = "2s"
@@ -70,6 +71,9 @@ struct Serve: AsyncParsableCommand {
         }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0-65535") }
         guard mailboxQuota > 0 else { throw ValidationError("--mailbox-quota must be positive") }
+        if let perSender = mailboxQuotaPerSender, !(1...mailboxQuota).contains(perSender) {
+            throw ValidationError("--mailbox-quota-per-sender must be between 1 and --mailbox-quota (\(mailboxQuota))")
+        }
         guard maxGroupSize >= 2 else { throw ValidationError("--max-group-size must be at least 2") }
         guard maxConnectionsPerIP >= 0 else { throw ValidationError("--max-connections-per-ip must be 0 (no cap) or more") }
 
@@ -93,7 +97,7 @@ struct Serve: AsyncParsableCommand {
         config.liveHold = .milliseconds(liveHoldMillis)
         config.rateLimitPerSecond = rateLimit
         config.rateLimitBurst = max(rateLimit * 2, 1)
-        config.quota.maxMessages = mailboxQuota
+        config.quota = MailboxQuota(maxMessages: mailboxQuota, maxMessagesPerSender: mailboxQuotaPerSender)
         config.maxConnectionsPerAddress = maxConnectionsPerIP
 
         let relay: Relay

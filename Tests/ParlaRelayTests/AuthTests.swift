@@ -176,7 +176,8 @@ import Testing
     }
 
     @Test func aClientThatLoggedInOutlivesTheAuthenticationDeadline() async throws {
-        let relay = try await TestRelay.start { $0.authTimeout = .milliseconds(300) }
+        // Long enough for a failed attempt and a login on a loaded machine (300 ms was not, under the parallel suite).
+        let relay = try await TestRelay.start { $0.authTimeout = .seconds(1) }
         defer { Task { await relay.stop() } }
         let alice = try await TestUser.register("alice", on: relay)
         let bob = try await TestUser.register("bob", on: relay)
@@ -189,7 +190,7 @@ import Testing
         a.send(AuthFrames.login(challenge: fresh, name: "alice", keys: alice.keys))
         guard case .welcome = try await a.next() else { Issue.record("login failed"); return }
         #expect(try await a.next() == .queueEmpty)
-        try await Task.sleep(for: .milliseconds(900))
+        try await Task.sleep(for: .milliseconds(1_500))
         a.send(id: "later", to: "bob", text: "still here")
         try await a.expectAck("later")
         guard case .message(let message) = try await b.next() else { Issue.record("no message"); return }

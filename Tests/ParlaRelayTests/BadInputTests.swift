@@ -115,7 +115,7 @@ import Testing
     }
 
     @Test func aFullMailboxTellsTheSender() async throws {
-        let relay = try await TestRelay.start { $0.quota = MailboxQuota(maxMessages: 3, maxBytes: 1_000_000) }
+        let relay = try await TestRelay.start { $0.quota = MailboxQuota(maxMessages: 3, maxBytes: 1_000_000, maxMessagesPerSender: 3) }
         defer { Task { await relay.stop() } }
         let alice = try await TestUser.register("alice", on: relay)
         let bob = try await TestUser.register("bob", on: relay)

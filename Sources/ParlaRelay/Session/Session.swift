@@ -348,7 +348,7 @@ actor Session {
     private func introduce(_ peer: String, after outcome: AcceptOutcome) async {
         switch outcome {
         case .stored, .delivered, .duplicate: break
-        case .unknownRecipient, .mailboxFull, .idConflict: return
+        case .unknownRecipient, .mailboxFull, .senderShareUsed, .idConflict: return
         }
         guard let user = machine.user, peer != user, !notMutual.contains(peer) else { return }
         guard (try? await deps.store.hasWritten(peer, to: user)) == true else {
@@ -385,8 +385,8 @@ actor Session {
             emit(.ack(id: pending.id))
         case .unknownRecipient:
             emit(.error(FrameError(.unknownRecipient, "no user named '\(pending.recipient)' on this relay", ref: pending.id)))
-        case .mailboxFull:
-            emit(.error(FrameError(.mailboxFull, "\(pending.recipient)'s mailbox is full; try again after they come online", ref: pending.id)))
+        case .mailboxFull, .senderShareUsed:
+            emit(.error(Self.mailboxRefusal(outcome, recipient: pending.recipient, ref: pending.id)))
         case .idConflict:
             emit(.error(FrameError(.idConflict, "another message with this id is waiting for \(pending.recipient); use a fresh id", ref: pending.id)))
         }
@@ -448,19 +448,26 @@ actor Session {
         }
     }
 
+    static func mailboxRefusal(_ outcome: AcceptOutcome, recipient: String, ref: String) -> FrameError {
+        MailboxQuota.refusal(senderShareUsed: outcome == .senderShareUsed, recipient: recipient, ref: ref)
+    }
+
     private func storeReadReceipt(_ read: ClientFrame.Read) async {
         guard let user = machine.user else { return }
         let at = now
         do {
             let outcome = try await deps.store.acceptReadReceipt(
-                id: read.id, from: user, to: read.to, messageIds: read.messageIds, now: at, expiresAt: at + deps.configuration.ttlMillis)
+                id: read.id, from: user, to: read.to, messageIds: read.messageIds, now: at, expiresAt: at + deps.configuration.ttlMillis,
+                quota: deps.configuration.quota)
             switch outcome {
             case .stored:
                 emit(.ack(id: read.id))
                 deps.registry.wake([read.to])
             case .duplicate, .delivered:
                 emit(.ack(id: read.id))
-            default:
+            case .mailboxFull, .senderShareUsed:
+                emit(.error(Self.mailboxRefusal(outcome, recipient: read.to, ref: read.id)))
+            case .unknownRecipient, .idConflict:
                 emit(.error(FrameError(.unknownRecipient, "no user named '\(read.to)' on this relay", ref: read.id)))
             }
         } catch {
@@ -537,7 +544,7 @@ actor Session {
         let accepted = now
         do {
             switch try await deps.store.applyGroupChange(change, now: accepted, expiresAt: accepted + deps.configuration.ttlMillis,
-                                                          maxMembers: deps.configuration.maxGroupMembers) {
+                                                          maxMembers: deps.configuration.maxGroupMembers, quota: deps.configuration.quota) {
             case .applied(_, let notify):
                 emit(.ack(id: change.id))
                 deps.registry.wake(notify)

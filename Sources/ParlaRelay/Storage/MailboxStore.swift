@@ -81,6 +81,8 @@ public enum AcceptOutcome: Sendable, Equatable {
     case delivered(at: Int64)
     case unknownRecipient
     case mailboxFull
+    /// The sender's items already take their share of the recipient's mailbox.
+    case senderShareUsed
     /// The recipient already has a pending item with this id from someone else.
     case idConflict
 }
@@ -116,14 +118,33 @@ public struct RelayStats: Sendable, Equatable, Codable {
     public var databaseBytes: Int64
 }
 
-/// Mailbox limits enforced at acceptance time.
+/// Mailbox limits enforced at acceptance time. Every item counts (messages, read receipts,
+/// group events, and the relay's own delivered/expired receipts), so no kind of frame can
+/// fill a disk unchecked; and one sender may fill only a share of a mailbox, so a stranger's
+/// flood leaves room for everyone else. The relay's own receipts are counted but never
+/// refused: they come from the recipient's own messages, and refusing them would fail a
+/// confirmation.
 public struct MailboxQuota: Sendable, Equatable {
+    /// Items (of every kind) one mailbox holds at most.
     public var maxMessages: Int
     public var maxBytes: Int
+    /// What one sender's items may take of one mailbox.
+    public var maxMessagesPerSender: Int
+    public var maxBytesPerSender: Int
 
-    public init(maxMessages: Int = 10_000, maxBytes: Int = 256 * 1024 * 1024) {
+    /// Without a per-sender limit, one sender gets a quarter of the mailbox.
+    public init(maxMessages: Int = 10_000, maxBytes: Int = 256 * 1024 * 1024, maxMessagesPerSender: Int? = nil, maxBytesPerSender: Int? = nil) {
         self.maxMessages = maxMessages
         self.maxBytes = maxBytes
+        self.maxMessagesPerSender = maxMessagesPerSender ?? max(1, maxMessages / 4)
+        self.maxBytesPerSender = maxBytesPerSender ?? max(1, maxBytes / 4)
+    }
+
+    /// What a sender refused for want of room is told.
+    public static func refusal(senderShareUsed: Bool, recipient: String, ref: String) -> FrameError {
+        senderShareUsed
+            ? FrameError(.mailboxFull, "\(recipient)'s mailbox holds as much from you as it takes from one sender; try again after they come online", ref: ref)
+            : FrameError(.mailboxFull, "\(recipient)'s mailbox is full; try again after they come online", ref: ref)
     }
 }
 
@@ -154,7 +175,7 @@ public protocol MailboxStore: Sendable {
     /// (`SQLiteMailboxStore.acceptedKey(sender:id:)`). Answered from memory, without waiting: the live route asks it for every message,
     /// and a "maybe" sends the message down the stored route, whose exact check decides.
     func mightHaveAccepted(key: Data) -> Bool
-    func acceptReadReceipt(id: String, from reader: String, to sender: String, messageIds: [String], now: Int64, expiresAt: Int64) async throws -> AcceptOutcome
+    func acceptReadReceipt(id: String, from reader: String, to sender: String, messageIds: [String], now: Int64, expiresAt: Int64, quota: MailboxQuota) async throws -> AcceptOutcome
     /// The next items of `user`'s mailbox after position `seq`, leaving out any that expired by `now`.
     func pending(for user: String, after seq: Int64, limit: Int, now: Int64) async throws -> [MailboxItem]
     /// Like `enqueueAccept`: placed in the commit order now, so a session can send the next
@@ -180,7 +201,7 @@ public protocol MailboxStore: Sendable {
     var commits: Int { get }
     /// Applies a membership change checked against the group's current state; the event
     /// is stored for everyone concerned in the same commit.
-    func applyGroupChange(_ change: GroupChange, now: Int64, expiresAt: Int64, maxMembers: Int) async throws -> GroupChangeOutcome
+    func applyGroupChange(_ change: GroupChange, now: Int64, expiresAt: Int64, maxMembers: Int, quota: MailboxQuota) async throws -> GroupChangeOutcome
     /// The group as `user` may see it (nil: no such group, or not a member).
     func groupInfo(_ group: String, for user: String) async throws -> GroupRecord?
     /// Stores one copy per member in one commit, if the copies match the membership exactly.

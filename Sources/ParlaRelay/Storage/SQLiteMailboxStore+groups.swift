@@ -46,7 +46,7 @@ extension SQLiteMailboxStore {
         }
     }
 
-    public func applyGroupChange(_ change: GroupChange, now: Int64, expiresAt: Int64, maxMembers: Int) async throws -> GroupChangeOutcome {
+    public func applyGroupChange(_ change: GroupChange, now: Int64, expiresAt: Int64, maxMembers: Int, quota: MailboxQuota) async throws -> GroupChangeOutcome {
         let key = Self.acceptedKey(sender: change.actor, id: change.id)
         acceptedKeys.insert(key)
         do {
@@ -54,26 +54,27 @@ extension SQLiteMailboxStore {
                 if try acceptedLog.contains(key, db) {
                     return .duplicate
                 }
-                let outcome = try Self.apply(db, change, now: now, expiresAt: expiresAt, maxMembers: maxMembers)
+                let outcome = try Self.apply(db, change, now: now, expiresAt: expiresAt, maxMembers: maxMembers, quota: quota)
                 if case .applied = outcome {
                     try acceptedLog.record(key, until: expiresAt, db)
                 }
                 return outcome
             }
-        } catch let refusal as SignedStateRefusal {
+        } catch let refusal as ChangeRefusal {
             return .refused(refusal.error)
         }
     }
 
-    /// Thrown (to undo the change already written) when the signed statement is not the state the change leads to.
-    private struct SignedStateRefusal: Error {
+    /// Thrown to undo the change already written: its signed statement is not the state the
+    /// change leads to, or someone it adds has no room for the news.
+    private struct ChangeRefusal: Error {
         var error: FrameError
     }
 
     /// The relay cannot make clients accept a change (they check the statement themselves), but
     /// it refuses one whose statement they would reject, so the sender hears why at once.
     private static func checkSigned(_ db: Database, _ change: GroupChange, _ signed: SignedGroupChange, after: GroupRecord, previousVersion: Int) throws {
-        func refuse(_ code: ErrorCode, _ message: String) -> SignedStateRefusal { SignedStateRefusal(error: FrameError(code, message, ref: change.id)) }
+        func refuse(_ code: ErrorCode, _ message: String) -> ChangeRefusal { ChangeRefusal(error: FrameError(code, message, ref: change.id)) }
         guard let statement = signed.decoded(), statement.group == change.group, statement.actor == change.actor, statement.action == change.action else {
             throw refuse(.badFrame, "'change' is not a statement of this change to #\(change.group)")
         }
@@ -94,7 +95,7 @@ extension SQLiteMailboxStore {
         }
     }
 
-    private static func apply(_ db: Database, _ change: GroupChange, now: Int64, expiresAt: Int64, maxMembers: Int) throws -> GroupChangeOutcome {
+    private static func apply(_ db: Database, _ change: GroupChange, now: Int64, expiresAt: Int64, maxMembers: Int, quota: MailboxQuota) throws -> GroupChangeOutcome {
         func refuse(_ code: ErrorCode, _ message: String) -> GroupChangeOutcome { .refused(FrameError(code, message, ref: change.id)) }
         let name = change.group
         let subjects = change.subjects.reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
@@ -169,6 +170,14 @@ extension SQLiteMailboxStore {
         let body = try JSONEncoder().encode(event)
         let notify = after.members + notifyAlso.filter { !after.members.contains($0) }
         let eventID = "g-" + randomHex(bytes: 12)
+        if change.action == .create || change.action == .add {
+            // Being put in a group is news from the actor like a message: it needs room in the
+            // newcomer's mailbox and the actor's share of it. Everyone else's news is counted.
+            for member in subjects where member != change.actor {
+                guard let room = try Self.room(in: db, of: member, from: change.actor, adding: body.count, quota: quota), room != .room else { continue }
+                throw ChangeRefusal(error: refusal(room, recipient: member, ref: change.id))
+            }
+        }
         for member in notify {
             try insertItem(db, to: member, id: eventID, from: change.actor, kind: .groupEvent, body: body, acceptedAt: now, expiresAt: expiresAt, group: name)
         }
@@ -212,19 +221,15 @@ extension SQLiteMailboxStore {
             let recipients = copies.map(\.to)
             guard Set(recipients) == expected, recipients.count == expected.count else { return .membershipChanged(group) }
             for copy in copies {
-                guard let counts = try Row.fetchOne(try db.cachedStatement(sql: "SELECT pendingMessages, pendingBytes FROM users WHERE name = ?"), arguments: [copy.to]) else {
+                guard let room = try Self.room(in: db, of: copy.to, from: sender, adding: copy.body.count, quota: quota) else {
                     return .membershipChanged(group)
                 }
-                if (counts[0] as Int) >= quota.maxMessages || (counts[1] as Int) + copy.body.count > quota.maxBytes {
-                    return .refused(FrameError(.mailboxFull, "\(copy.to)'s mailbox is full; try again later", ref: id))
-                }
+                if room != .room { return .refused(Self.refusal(room, recipient: copy.to, ref: id)) }
             }
             for copy in copies {
                 guard try Self.insertItem(db, to: copy.to, id: id, from: sender, kind: .message, body: copy.body, acceptedAt: now, expiresAt: expiresAt, group: name) else {
                     throw GroupSendRefusal(outcome: .refused(FrameError(.idConflict, "id '\(id)' is already used for a message to \(copy.to); choose another", ref: id)))
                 }
-                try db.cachedStatement(sql: "UPDATE users SET pendingMessages = pendingMessages + 1, pendingBytes = pendingBytes + ? WHERE name = ?")
-                    .execute(arguments: [copy.body.count, copy.to])
             }
             try acceptedLog.record(key, until: expiresAt, db)
             return .stored(recipients: recipients)

@@ -60,8 +60,10 @@ extension SQLiteMailboxStore {
     @discardableResult
     static func insertItem(_ db: Database, to recipient: String, id: String, from sender: String, kind: MailboxItem.Kind, body: Data,
                            acceptedAt: Int64, expiresAt: Int64, group: String? = nil) throws -> Bool {
-        let slot = try HotStatement(db, "UPDATE users SET lastSeq = lastSeq + 1, nextExpiry = min(coalesce(nextExpiry, ?1), ?1) WHERE name = ?2 RETURNING box, lastSeq")
-            .bind(.int(expiresAt), .text(recipient))
+        let slot = try HotStatement(db, """
+            UPDATE users SET lastSeq = lastSeq + 1, pendingMessages = pendingMessages + 1, pendingBytes = pendingBytes + ?3,
+                nextExpiry = min(coalesce(nextExpiry, ?1), ?1) WHERE name = ?2 RETURNING box, lastSeq
+            """).bind(.int(expiresAt), .text(recipient), .int(Int64(body.count)))
         guard try slot.step() else {
             slot.finish()
             throw StoreError.corrupt("no mailbox for '\(recipient)'")

@@ -125,6 +125,14 @@ public final class SQLiteMailboxStore: MailboxStore {
             try db.execute(sql: "INSERT INTO meta (key, value) VALUES ('relay_key', ?)",
                            arguments: [RelayIdentityKey().privateRaw.base64EncodedString()])
         }
+        migrator.registerMigration("v8-every-item-counts") { db in
+            // The quota counted messages only; from here every item in a mailbox counts.
+            try db.execute(sql: """
+                UPDATE users SET
+                    pendingMessages = (SELECT count(*) FROM mailbox WHERE pos > users.box << 32 AND pos <= users.box << 32 | \(Self.maxSeq)),
+                    pendingBytes = (SELECT coalesce(sum(length(body)), 0) FROM mailbox WHERE pos > users.box << 32 AND pos <= users.box << 32 | \(Self.maxSeq))
+                """)
+        }
         return migrator
     }
 
@@ -242,8 +250,10 @@ public final class SQLiteMailboxStore: MailboxStore {
             if maybeTaken, try acceptedLog.contains(key, db) {
                 return .duplicate
             }
-            if mailbox.pendingMessages >= quota.maxMessages || Int(mailbox.pendingBytes) + body.count > quota.maxBytes {
-                return .mailboxFull
+            switch try Self.room(in: db, box: mailbox.box, items: mailbox.pendingMessages, bytes: mailbox.pendingBytes, from: sender, adding: body.count, quota: quota) {
+            case .room: break
+            case .full: return .mailboxFull
+            case .senderShareUsed: return .senderShareUsed
             }
             // Refused: another sender's message with this id is waiting. The recipient's row is not
             // updated here: `counters` writes it once per commit.
@@ -297,16 +307,22 @@ public final class SQLiteMailboxStore: MailboxStore {
         acceptedKeys.mightContain(key)
     }
 
-    public func acceptReadReceipt(id: String, from reader: String, to sender: String, messageIds: [String], now: Int64, expiresAt: Int64) async throws -> AcceptOutcome {
+    public func acceptReadReceipt(id: String, from reader: String, to sender: String, messageIds: [String], now: Int64, expiresAt: Int64, quota: MailboxQuota) async throws -> AcceptOutcome {
         let key = Self.acceptedKey(sender: reader, id: id)
         acceptedKeys.insert(key)
         mergeAcceptedLogIfFull(now: now)
         return try await committer.perform { [acceptedLog] db in
-            guard try Bool.fetchOne(try db.cachedStatement(sql: "SELECT 1 FROM users WHERE name = ?"), arguments: [sender]) == true else {
+            let body = Self.receiptBody(messageIds)
+            guard let room = try Self.room(in: db, of: sender, from: reader, adding: body.count, quota: quota) else {
                 return .unknownRecipient
             }
             if try acceptedLog.contains(key, db) {
                 return .duplicate
+            }
+            switch room {
+            case .room: break
+            case .full: return .mailboxFull
+            case .senderShareUsed: return .senderShareUsed
             }
             try Self.insertReceipt(db, to: sender, from: reader, kind: .read, messageIds: messageIds, now: now, expiresAt: expiresAt)
             try acceptedLog.record(key, until: expiresAt, db)
@@ -343,14 +359,17 @@ public final class SQLiteMailboxStore: MailboxStore {
             var deliveredBySender: [String: [String]] = [:]
             var senderOrder: [String] = []
             var deletedMessages = 0
+            var deletedItems = 0
             var deletedBytes = 0
             /// Reads the `RETURNING id, sender, kind, length(body)` rows of one delete to the end.
             func collect(_ delete: HotStatement) throws {
                 while try delete.step() {
+                    // Every kind counts against the quota; only messages are receipted.
+                    deletedItems += 1
+                    deletedBytes += Int(delete.int(3))
                     guard delete.int(2) == Int64(MailboxItem.Kind.message.rawValue) else { continue }
                     let sender = delete.text(1)
                     deletedMessages += 1
-                    deletedBytes += Int(delete.int(3))
                     if deliveredBySender[sender] == nil { senderOrder.append(sender) }
                     deliveredBySender[sender, default: []].append(delete.text(0))
                 }
@@ -373,9 +392,9 @@ public final class SQLiteMailboxStore: MailboxStore {
             for id in byID {
                 try collect(try HotStatement(db, "DELETE FROM mailbox WHERE recipient = ? AND id = ? RETURNING id, sender, kind, length(body)").bind(.text(user), .text(id)))
             }
-            if deletedMessages > 0 {
+            if deletedItems > 0 {
                 try HotStatement(db, "UPDATE users SET pendingMessages = pendingMessages - ?, pendingBytes = pendingBytes - ? WHERE name = ?")
-                    .bind(.int(deletedMessages), .int(deletedBytes), .text(user)).execute()
+                    .bind(.int(deletedItems), .int(deletedBytes), .text(user)).execute()
             }
             for sender in senderOrder {
                 try Self.insertReceipt(db, to: sender, from: user, kind: .delivered, messageIds: deliveredBySender[sender]!, now: now, expiresAt: receiptExpiresAt)
@@ -400,16 +419,17 @@ public final class SQLiteMailboxStore: MailboxStore {
                                             arguments: range + [now])
                 var messages = 0
                 var bytes = 0
-                for row in rows where (row[2] as Int) == MailboxItem.Kind.message.rawValue {
-                    messages += 1
+                for row in rows {
                     bytes += row[3] as Int
+                    guard (row[2] as Int) == MailboxItem.Kind.message.rawValue else { continue }
+                    messages += 1
                     expiredBySenderAndRecipient[row[1], default: [:]][recipient, default: []].append(row[0])
                 }
                 expired += messages
                 try db.cachedStatement(sql: """
                     UPDATE users SET pendingMessages = pendingMessages - ?, pendingBytes = pendingBytes - ?,
                         nextExpiry = (SELECT min(expiresAt) FROM mailbox WHERE pos > ? AND pos <= ?) WHERE name = ?
-                    """).execute(arguments: [messages, bytes] + range + [recipient])
+                    """).execute(arguments: [rows.count, bytes] + range + [recipient])
             }
             for (sender, byRecipient) in expiredBySenderAndRecipient {
                 for (recipient, ids) in byRecipient {
@@ -492,12 +512,14 @@ public final class SQLiteMailboxStore: MailboxStore {
     private static func insertReceipt(_ db: Database, id: String = newReceiptID(), to recipient: String, from: String, kind: MailboxItem.Kind, messageIds: [String],
                                       now: Int64, expiresAt: Int64) throws {
         do {
-            try insertItem(db, to: recipient, id: id, from: from, kind: kind, body: Data(messageIds.joined(separator: "\n").utf8), acceptedAt: now, expiresAt: expiresAt)
+            try insertItem(db, to: recipient, id: id, from: from, kind: kind, body: receiptBody(messageIds), acceptedAt: now, expiresAt: expiresAt)
         } catch StoreError.exhausted {
             // The receipt's recipient has no position left: the receipt is dropped, not the
             // confirmation or expiry that made it (those would otherwise fail for good).
         }
     }
+
+    static func receiptBody(_ messageIds: [String]) -> Data { Data(messageIds.joined(separator: "\n").utf8) }
 
     /// Receipt ids are the relay's own; the prefix keeps them apart from clients' message ids.
     static func newReceiptID() -> String { "r-" + randomHex(bytes: 12) }

@@ -1,0 +1,43 @@
+import GRDB
+import ParlaProtocol
+
+extension SQLiteMailboxStore {
+    enum Room: Equatable {
+        case room
+        /// The mailbox holds its most items or bytes.
+        case full
+        /// This sender's items take their whole share of the mailbox.
+        case senderShareUsed
+    }
+
+    /// Whether a mailbox holding `items` and `bytes` (its counters as this transaction sees
+    /// them) takes `size` more bytes from `sender`.
+    static func room(in db: Database, box: Int64, items: Int64, bytes: Int64, from sender: String, adding size: Int, quota: MailboxQuota) throws -> Room {
+        if items >= quota.maxMessages || Int(bytes) + size > quota.maxBytes { return .full }
+        // No sender holds more than the whole mailbox: below one share there is nothing to count,
+        // so the count runs only for a mailbox already well filled.
+        if items < quota.maxMessagesPerSender, Int(bytes) + size <= quota.maxBytesPerSender { return .room }
+        let held = try HotStatement(db, "SELECT count(*), coalesce(sum(length(body)), 0) FROM mailbox WHERE pos > ?1 AND pos <= ?2 AND sender = ?3")
+            .bind(.int(position(box: box, seq: 0)), .int(position(box: box, seq: maxSeq)), .text(sender))
+        defer { held.finish() }
+        guard try held.step() else { return .room }
+        return held.int(0) >= quota.maxMessagesPerSender || Int(held.int(1)) + size > quota.maxBytesPerSender ? .senderShareUsed : .room
+    }
+
+    /// `room` for a recipient whose counters are read from its row (paths without `MailboxCounters`).
+    static func room(in db: Database, of recipient: String, from sender: String, adding size: Int, quota: MailboxQuota) throws -> Room? {
+        let row = try HotStatement(db, "SELECT box, pendingMessages, pendingBytes FROM users WHERE name = ?").bind(.text(recipient))
+        guard try row.step() else {
+            row.finish()
+            return nil
+        }
+        let (box, items, bytes) = (row.int(0), row.int(1), row.int(2))
+        row.finish()
+        return try room(in: db, box: box, items: items, bytes: bytes, from: sender, adding: size, quota: quota)
+    }
+
+    /// What a refused sender is told.
+    static func refusal(_ room: Room, recipient: String, ref: String) -> FrameError {
+        MailboxQuota.refusal(senderShareUsed: room == .senderShareUsed, recipient: recipient, ref: ref)
+    }
+}
