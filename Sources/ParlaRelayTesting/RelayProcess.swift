@@ -40,10 +40,11 @@ public final class RelayProcess: @unchecked Sendable {
         return URL(fileURLWithPath: found)
     }
 
-    /// Starts `parla-relay --port 0 --data DIR ...` and waits until it is listening.
-    public static func start(dataDirectory: String? = nil, port: Int = 0, arguments: [String] = []) async throws -> RelayProcess {
+    /// Starts `parla-relay --port 0 --data DIR ...` and waits until it is listening. Its log goes
+    /// to `logDirectory` (the data directory unless given: a relay on a full disk still logs).
+    public static func start(dataDirectory: String? = nil, port: Int = 0, arguments: [String] = [], logDirectory: String? = nil) async throws -> RelayProcess {
         let directory = dataDirectory ?? makeTemporaryDirectory(prefix: "parla-relay-proc")
-        let logPath = (directory as NSString).appendingPathComponent("relay-\(UUID().uuidString.prefix(6)).log")
+        let logPath = ((logDirectory ?? directory) as NSString).appendingPathComponent("relay-\(UUID().uuidString.prefix(6)).log")
         FileManager.default.createFile(atPath: logPath, contents: nil)
         let process = Process()
         process.executableURL = try executable(named: "parla-relay")

@@ -24,6 +24,8 @@ public final class TestRelay: Sendable {
         config.dataDirectory = directory
         // Tests that never confirm would otherwise wait the full hold time for their acknowledgements.
         config.liveHold = .milliseconds(250)
+        // Hundreds of test relays would each set 16 MiB aside.
+        config.diskReserveBytes = 1 << 20
         configure(&config)
         var logger = Logger(label: "test-relay")
         logger.logLevel = ProcessInfo.processInfo.environment["PARLA_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .critical

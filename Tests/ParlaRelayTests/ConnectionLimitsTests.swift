@@ -27,7 +27,8 @@ import Testing
         var trickling: [any Channel] = []
         for _ in 0..<300 {
             let channel = try await open(relay)
-            try await write("GET /v1 HTTP/1.1\r\nHost: relay\r\nUpgrade: websocket\r\n", to: channel)
+            // On a loaded machine the deadline may pass before this write: closed is what is wanted anyway.
+            try? await write("GET /v1 HTTP/1.1\r\nHost: relay\r\nUpgrade: websocket\r\n", to: channel)
             trickling.append(channel)
         }
         // A real client that logs in is past the deadline's reach.

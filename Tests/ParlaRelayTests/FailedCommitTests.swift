@@ -104,3 +104,101 @@ import Testing
         await b.close()
     }
 }
+
+/// A relay on a disk that really fills up (a small tmpfs): deliveries are still confirmed and
+/// deleted, which is how space comes back; new messages are refused as "disk full" meanwhile,
+/// not lost; and a relay restarted on the full disk starts and serves.
+@Suite(.serialized) struct DiskReserveTests {
+    /// Mounting needs root (CI runs as root); elsewhere the test says why it did not run.
+    static let canMount: Bool = {
+        let probe = makeTemporaryDirectory(prefix: "parla-mount-probe")
+        defer { _ = unmount(probe) }
+        return mount(probe, size: "64k")
+    }()
+
+    static func mount(_ directory: String, size: String) -> Bool {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/mount")
+        process.arguments = ["-t", "tmpfs", "-o", "size=\(size),mode=0700", "tmpfs", directory]
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return false }
+        process.waitUntilExit()
+        return process.terminationStatus == 0
+    }
+
+    static func unmount(_ directory: String) -> Bool {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/umount")
+        process.arguments = ["-l", directory]
+        guard (try? process.run()) != nil else { return false }
+        process.waitUntilExit()
+        return process.terminationStatus == 0
+    }
+
+    /// Fills the file system with one file until it is full.
+    static func fill(_ directory: String) throws -> String {
+        let path = directory + "/filler"
+        FileManager.default.createFile(atPath: path, contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        defer { try? handle.close() }
+        let chunk = Data(count: 4096)
+        while (try? handle.write(contentsOf: chunk)) != nil {}
+        return path
+    }
+
+    @Test(.enabled(if: canMount, "needs permission to mount a tmpfs (root)"))
+    func aFullDiskStillConfirmsDeliveriesRefusesNewMessagesAndRestarts() async throws {
+        let disk = makeTemporaryDirectory(prefix: "parla-small-disk")
+        #expect(Self.mount(disk, size: "8m"))
+        defer { _ = Self.unmount(disk) }
+        let data = disk + "/data"
+        let logs = makeTemporaryDirectory(prefix: "parla-small-disk-logs")
+        var relay = try await RelayProcess.start(dataDirectory: data, arguments: ["--disk-reserve-mb", "2"], logDirectory: logs)
+        #expect(FileManager.default.fileExists(atPath: data + "/space-reserve"))
+        let aliceKeys = IdentityKeys(), bobKeys = IdentityKeys()
+        try await RelayTestClient.online(relay.url, name: "alice", keys: aliceKeys, register: true).close()
+        try await RelayTestClient.online(relay.url, name: "bob", keys: bobKeys, register: true).close()
+        let a = try await RelayTestClient.online(relay.url, name: "alice", keys: aliceKeys)
+        #expect(try await a.next() == .queueEmpty)
+        for i in 0..<5 { a.send(id: "m\(i)", to: "bob", text: String(repeating: "\(i)", count: 20_000)) }
+        for i in 0..<5 { #expect(try await a.next(timeout: .seconds(15)) == .ack(id: "m\(i)")) }
+
+        let filler = try Self.fill(disk)
+        // A new message cannot be stored: the sender hears why, and it is not acknowledged.
+        a.send(id: "full", to: "bob", text: String(repeating: "f", count: 20_000))
+        guard case .error(let refused) = try await a.next(timeout: .seconds(15)) else { Issue.record("a message was acknowledged on a full disk"); return }
+        #expect(refused.code == .storageUnavailable && refused.ref == "full")
+        #expect(refused.message.contains("disk is full"), "\(refused.message)")
+
+        // Bob still downloads and confirms: the deletion is recorded (alice gets her ticks).
+        let b = try await RelayTestClient.online(relay.url, name: "bob", keys: bobKeys)
+        let messages = try await b.receiveMessages(count: 5)
+        #expect(messages.map(\.id) == ["m0", "m1", "m2", "m3", "m4"])
+        b.send(.confirm(.init(ids: messages.map(\.id))))
+        let receipt = try await a.nextReceipt(timeout: .seconds(15))
+        #expect(receipt.kind == .delivered && Set(receipt.messageIds) == Set(messages.map(\.id)))
+        await b.close()
+        await a.close()
+
+        // Restarted on the full disk, it starts, and the confirmed messages are not delivered again.
+        _ = await relay.terminate()
+        relay = try await RelayProcess.start(dataDirectory: data, arguments: ["--disk-reserve-mb", "2"], logDirectory: logs)
+        let again = try await RelayTestClient.online(relay.url, name: "bob", keys: bobKeys)
+        #expect(try await again.next(timeout: .seconds(15)) == .queueEmpty, "nothing is delivered twice")
+        await again.close()
+
+        // Space again: the reserve is set aside once more and messages are accepted.
+        try FileManager.default.removeItem(atPath: filler)
+        let a2 = try await RelayTestClient.online(relay.url, name: "alice", keys: aliceKeys)
+        _ = try await a2.drainBuffered()
+        var stored = false
+        for attempt in 0..<20 where !stored {
+            a2.send(id: "later\(attempt)", to: "bob", text: "room again")
+            if case .ack = try await a2.next(timeout: .seconds(15)) { stored = true } else { try await Task.sleep(for: .milliseconds(300)) }
+        }
+        #expect(stored, "accepted once space is back")
+        #expect(FileManager.default.fileExists(atPath: data + "/space-reserve"))
+        await a2.close()
+        _ = await relay.terminate()
+    }
+}

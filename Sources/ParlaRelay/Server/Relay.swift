@@ -18,12 +18,12 @@ public final class Relay: Service {
     let registry = SessionRegistry()
     let metrics = RelayMetrics()
     let prekeyLimiter = PrekeyFetchLimiter()
-    private let logger: Logger
+    let logger: Logger
     private let port = Promise<Int>()
 
     public init(configuration: RelayConfiguration, store: (any MailboxStore)? = nil, logger: Logger) throws {
         self.configuration = configuration
-        self.store = try store ?? SQLiteMailboxStore(directory: configuration.dataDirectory)
+        self.store = try store ?? SQLiteMailboxStore(directory: configuration.dataDirectory, diskReserveBytes: configuration.diskReserveBytes)
         self.logger = logger
     }
 
@@ -221,6 +221,7 @@ struct Maintenance: Service {
         var commitsAtPurge = -1
         var commitsAtLastTick = -1
         var ticksSincePurge = 0
+        var lowOnSpace = false
         while !Task.isCancelled, !Task.isShuttingDownGracefully {
             do {
                 try await cancelWhenGracefulShutdown { try await Task.sleep(for: config.purgeInterval) }
@@ -243,6 +244,15 @@ struct Maintenance: Service {
                 ticksSincePurge = 0
             }
             commitsAtLastTick = commits
+            if relay.store.isLowOnSpace != lowOnSpace {
+                lowOnSpace.toggle()
+                if lowOnSpace {
+                    relay.logger.critical("the disk is full: the relay gave up its space reserve and records only deliveries; new messages are refused until space is freed",
+                                          metadata: ["data": "\(config.dataDirectory)"])
+                } else {
+                    relay.logger.notice("there is disk space again: new messages are accepted")
+                }
+            }
         }
         try? await relay.purgeDeletedData()
     }

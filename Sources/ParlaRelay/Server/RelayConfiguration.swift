@@ -31,6 +31,8 @@ public struct RelayConfiguration: Sendable {
     /// Most members in a group (`--max-group-size`).
     public var maxGroupMembers = GroupLimits.defaultMaxMembers
     public var quota = MailboxQuota()
+    /// Disk space set aside so deliveries can be confirmed (and space freed) on a full disk.
+    public var diskReserveBytes = 16 << 20
     /// Unconfirmed deliveries a connection may have outstanding.
     public var deliveryWindow = 256
     /// How long a message handed live to an online recipient waits for its confirmation

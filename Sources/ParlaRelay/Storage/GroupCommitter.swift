@@ -1,4 +1,5 @@
 import GRDB
+import ParlaProtocol
 import Synchronization
 
 /// Runs many small write jobs in one shared transaction, so durability costs one
@@ -17,22 +18,33 @@ final class GroupCommitter: Sendable {
     private let maxBatch: Int
     private let committed = Atomic<Int>(0)
     private let deferred: (any DeferredWrites)?
+    private let reserve: DiskReserve?
+    private let lowOnSpace: Atomic<Bool>
+    /// When the disk was last asked for room to set the reserve aside again.
+    private let lastReplenish = Mutex<ContinuousClock.Instant?>(nil)
 
     /// Transactions committed so far: housekeeping uses it to tell a busy store from an idle one.
     var commits: Int { committed.load(ordering: .relaxed) }
 
-    init(writer: DatabasePool, maxBatch: Int = 4096, deferred: (any DeferredWrites)? = nil) {
+    /// True while the disk reserve is given up: only jobs that add nothing are written.
+    var isLowOnSpace: Bool { lowOnSpace.load(ordering: .relaxed) }
+
+    init(writer: DatabasePool, maxBatch: Int = 4096, deferred: (any DeferredWrites)? = nil, reserve: DiskReserve? = nil) {
         self.writer = writer
         self.maxBatch = maxBatch
         self.deferred = deferred
+        self.reserve = reserve
+        self.lowOnSpace = Atomic(!(reserve?.isHeld ?? true))
     }
 
     /// Queues `work` now (fixing its place in the commit order) and returns a ticket
     /// to await its committed result. Only jobs submitted `usingDeferred` may leave writes
     /// in `deferred` that SQL reads back (the mailbox counters); before any other job runs
     /// they are written out.
-    func submit<T: Sendable>(usingDeferred: Bool = false, _ work: @escaping @Sendable (Database) throws -> T) -> CommitTicket<T> {
-        let job = Job(work: work, usesDeferred: usingDeferred)
+    /// Jobs that `add` (messages, receipts, accounts, keys) are refused while the disk is low
+    /// on space; the others (deletions, last seen) are what frees it.
+    func submit<T: Sendable>(usingDeferred: Bool = false, adds: Bool = false, _ work: @escaping @Sendable (Database) throws -> T) -> CommitTicket<T> {
+        let job = Job(work: work, usesDeferred: usingDeferred, adds: adds)
         let startDrain = state.withLock { state -> Bool in
             state.queue.append(job)
             if state.draining { return false }
@@ -45,8 +57,8 @@ final class GroupCommitter: Sendable {
         return CommitTicket(job: job)
     }
 
-    func perform<T: Sendable>(_ work: @escaping @Sendable (Database) throws -> T) async throws -> T {
-        try await submit(work).value()
+    func perform<T: Sendable>(adds: Bool = false, _ work: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await submit(adds: adds, work).value()
     }
 
     private func drain() async {
@@ -62,14 +74,51 @@ final class GroupCommitter: Sendable {
                 return batch
             }
             if batch.isEmpty { return }
-            do {
-                try await commit(batch)
-                committed.add(1, ordering: .relaxed)
-                for job in batch { job.finish(commitError: nil) }
-            } catch {
+            await commitOrMakeRoom(isLowOnSpace ? refusingAdditions(batch) : batch)
+        }
+    }
+
+    private func commitOrMakeRoom(_ batch: [any CommitJob]) async {
+        guard !batch.isEmpty else { return }
+        do {
+            try await commit(batch)
+            committed.add(1, ordering: .relaxed)
+            for job in batch { job.finish(commitError: nil) }
+        } catch {
+            guard StorageFault(error) == .full, let reserve, reserve.release() else {
                 for job in batch { job.finish(commitError: error) }
+                return
+            }
+            // The disk is full: the reserve is freed for what frees space; the rest waits for room.
+            lowOnSpace.store(true, ordering: .relaxed)
+            lastReplenish.withLock { $0 = .now }
+            for job in batch where job.adds { job.finish(commitError: error) }
+            let freeing = batch.filter { !$0.adds }
+            guard !freeing.isEmpty else { return }
+            do {
+                try await commit(freeing)
+                committed.add(1, ordering: .relaxed)
+                for job in freeing { job.finish(commitError: nil) }
+            } catch {
+                for job in freeing { job.finish(commitError: error) }
             }
         }
+    }
+
+    /// While low on space: sets the reserve aside again once the disk has room (asked at most
+    /// once a second), else answers the jobs that add with "disk full" and keeps the rest.
+    private func refusingAdditions(_ batch: [any CommitJob]) -> [any CommitJob] {
+        let ask = lastReplenish.withLock { last in
+            guard last.map({ ContinuousClock.now - $0 >= .seconds(1) }) ?? true else { return false }
+            last = .now
+            return true
+        }
+        if ask, reserve?.replenish() ?? true {
+            lowOnSpace.store(false, ordering: .relaxed)
+            return batch
+        }
+        for job in batch where job.adds { job.finish(commitError: StoreError.diskFull) }
+        return batch.filter { !$0.adds }
     }
 
     /// Runs the jobs back to back in one transaction. A job that throws (rare: a full disk, a
@@ -159,6 +208,8 @@ struct DeferredWriteGroup: DeferredWrites {
 
 protocol CommitJob: Sendable {
     var usesDeferred: Bool { get }
+    /// Grows the database (refused while the disk is low on space).
+    var adds: Bool { get }
     /// With `isolated`, a failure is kept as this job's result and undone alone (with its
     /// deferred writes, flushed inside its savepoint); without it, a failure throws `JobFailure`
     /// and the caller discards the transaction.
@@ -179,12 +230,14 @@ extension GroupCommitter {
     fileprivate final class Job<T: Sendable>: CommitJob {
         let work: @Sendable (Database) throws -> T
         let usesDeferred: Bool
+        let adds: Bool
         let promise = Promise<T>()
         private let outcome = Mutex<Result<T, any Error>?>(nil)
 
-        init(work: @escaping @Sendable (Database) throws -> T, usesDeferred: Bool) {
+        init(work: @escaping @Sendable (Database) throws -> T, usesDeferred: Bool, adds: Bool) {
             self.work = work
             self.usesDeferred = usesDeferred
+            self.adds = adds
         }
 
         func run(in db: Database, isolated: Bool, deferred: (any DeferredWrites)?) throws {
@@ -236,10 +289,13 @@ enum StoreError: Error, CustomStringConvertible {
     case exhausted(String)
     /// The database file is gone but its write-ahead log is there.
     case missingDatabase(String)
+    /// Refused while the disk reserve is given up (see `DiskReserve`).
+    case diskFull
 
     var description: String {
         switch self {
         case .notRun: "write job was not run"
+        case .diskFull: "the relay's disk is full (only deliveries are recorded until space is freed)"
         case .missingDatabase(let path):
             "\(path) is missing but its write-ahead log \(path)-wal is there: the relay's data was lost or half restored. "
                 + "Restore relay.sqlite (with its -wal) from a backup; to start empty on purpose, move the -wal file away"

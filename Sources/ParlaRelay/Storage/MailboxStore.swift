@@ -199,6 +199,9 @@ public protocol MailboxStore: Sendable {
     func purgeDeletedData() async throws
     /// Write transactions committed so far (a counter; only changes matter).
     var commits: Int { get }
+    /// True while the store has given up its disk reserve: it records deliveries, and refuses
+    /// new messages, until the disk has room again.
+    var isLowOnSpace: Bool { get }
     /// Applies a membership change checked against the group's current state; the event
     /// is stored for everyone concerned in the same commit.
     func applyGroupChange(_ change: GroupChange, now: Int64, expiresAt: Int64, maxMembers: Int, quota: MailboxQuota) async throws -> GroupChangeOutcome

@@ -50,7 +50,7 @@ extension SQLiteMailboxStore {
         let key = Self.acceptedKey(sender: change.actor, id: change.id)
         acceptedKeys.insert(key)
         do {
-            return try await committer.perform { [acceptedLog] db in
+            return try await committer.perform(adds: true) { [acceptedLog] db in
                 if try acceptedLog.contains(key, db) {
                     return .duplicate
                 }
@@ -211,7 +211,7 @@ extension SQLiteMailboxStore {
 
     private func storeGroupSend(key: Data, id: String, sender: String, name: String, copies: [(to: String, body: Data)], now: Int64, expiresAt: Int64,
                                 quota: MailboxQuota) async throws -> GroupSendOutcome {
-        try await committer.perform { [acceptedLog] db in
+        try await committer.perform(adds: true) { [acceptedLog] db in
             if try acceptedLog.contains(key, db) {
                 return .duplicate
             }

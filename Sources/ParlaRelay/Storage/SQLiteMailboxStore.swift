@@ -28,8 +28,9 @@ public final class SQLiteMailboxStore: MailboxStore {
 
     /// Opens (creating if needed) the store in `directory/relay.sqlite`. Up to `acceptedKeysInMemory`
     /// idempotency keys of stored requests (about 32 bytes each) are kept in memory before they are
-    /// merged into the database's key-ordered table.
-    public init(directory: String, acceptedKeysInMemory: Int = 65_536) throws {
+    /// merged into the database's key-ordered table. `diskReserveBytes` are set aside next to the
+    /// database so that deliveries can still be confirmed on a full disk (see `DiskReserve`).
+    public init(directory: String, acceptedKeysInMemory: Int = 65_536, diskReserveBytes: Int = 16 << 20) throws {
         self.acceptedLog = AcceptedKeyLog(mergeThreshold: acceptedKeysInMemory)
         let path = (directory as NSString).appendingPathComponent("relay.sqlite")
         // A write-ahead log without its database: the database was lost (deleted, a bad
@@ -39,6 +40,10 @@ public final class SQLiteMailboxStore: MailboxStore {
         }
         // Who talks to whom and the waiting ciphertext: readable by the relay's user only.
         try PrivateStorage.prepare(directory: directory, file: "relay.sqlite")
+        // On a full disk, opening the database (its shared-memory index, its log) needs room:
+        // the reserve gives it, and the relay starts refusing new messages until there is more.
+        let reserve = DiskReserve(directory: directory, bytes: diskReserveBytes)
+        if let free = reserve.freeBytes, free < Int64(diskReserveBytes) { reserve.release() }
         self.path = path
         var config = Configuration()
         config.busyMode = .timeout(10)
@@ -55,7 +60,8 @@ public final class SQLiteMailboxStore: MailboxStore {
         let problems = try pool.read { db in try String.fetchAll(db, sql: "PRAGMA quick_check") }
         guard problems == ["ok"] else { throw StoreError.corrupt("\(path) fails SQLite's check: " + problems.prefix(3).joined(separator: "; ")) }
         try Self.migrator.migrate(pool)
-        self.committer = GroupCommitter(writer: pool, deferred: DeferredWriteGroup([counters, acceptedLog]))
+        reserve.replenish()
+        self.committer = GroupCommitter(writer: pool, deferred: DeferredWriteGroup([counters, acceptedLog]), reserve: reserve)
         try pool.read { db in
             let keys = try Data.fetchCursor(db, sql: "SELECT key FROM accepted UNION ALL SELECT key FROM accepted_log")
             while let key = try keys.next() { acceptedKeys.insert(key) }
@@ -137,7 +143,7 @@ public final class SQLiteMailboxStore: MailboxStore {
     }
 
     public func storePrekeys(user: String, signed: SignedPrekeyRecord?, oneTime: [OneTimePrekeyRecord], replacingOneTime: Bool, limit: Int, now: Int64) async throws -> PrekeyStatus {
-        try await committer.perform { db in
+        try await committer.perform(adds: true) { db in
             if replacingOneTime {
                 try db.cachedStatement(sql: "DELETE FROM one_time_prekeys WHERE user = ?").execute(arguments: [user])
             }
@@ -189,7 +195,7 @@ public final class SQLiteMailboxStore: MailboxStore {
     }
 
     public func register(_ user: UserRecord, invite: String?, registrationOpen: Bool, now: Int64) async throws -> RegisterOutcome {
-        let outcome = try await committer.perform { db -> RegisterOutcome in
+        let outcome = try await committer.perform(adds: true) { db -> RegisterOutcome in
             if try Bool.fetchOne(try db.cachedStatement(sql: "SELECT 1 FROM users WHERE name = ?"), arguments: [user.name]) == true {
                 return .nameTaken
             }
@@ -228,7 +234,7 @@ public final class SQLiteMailboxStore: MailboxStore {
 
     public func createInvite(now: Int64) async throws -> String {
         let code = randomHex(bytes: 12)
-        try await committer.perform { db in
+        try await committer.perform(adds: true) { db in
             try db.cachedStatement(sql: "INSERT INTO invites (code, createdAt) VALUES (?, ?)").execute(arguments: [code, now])
         }
         return code
@@ -243,7 +249,7 @@ public final class SQLiteMailboxStore: MailboxStore {
         let pair = Self.pairKey(sender, recipient)
         let peersKnown = knownPeers.contains(pair)
         mergeAcceptedLogIfFull(now: now)
-        let ticket = committer.submit(usingDeferred: true) { [counters, acceptedLog] db -> AcceptOutcome in
+        let ticket = committer.submit(usingDeferred: true, adds: true) { [counters, acceptedLog] db -> AcceptOutcome in
             guard let mailbox = try counters.counters(of: recipient, in: db) else {
                 return .unknownRecipient
             }
@@ -311,7 +317,7 @@ public final class SQLiteMailboxStore: MailboxStore {
         let key = Self.acceptedKey(sender: reader, id: id)
         acceptedKeys.insert(key)
         mergeAcceptedLogIfFull(now: now)
-        return try await committer.perform { [acceptedLog] db in
+        return try await committer.perform(adds: true) { [acceptedLog] db in
             let body = Self.receiptBody(messageIds)
             guard let room = try Self.room(in: db, of: sender, from: reader, adding: body.count, quota: quota) else {
                 return .unknownRecipient
@@ -502,6 +508,7 @@ public final class SQLiteMailboxStore: MailboxStore {
     }
 
     public var commits: Int { committer.commits }
+    public var isLowOnSpace: Bool { committer.isLowOnSpace }
 
     public func purgeDeletedData() async throws {
         try await pool.writeWithoutTransaction { db in
