@@ -48,6 +48,15 @@ public actor ParlaClient {
     var warnedGroupVersions: [String: Int] = [:]
     /// `groupInfo` requests waiting for the answer, by group.
     var groupInfoWaiters: [String: [Waiter<RelayFrame.GroupInfo?>]] = [:]
+    /// What arrived but could not be written to the local database (a full disk): kept, not
+    /// confirmed, and written again on a backoff, without waiting for a reconnect.
+    var unstoredIncoming: [ClientStore.EncryptedIncoming] = []
+    var unstoredGroupEvents: [RelayFrame.GroupEvent] = []
+    /// Messages the relay acknowledged whose new status could not be written: not sent again
+    /// (the relay has them), written again on the same backoff.
+    var unrecordedAcks: [(id: String, delivered: Bool)] = []
+    var storageRetryDelay: Duration = .zero
+    var storageRetryScheduled = false
 
     public init(profile: Profile, server: String? = nil, transport: any RelayTransport, clock: any ClientClock = SystemClock(),
                 policy: ReconnectPolicy = ReconnectPolicy(), logger: Logger) throws {
@@ -184,7 +193,7 @@ public actor ParlaClient {
         }
     }
 
-    private func notifyOutboxWaiters() {
+    func notifyOutboxWaiters() {
         let waiters = outboxWaiters
         outboxWaiters = []
         for waiter in waiters { waiter.resume(()) }
@@ -367,53 +376,56 @@ public actor ParlaClient {
                 break
             }
         }
+        // What could not be written before goes first, so the order in which things arrived holds.
+        if !unstoredGroupEvents.isEmpty {
+            groupEvents = unstoredGroupEvents + groupEvents
+            unstoredGroupEvents = []
+        }
+        if !incoming.isEmpty, !unstoredIncoming.isEmpty {
+            incoming = unstoredIncoming + incoming
+            unstoredIncoming = []
+        }
         if !groupEvents.isEmpty {
             do {
-                // Membership first: a message in the same batch may belong to a group just created.
-                let applied = try store.applyGroupEvents(groupEvents, me: profile.name, myKey: profile.keys.signingPublic)
-                for notice in applied.notices { eventSink.yield(.messageAdded(notice)) }
-                groupsChanged(applied.changed)
+                try storeGroupEvents(groupEvents)
+                confirm += groupEvents.map(\.id).filter { !confirm.contains($0) }
             } catch {
                 logger.error("could not store group events; not confirming", metadata: ["error": "\(error)"])
                 let ids = Set(groupEvents.map(\.id))
                 confirm.removeAll { ids.contains($0) }
+                unstoredGroupEvents = groupEvents
+                storageFailed(error)
             }
         }
         if !incoming.isEmpty {
             do {
-                // Committed before confirming: a crash here means redelivery, never loss.
-                let batch = try store.receiveEncrypted(incoming, me: profile.name, identity: profile.keys)
-                for record in batch.added {
-                    eventSink.yield(.messageAdded(record))
-                    // A key change or a session reset is also said in the status line, not only in its chat.
-                    if record.from == ClientStore.systemSender { eventSink.yield(.notice(record.text)) }
-                }
-                for record in batch.updated { eventSink.yield(.messageUpdated(record)) }
-                if batch.queuedControl { Task { await self.flushOutbox() } }
+                guard unstoredGroupEvents.isEmpty else { throw StorageRetryPending() }
+                try storeIncoming(incoming)
+                confirm += incoming.map(\.id).filter { !confirm.contains($0) }
             } catch {
                 logger.error("could not store incoming messages; not confirming", metadata: ["error": "\(error)"])
                 let ids = Set(incoming.map(\.id))
                 confirm.removeAll { ids.contains($0) }
+                unstoredIncoming = incoming
+                if !(error is StorageRetryPending) { storageFailed(error) }
             }
         }
-        if !confirm.isEmpty {
-            for chunk in stride(from: 0, to: confirm.count, by: ProtocolLimits.maxIDsPerFrame) {
-                await link.send(ClientFrame.confirm(.init(ids: Array(confirm[chunk..<min(chunk + ProtocolLimits.maxIDsPerFrame, confirm.count)]))).encoded())
-            }
-        }
+        if !confirm.isEmpty { await send(confirm: confirm, on: link) }
         if !acked.isEmpty {
             for (id, _) in acked { inflight.remove(id) }
             do {
-                for record in try store.acknowledged(acked, me: profile.name) {
-                    settled(record)
-                    eventSink.yield(.messageUpdated(record))
-                }
+                try recordAcks(unrecordedAcks + acked)
+                unrecordedAcks = []
             } catch {
-                // Still in the outbox: sent again on the next flush, and the relay answers a resend with the same ack.
+                // Still in the outbox, and not sent again: the relay has them. The status is written
+                // on the storage backoff; a restart before then sends them again and the relay acks the resend.
                 logger.error("could not record acks", metadata: ["count": "\(acked.count)", "error": "\(error)"])
+                unrecordedAcks += acked
+                storageFailed(error)
             }
             notifyOutboxWaiters()
-            await flushOutbox()
+            // Sending more while acks cannot be written would only spin: the backoff flushes.
+            if unrecordedAcks.isEmpty { await flushOutbox() }
         }
     }
 
@@ -483,7 +495,7 @@ public actor ParlaClient {
         }
     }
 
-    private func settled(_ record: MessageRecord) {
+    func settled(_ record: MessageRecord) {
         if let waiters = settledWaiters.removeValue(forKey: record.id) {
             for waiter in waiters { waiter.resume(record) }
         }
@@ -533,7 +545,8 @@ public actor ParlaClient {
             return
         }
         var sent = 0
-        for item in items where !inflight.contains(item.id) {
+        let acknowledged = Set(unrecordedAcks.map(\.id))
+        for item in items where !inflight.contains(item.id) && !acknowledged.contains(item.id) {
             // Sending suspends; if the link was replaced meanwhile, the new one's flush takes over.
             guard sent < room, generation == linkGeneration, self.link != nil else { break }
             inflight.insert(item.id)
