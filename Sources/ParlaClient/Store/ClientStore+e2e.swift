@@ -335,12 +335,20 @@ extension ClientStore {
                 }
                 switch content {
                 case .text(let text):
-                    try Self.insertIncoming(db, id: item.id, from: item.from, me: me, text: text, at: item.sentAt, undecryptable: false, into: &batch)
+                    // What is inside the encryption is the truth: a direct message the relay labelled
+                    // as a group's stays in the direct chat, marked.
+                    let shown = item.group.map { "⚠ (a direct message, delivered as #\($0)) " + text } ?? text
+                    try Self.insertIncoming(db, id: item.id, from: item.from, me: me, text: shown, at: item.sentAt, undecryptable: false, into: &batch)
                 case .groupText(let group, let text):
                     // The group named inside the encryption is the truth; the relay's label must agree.
-                    let chat = item.group == group ? "#" + group : item.from
-                    let shown = item.group == group ? text : "⚠ (sent to #\(group), delivered as \(item.group.map { "#" + $0 } ?? "a direct message")) " + text
-                    if chat.hasPrefix("#"), try Self.group(db, group) == nil {
+                    // A relabelled copy goes to that group, marked, if the sender is in it as this
+                    // client knows it; otherwise to the direct chat, marked (a relay's label alone
+                    // never makes a group).
+                    let known = try Self.group(db, group)
+                    let relabelled = item.group != group
+                    let chat = !relabelled || known?.members.contains(item.from) == true ? "#" + group : item.from
+                    let shown = relabelled ? "⚠ (sent to #\(group), delivered as \(item.group.map { "#" + $0 } ?? "a direct message")) " + text : text
+                    if !relabelled, known == nil {
                         try Self.saveGroup(db, GroupState(name: group, title: group, members: [item.from, me], admins: [], isMember: true))
                     }
                     try Self.insertIncoming(db, id: item.id, from: item.from, chat: chat, me: me, text: shown, at: item.sentAt, undecryptable: false, into: &batch)
