@@ -8,7 +8,7 @@ import ParlaProtocol
 struct Group: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Create and manage group chats (#NAME).",
-        subcommands: [Create.self, Add.self, Remove.self, Leave.self, Rename.self, Promote.self, Demote.self, Info.self])
+        subcommands: [Create.self, Add.self, Remove.self, Leave.self, Rename.self, Promote.self, Demote.self, Info.self, Accept.self, Decline.self])
 
     /// `team` or `#team` → `team`, checked.
     static func name(_ raw: String) throws -> String {
@@ -101,6 +101,41 @@ struct Group: AsyncParsableCommand {
                 let group = try Group.name(name)
                 try await Group.change(global, timeout: timeout, done: "left #\(group)") { client throws(EngineError) in
                     try await client.updateGroup(group, .leave)
+                }
+            }
+        }
+    }
+
+    struct Accept: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Join #NAME, which someone you never wrote to put you in.")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "Group name.") var name: String
+
+        func run() async throws {
+            try await reportingErrors {
+                let group = try Group.name(name)
+                let client = try global.openClient()
+                do throws(EngineError) {
+                    try await client.acceptInvitation(to: group)
+                } catch {
+                    throw CLIError("\(error)")
+                }
+                print("joined #\(group)")
+            }
+        }
+    }
+
+    struct Decline: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Leave #NAME, which someone you never wrote to put you in, and delete it here.")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "Group name.") var name: String
+        @Option(help: "Seconds to wait for the relay.") var timeout: Double = 10
+
+        func run() async throws {
+            try await reportingErrors {
+                let group = try Group.name(name)
+                try await Group.change(global, timeout: timeout, done: "declined #\(group): left it and deleted it here") { client throws(EngineError) in
+                    try await client.declineInvitation(to: group)
                 }
             }
         }

@@ -32,9 +32,11 @@ enum Output {
         if json {
             var object: [String: Any] = ["chat": c.name, "unread": c.unread, "lastActivity": iso8601(c.lastActivity)]
             if let last = c.lastMessage { object["lastMessage"] = last }
+            if let inviter = c.invitedBy { object["invitedBy"] = inviter }
             printJSON(object)
         } else {
-            print("\(c.name)\(c.unread > 0 ? " (\(c.unread) unread)" : "")  \(DisplayText.safe(c.lastMessage ?? ""))")
+            let invitation = c.invitedBy.map { " (invitation from \(DisplayText.safe($0)))" } ?? ""
+            print("\(c.name)\(invitation)\(c.unread > 0 ? " (\(c.unread) unread)" : "")  \(DisplayText.safe(c.lastMessage ?? ""))")
         }
     }
 

@@ -41,6 +41,9 @@ import Testing
         try await eventually("carol gets the creation and every message in order") { try texts(carol) == (1...3).map { "\(marker) \($0)" } }
         #expect(try carol.store.history(chat: "#team", limit: 10).first?.text.contains("alice created #team") == true)
         try await eventually("delivered to everyone") { try sent.allSatisfy { try alice.store.message(id: $0.id)?.status == .delivered } }
+        // Neither had written to alice: #team is an invitation, and reading it says nothing until accepted.
+        try await bob.client.acceptInvitation(to: "team")
+        try await carol.client.acceptInvitation(to: "team")
         try await bob.client.markRead(chat: "#team")
         try await Task.sleep(for: .milliseconds(300))
         #expect(try alice.store.message(id: sent[0].id)?.status == .delivered, "read by bob only: not yet read")

@@ -45,7 +45,10 @@ import Testing
     @Test func aSignedCreationIsTheGroup() throws {
         #expect(try members() == ["alice", "bob"])
         #expect(try store.group("team")?.version == 1)
-        #expect(try lastLine() == "alice created #team “Team” with you")
+        // Bob never wrote to alice: the group is an invitation until he accepts.
+        #expect(try lastLine() == "alice created #team “Team” with you. alice, whom you have never written to, put you in #team: "
+            + "/accept to join, /decline to leave and delete it (parla group accept|decline team)")
+        #expect(try store.invitation(to: "team") == "alice")
     }
 
     @Test func anUnsignedAddChangesNothingAndIsSaid() throws {

@@ -41,6 +41,32 @@ import Testing
         #expect(theme.senderRole(for: "bob") != theme.senderRole(for: "carol") || theme.senderPalette.count < 2)
     }
 
+    @Test func anInvitationIsMarkedSilentAndAnsweredWithAcceptOrDecline() {
+        var state = Self.groupState
+        state.chats[0].invitedBy = "mallory"
+        state.chats[0].unread = 4
+        let screen = Renderer(timeZone: Fixture.utc).render(state, width: 100, height: 24, theme: .default)
+        let listRow = (1..<screen.height).map(screen.row).first { $0.contains("#team (3)") } ?? ""
+        #expect(listRow.contains("✉"), "\(listRow)")
+        #expect(screen.row(0).contains("invited by mallory: /accept /decline"), "\(screen.row(0))")
+        #expect(state.totalUnread == Fixture.state.totalUnread, "an invitation's messages are not counted as unread news")
+        #expect(state.isMuted("#team"), "it never rings")
+        var plain = Theme.default
+        plain.ascii = true
+        let ascii = Renderer(timeZone: Fixture.utc).render(state, width: 100, height: 24, theme: plain)
+        #expect(ascii.text.contains("(inv)"))
+
+        func run(_ line: String) -> [AppEffect] {
+            state.editor.replace(with: line)
+            return ReducerTests.remembered(line, Reducer.reduce(&state, .key(.enter)))
+        }
+        #expect(run("/accept") == [.answerInvitation(group: "team", accept: true)])
+        #expect(run("/decline #team") == [.answerInvitation(group: "team", accept: false)])
+        #expect(state.selectedChat == nil, "declined, the chat is gone")
+        state.selectedChat = "bob"
+        #expect(run("/accept").isEmpty && state.notice?.hasPrefix("no invitation here") == true)
+    }
+
     @Test func groupCommandsBecomeRequestsForTheRelay() {
         var state = Self.groupState
         func run(_ line: String) -> [AppEffect] {

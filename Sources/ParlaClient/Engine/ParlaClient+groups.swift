@@ -202,4 +202,30 @@ extension ParlaClient {
         for name in names { heldGroups[name] = nil }
         Task { await self.flushOutbox() }
     }
+
+    // MARK: - Invitations
+
+    /// Who put us in `group` without our having written to them, while the invitation stands.
+    public func invitation(to group: String) throws(EngineError) -> String? {
+        do { return try store.invitation(to: group) } catch { throw .storage("\(error)") }
+    }
+
+    /// Joins a group we were invited to: it becomes a chat like any other.
+    public func acceptInvitation(to group: String) throws(EngineError) {
+        do {
+            // What was read before accepting stays unreported: only later reads send receipts.
+            guard try store.acceptInvitation(to: group) else { throw EngineError.groupChangeRefused("there is no invitation to #\(group)") }
+        } catch let error as EngineError {
+            throw error
+        } catch {
+            throw .storage("\(error)")
+        }
+    }
+
+    /// Leaves a group we were invited to and deletes everything of it on this device.
+    public func declineInvitation(to group: String) async throws(EngineError) {
+        guard try invitation(to: group) != nil else { throw .groupChangeRefused("there is no invitation to #\(group)") }
+        try await updateGroup(group, .leave)
+        do { try store.deleteDeclinedGroup(group) } catch { throw .storage("\(error)") }
+    }
 }

@@ -92,6 +92,8 @@ public actor ParlaClient {
             if let groupName {
                 guard let group = try store.group(groupName) else { throw EngineError.unknownGroup(groupName) }
                 guard group.isMember else { throw EngineError.notGroupMember(groupName) }
+                // Writing to a group one was invited to is joining it.
+                try store.acceptInvitation(to: groupName)
                 record = try store.enqueueGroupMessage(id: id, from: profile.name, group: group, text: text, at: clock.now())
             } else {
                 record = try store.enqueueMessage(id: id, from: profile.name, to: recipient, text: text, at: clock.now())
@@ -108,7 +110,9 @@ public actor ParlaClient {
 
     /// Marks every message in `chat` read, and tells the sender unless read receipts are off.
     public func markRead(chat: String) throws {
-        let ids = try store.markRead(chat: chat, report: readReceiptsEnabled, receiptID: "rd-" + UUID().uuidString.lowercased())
+        // Reading an invitation tells its sender nothing, not even that we exist and looked.
+        let invited = try ClientStore.groupName(ofChat: chat).map { try store.invitation(to: $0) != nil } ?? false
+        let ids = try store.markRead(chat: chat, report: readReceiptsEnabled && !invited, receiptID: "rd-" + UUID().uuidString.lowercased())
         if !ids.isEmpty, readReceiptsEnabled {
             Task { await self.flushOutbox() }
         }

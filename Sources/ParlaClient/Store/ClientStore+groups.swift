@@ -97,7 +97,12 @@ extension ClientStore {
     }
 
     static func saveGroup(_ db: Database, _ group: GroupState) throws {
-        try db.execute(sql: "INSERT OR REPLACE INTO groups (name, title, members, admins, isMember, change) VALUES (?, ?, ?, ?, ?, ?)",
+        // An upsert, not a replace: an invitation outlives the changes that follow it.
+        try db.execute(sql: """
+            INSERT INTO groups (name, title, members, admins, isMember, change) VALUES (?, ?, ?, ?, ?, ?)
+            ON CONFLICT (name) DO UPDATE SET title = excluded.title, members = excluded.members, admins = excluded.admins,
+                isMember = excluded.isMember, change = excluded.change
+            """,
                        arguments: [group.name, group.title, try encode(group.members), try encode(group.admins), group.isMember,
                                    try group.change.map(encode)])
     }
@@ -117,7 +122,7 @@ extension ClientStore {
                 case .accepted(let statement, let change):
                     try Self.saveGroup(db, GroupState(statement, change: change, me: me))
                     changed.insert(event.group)
-                    text = Self.describe(statement, me: me)
+                    text = Self.describe(statement, me: me) + (try Self.markInvitation(db, statement, me: me).map { ". " + $0 } ?? "")
                 case .known(let statement):
                     text = Self.describe(statement, me: me)
                 case .rejected(let reason):

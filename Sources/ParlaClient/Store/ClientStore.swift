@@ -71,6 +71,7 @@ public final class ClientStore: Sendable {
         registerResendGuardMigration(&migrator)
         registerKeyChangeMigration(&migrator)
         registerSignedGroupMigration(&migrator)
+        registerInvitationMigration(&migrator)
         return migrator
     }
 
@@ -286,11 +287,12 @@ public final class ClientStore: Sendable {
             try Row.fetchAll(db, sql: """
                 SELECT c.name, c.unread, c.lastActivity,
                        (SELECT text FROM messages m WHERE m.chat = c.name ORDER BY localID DESC LIMIT 1),
-                       ifnull(s.pinned, 0), ifnull(s.muted, 0)
-                FROM chats c LEFT JOIN chat_settings s ON s.chat = c.name
+                       ifnull(s.pinned, 0), ifnull(s.muted, 0), g.invitedBy
+                FROM chats c LEFT JOIN chat_settings s ON s.chat = c.name LEFT JOIN groups g ON '#' || g.name = c.name
                 WHERE s.closedAt IS NULL OR c.lastActivity > s.closedAt
                 ORDER BY ifnull(s.pinned, 0) DESC, c.lastActivity DESC, c.name
-                """).map { ChatSummary(name: $0[0], unread: $0[1], lastActivity: Self.date($0[2]), lastMessage: $0[3], pinned: $0[4], muted: $0[5]) }
+                """).map { ChatSummary(name: $0[0], unread: $0[1], lastActivity: Self.date($0[2]), lastMessage: $0[3], pinned: $0[4], muted: $0[5],
+                                       invitedBy: $0[6]) }
         }
     }
 

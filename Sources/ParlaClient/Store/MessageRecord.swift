@@ -56,13 +56,16 @@ public struct ChatSummary: Sendable, Equatable {
     public var pinned: Bool
     /// A muted chat counts its unread messages but never rings or notifies.
     public var muted: Bool
+    /// A group someone we never wrote to put us in, until we accept: it rings like a muted one.
+    public var invitedBy: String?
 
-    public init(name: String, unread: Int, lastActivity: Date, lastMessage: String?, pinned: Bool = false, muted: Bool = false) {
+    public init(name: String, unread: Int, lastActivity: Date, lastMessage: String?, pinned: Bool = false, muted: Bool = false, invitedBy: String? = nil) {
         self.name = name
         self.unread = unread
         self.lastActivity = lastActivity
         self.lastMessage = lastMessage
         self.pinned = pinned
         self.muted = muted
+        self.invitedBy = invitedBy
     }
 }

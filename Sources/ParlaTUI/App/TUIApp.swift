@@ -244,6 +244,22 @@ public final class TUIApp: Sendable {
                 }
                 if let chats = try? await client.chats() { self.post(.chatsLoaded(chats)) }
             }
+        case .answerInvitation(let group, let accept):
+            Task {
+                do throws(EngineError) {
+                    if accept {
+                        try await client.acceptInvitation(to: group)
+                        self.post(.notice("joined #\(group)"))
+                    } else {
+                        try await client.declineInvitation(to: group)
+                        self.post(.notice("declined #\(group): left it and deleted it here"))
+                    }
+                } catch {
+                    self.post(.notice("\(error)"))
+                }
+                if let groups = try? await client.groups() { self.post(.groupsLoaded(groups)) }
+                if let chats = try? await client.chats() { self.post(.chatsLoaded(chats)) }
+            }
         case .group(let request):
             Task {
                 do throws(EngineError) {

@@ -127,6 +127,7 @@ public struct KeyBindings: Sendable, Equatable {
             "/new NAME, /new #GROUP     open a chat (/open too; the relay checks a new name)",
             "/search TEXT               every word as a prefix; Enter opens the result",
             "/pin /unpin /mute /unmute /close [CHAT]   a muted chat never rings; closed returns on news",
+            "/accept /decline [#GROUP]   answer a group someone you never wrote to put you in (✉)",
             "/retry /delete             the selected (Ctrl-Up) or every failed message",
             "/info                      who received the selected or newest of yours (groups)",
             "/group create NAME MEMBER… | add | remove | promote | demote NAME MEMBER…",

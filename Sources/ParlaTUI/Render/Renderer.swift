@@ -114,11 +114,12 @@ public struct Renderer: Sendable {
         let first = max(0, min(selectedIndex - rows + 1, state.chats.count - rows))
         for (row, chat) in state.chats.dropFirst(first).prefix(rows).enumerated() {
             let selected = chat.name == state.selectedChat
-            let role: StyleRole = selected ? .chatSelected : chat.unread > 0 && !chat.muted ? .chatUnread : .chatNormal
+            let role: StyleRole = selected ? .chatSelected : chat.unread > 0 && !chat.muted && chat.invitedBy == nil ? .chatUnread : .chatNormal
             var badge = ""
             if state.isTyping(chat.name) { badge = glyphs.typing }
             if chat.unread > 0 { badge += (badge.isEmpty ? "" : " ") + String(chat.unread) }
             if chat.muted { badge += (badge.isEmpty ? "" : " ") + glyphs.muted }
+            if chat.invitedBy != nil { badge += (badge.isEmpty ? "" : " ") + glyphs.invitation }
             if chat.pinned { badge += (badge.isEmpty ? "" : " ") + glyphs.pinned }
             let marker = selected ? "> " : "  "
             var online = state.connection == .online && state.online.contains(chat.name) ? " " + glyphs.online : ""
@@ -171,7 +172,9 @@ public struct Renderer: Sendable {
                 title += " " + glyphs.online + " online"
             }
         }
-        if let chat = state.selectedChat, state.isMuted(chat) { title += " · muted" }
+        if let chat = state.selectedChat, let inviter = state.invitation(chat) {
+            title += " · invited by \(inviter): /accept /decline"
+        } else if let chat = state.selectedChat, state.isMuted(chat) { title += " · muted" }
         drawBox(title, into: &screen, x: x, width: width, height: height, glyphs: glyphs, layout: layout)
         let inner = width - 2
         let rows = height - 2
@@ -459,6 +462,7 @@ struct Glyphs {
     var down: String { ascii ? "v" : "↓" }
     var pinned: String { ascii ? "*" : "📌" }
     var muted: String { ascii ? "(m)" : "🔇" }
+    var invitation: String { ascii ? "(inv)" : "✉" }
 
     /// User text as this terminal can show it: control characters (which the terminal would
     /// act on) replaced, and without UTF-8, accents dropped and anything else non-ASCII shown

@@ -81,12 +81,16 @@ public struct AppState: Sendable, Equatable {
         self.now = now
     }
 
-    /// Unread messages in chats that are not muted (the title and status line count these).
-    public var totalUnread: Int { chats.reduce(0) { $0 + ($1.muted ? 0 : $1.unread) } }
+    /// Unread messages in chats that are not muted (the title and status line count these);
+    /// an invitation counts as muted until it is accepted.
+    public var totalUnread: Int { chats.reduce(0) { $0 + ($1.muted || $1.invitedBy != nil ? 0 : $1.unread) } }
 
     public func isTyping(_ name: String) -> Bool { typing[name].map { $0 > now } ?? false }
 
-    public func isMuted(_ chat: String) -> Bool { chats.first { $0.name == chat }?.muted ?? false }
+    public func isMuted(_ chat: String) -> Bool { chats.first { $0.name == chat }.map { $0.muted || $0.invitedBy != nil } ?? false }
+
+    /// Who invited us to `chat` (a group), while the invitation stands.
+    public func invitation(_ chat: String) -> String? { chats.first { $0.name == chat }?.invitedBy }
 
     /// The user pressed a key recently, so what appears in the open chat is seen.
     public var userIsActive: Bool { lastKeyAt.map { now.timeIntervalSince($0) < Self.activeFor } ?? false }
@@ -173,6 +177,8 @@ public enum AppEffect: Sendable, Equatable {
     /// Ask the relay whether `name` exists before opening a chat with them.
     case checkUser(name: String)
     case chatSetting(chat: String, ChatSetting)
+    /// `/accept` or `/decline` a group someone we never wrote to put us in.
+    case answerInvitation(group: String, accept: Bool)
     case quit
 }
 

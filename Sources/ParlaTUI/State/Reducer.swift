@@ -583,6 +583,21 @@ public enum Reducer {
                 return []
             }
             return openByName(&state, parts[1].trimmingCharacters(in: .whitespaces))
+        case "accept", "decline":
+            let named = parts.count == 2 ? parts[1].trimmingCharacters(in: .whitespaces) : nil
+            let chat = named.map { $0.hasPrefix("#") ? $0 : "#" + $0 } ?? state.selectedChat
+            guard let chat, let group = ClientStore.groupName(ofChat: chat), state.invitation(chat) != nil else {
+                state.notice = "no invitation here: /\(parts[0]) [#GROUP] answers a group someone you never wrote to put you in"
+                return []
+            }
+            let accept = parts[0] == "accept"
+            if !accept, chat == state.selectedChat {
+                // Declined, its chat is deleted: the list opens another.
+                state.selectedChat = nil
+                state.conversation = []
+                state.editor.replace(with: "")
+            }
+            return [.answerInvitation(group: group, accept: accept)]
         case "pin", "unpin", "mute", "unmute", "close":
             let named = parts.count == 2 ? parts[1].trimmingCharacters(in: .whitespaces) : nil
             guard let chat = named ?? state.selectedChat else {
