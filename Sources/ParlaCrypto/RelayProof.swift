@@ -7,24 +7,28 @@ import Foundation
 /// it, and a recorded login cannot be played back to a client as a fresh one.
 public struct RelayIdentityKey: Sendable {
     public let privateRaw: Data
+    /// Parsed once: making the key from its raw bytes derives the public half (a scalar
+    /// multiplication), which per login cost as much as the signatures themselves.
+    /// Immutable after `init` and only read (signing does not change it), so sharing it is safe.
+    nonisolated(unsafe) private let key: Curve25519.Signing.PrivateKey
+    public let publicKey: Data
 
     public init() {
-        privateRaw = Curve25519.Signing.PrivateKey().rawRepresentation
+        self.init(key: Curve25519.Signing.PrivateKey())
     }
 
     public init(privateRaw: Data) throws(CryptoFailure) {
-        guard (try? Curve25519.Signing.PrivateKey(rawRepresentation: privateRaw)) != nil else {
+        guard let key = try? Curve25519.Signing.PrivateKey(rawRepresentation: privateRaw) else {
             throw CryptoFailure.invalidKey("the relay's stored signing key is damaged")
         }
-        self.privateRaw = privateRaw
+        self.init(key: key)
     }
 
-    private var key: Curve25519.Signing.PrivateKey {
-        // Validated in `init`.
-        try! Curve25519.Signing.PrivateKey(rawRepresentation: privateRaw)
+    private init(key: Curve25519.Signing.PrivateKey) {
+        self.key = key
+        self.privateRaw = key.rawRepresentation
+        self.publicKey = key.publicKey.rawRepresentation
     }
-
-    public var publicKey: Data { key.publicKey.rawRepresentation }
 
     public func sign(_ proof: RelayProof) -> Data {
         (try? key.signature(for: proof.bytes)) ?? Data()

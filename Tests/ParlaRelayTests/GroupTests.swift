@@ -14,14 +14,7 @@ import Testing
 
     /// The next frame that is not a group event (events are checked where they matter).
     func nextNonEvent(_ client: RelayTestClient) async throws -> RelayFrame {
-        while true {
-            let frame = try await client.next()
-            if case .groupEvent(let event) = frame {
-                client.send(.confirm(.init(ids: [event.id])))
-                continue
-            }
-            return frame
-        }
+        try await client.nextNonEvent()
     }
 
     @Test func threeMembersOneOfflineGetsEverythingInOrderAndEventsToo() async throws {

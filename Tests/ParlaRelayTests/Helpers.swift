@@ -37,6 +37,18 @@ struct TestUser {
 }
 
 extension RelayTestClient {
+    /// The next frame that is not a group event (each event met is confirmed).
+    func nextNonEvent() async throws -> RelayFrame {
+        while true {
+            let frame = try await next()
+            if case .groupEvent(let event) = frame {
+                send(.confirm(.init(ids: [event.id])))
+                continue
+            }
+            return frame
+        }
+    }
+
     func send(id: String, to: String, text: String) {
         send(.send(.init(id: id, to: to, body: Data(text.utf8))))
     }

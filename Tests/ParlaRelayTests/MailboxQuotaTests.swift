@@ -72,14 +72,7 @@ import Testing
         let m = try await mallory.connectIdle()
         func create(_ n: Int) async throws -> RelayFrame {
             m.send(.groupCreate(.init(id: "c\(n)", group: "spam\(n)", title: "Spam \(n)", members: ["bob"])))
-            while true {
-                let frame = try await m.next()
-                if case .groupEvent(let event) = frame {
-                    m.send(.confirm(.init(ids: [event.id])))
-                    continue
-                }
-                return frame
-            }
+            return try await m.nextNonEvent()
         }
         #expect(try await create(1) == .ack(id: "c1"))
         #expect(try await create(2) == .ack(id: "c2"))

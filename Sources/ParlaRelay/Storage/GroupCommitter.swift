@@ -81,9 +81,7 @@ final class GroupCommitter: Sendable {
     private func commitOrMakeRoom(_ batch: [any CommitJob]) async {
         guard !batch.isEmpty else { return }
         do {
-            try await commit(batch)
-            committed.add(1, ordering: .relaxed)
-            for job in batch { job.finish(commitError: nil) }
+            try await commitAndFinish(batch)
         } catch {
             guard StorageFault(error) == .full, let reserve, reserve.release() else {
                 for job in batch { job.finish(commitError: error) }
@@ -96,13 +94,18 @@ final class GroupCommitter: Sendable {
             let freeing = batch.filter { !$0.adds }
             guard !freeing.isEmpty else { return }
             do {
-                try await commit(freeing)
-                committed.add(1, ordering: .relaxed)
-                for job in freeing { job.finish(commitError: nil) }
+                try await commitAndFinish(freeing)
             } catch {
                 for job in freeing { job.finish(commitError: error) }
             }
         }
+    }
+
+    /// Commits the jobs and hands each its result; on failure they are left unfinished.
+    private func commitAndFinish(_ jobs: [any CommitJob]) async throws {
+        try await commit(jobs)
+        committed.add(1, ordering: .relaxed)
+        for job in jobs { job.finish(commitError: nil) }
     }
 
     /// While low on space: sets the reserve aside again once the disk has room (asked at most
