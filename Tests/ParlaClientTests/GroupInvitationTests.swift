@@ -39,6 +39,10 @@ import Testing
         #expect(try bob.store.history(chat: "#prizes", limit: 10).isEmpty)
         #expect(try !bob.store.chats().contains { $0.name == "#prizes" })
         try await eventually("mallory sees bob leave") { try mallory.store.group("prizes")?.members == ["mallory"] }
+        // The relay's news of bob's leaving reaches bob too: it must not bring the chat back.
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(try !bob.store.chats().contains { $0.name == "#prizes" })
+        #expect(try bob.store.history(chat: "#prizes", limit: 10).isEmpty)
         for client in engines { await client.shutdown() }
     }
 

@@ -117,6 +117,9 @@ extension ClientStore {
             var changed: Set<String> = []
             for event in events {
                 guard try Self.message(db, sender: Self.systemSender, id: event.id) == nil else { continue }
+                // News of a group we hold nothing of and are not in (the echo of leaving a declined
+                // invitation, whose chat is deleted) would only bring the chat back.
+                if try Self.group(db, event.group) == nil, !event.members.contains(me) { continue }
                 let text: String
                 switch try Self.check(db, event, me: me, myKey: myKey) {
                 case .accepted(let statement, let change):
