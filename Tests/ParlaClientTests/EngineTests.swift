@@ -112,6 +112,30 @@ import Testing
         await alice.shutdown()
     }
 
+    /// The limit is what fits after padding: a 40 KiB text was accepted here and then always
+    /// refused by the relay (padded to 64 KiB, plus the envelope), so it failed after "queued".
+    @Test func theLongestTextTheEngineTakesIsDeliveredAndOneByteMoreIsRefusedAtOnce() async throws {
+        #expect(ParlaClient.maxPlaintextBytes == 32_767)
+        let relay = try await TestRelay.start()
+        defer { Task { await relay.stop() } }
+        let engines = try await TestProfiles.engines("alice", "bob", on: relay)
+        let (alice, bob) = (engines[0], engines[1])
+        await #expect(throws: EngineError.messageTooLong(40_000)) { try await alice.client.send(String(repeating: "x", count: 40_000), to: "bob") }
+        await #expect(throws: EngineError.messageTooLong(32_768)) { try await alice.client.send(String(repeating: "é", count: 16_384), to: "bob") }
+        let error = EngineError.messageTooLong(40_000).description
+        #expect(error.contains("the limit is 32767"), "\(error)")
+        #expect(try alice.store.allMessages().isEmpty)
+        // The longest one goes in the first (prekey) message, whose envelope is the largest.
+        let longest = String(repeating: "é", count: 16_383) + "x"
+        let sent = try await alice.client.send(longest, to: "bob")
+        alice.start()
+        bob.start()
+        try await eventually("delivered") { try alice.store.message(id: sent.id)?.status == .delivered }
+        #expect(await bob.log.added().map(\.text) == [longest])
+        await alice.shutdown()
+        await bob.shutdown()
+    }
+
     @Test func historyIsPagedAndSearchable() async throws {
         let relay = try await TestRelay.start()
         defer { Task { await relay.stop() } }

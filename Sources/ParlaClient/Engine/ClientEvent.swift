@@ -35,7 +35,8 @@ public enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .invalidRecipient(let name): "'\(name)' is not a valid user name (3-32 of a-z 0-9 _ . -)"
         case .emptyMessage: "the message is empty"
-        case .messageTooLong(let bytes): "the message is \(bytes) bytes; the limit is 65536"
+        case .messageTooLong(let bytes):
+            "the message is \(bytes) bytes once encoded; the limit is \(ParlaClient.maxPlaintextBytes) (the relay takes 64 KiB, and encryption pads to the next power of two)"
         case .nulCharacter: "the message contains a NUL character (U+0000), which cannot be sent"
         case .unknownGroup(let name): "no group #\(name) here (create it with 'parla group create \(name) MEMBER...', or wait until you are added)"
         case .notGroupMember(let name): "you are no longer a member of #\(name)"

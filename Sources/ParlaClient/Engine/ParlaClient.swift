@@ -77,13 +77,19 @@ public actor ParlaClient {
 
     // MARK: - Public API
 
+    /// The longest plaintext (a text, or a group text with its JSON) whose envelope the relay
+    /// takes: derived from the padding rule, so nothing accepted here is refused later.
+    public static let maxPlaintextBytes = Padding.largestPlaintext(fitting: ProtocolLimits.maxBodyBytes, overhead: Envelope.maxOverhead)
+
     /// Commits the message to the outbox (status `queued`) and sends it when possible.
     @discardableResult
     public func send(_ text: String, to recipient: String) throws -> MessageRecord {
         let groupName = ClientStore.groupName(ofChat: recipient)
         guard Validation.isValidName(groupName ?? recipient) else { throw EngineError.invalidRecipient(recipient) }
         guard !text.isEmpty else { throw EngineError.emptyMessage }
-        guard text.utf8.count <= ProtocolLimits.maxBodyBytes else { throw EngineError.messageTooLong(text.utf8.count) }
+        let payload = groupName.map { MessageContent.groupText(group: $0, text: text) } ?? .text(text)
+        let size = payload.encoded.count
+        guard size <= Self.maxPlaintextBytes else { throw EngineError.messageTooLong(size) }
         // A leading 0x00 marks Parla's own control messages inside the encryption (MessageContent).
         guard !text.utf8.contains(0) else { throw EngineError.nulCharacter }
         let record: MessageRecord

@@ -8,6 +8,9 @@ import Foundation
 ///     ratchet header (40) | ChaCha20-Poly1305 ciphertext || tag (16)
 public struct Envelope: Sendable, Equatable {
     public static let version: UInt8 = 1
+    /// The most an envelope adds to its padded plaintext: version and kind, a prekey part,
+    /// the ratchet header and the AEAD tag.
+    public static let maxOverhead = 2 + PreKeyPart.size + RatchetHeader.size + 16
 
     /// What the responder needs to finish X3DH; sent until the initiator hears back.
     public struct PreKeyPart: Sendable, Equatable, Codable {

@@ -9,6 +9,14 @@ public enum Padding {
         return data + Data([0x80]) + Data(repeating: 0, count: bucket - data.count - 1)
     }
 
+    /// The longest plaintext whose padded bucket, with `overhead` bytes around it, fits in
+    /// `limit`: buckets double, so a plaintext one byte past a bucket needs twice the room.
+    public static func largestPlaintext(fitting limit: Int, overhead: Int) -> Int {
+        var bucket = 64
+        while bucket * 2 + overhead <= limit { bucket *= 2 }
+        return bucket + overhead <= limit ? bucket - 1 : 0
+    }
+
     public static func unpad(_ data: Data) throws(E2EError) -> Data {
         // Over the raw bytes: `Data`'s own index walk checked exclusive access for every byte.
         let marker = data.withUnsafeBytes { bytes -> Int? in
