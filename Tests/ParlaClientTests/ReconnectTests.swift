@@ -42,6 +42,28 @@ import Testing
     }
 }
 
+@Suite struct ManualClockTests {
+    /// Cancelling one wait must not end another: the clock once woke every sleeper, so any
+    /// cancelled wait cut an engine's backoff short (an extra, early reconnect attempt).
+    @Test func cancellingOneSleeperLeavesTheOthersWaiting() async throws {
+        let clock = ManualClock()
+        let backoff = Task { try await clock.sleep(for: .seconds(4)) }
+        let timeout = Task { try await clock.sleep(for: .seconds(10)) }
+        try await eventually("both wait") { clock.pendingSleeps.count == 2 }
+        timeout.cancel()
+        await #expect(throws: CancellationError.self) { try await timeout.value }
+        #expect(clock.pendingSleeps == [.seconds(4)], "the other still waits")
+        clock.advance(by: .seconds(4))
+        try await backoff.value
+        // Cancelled before it even started waiting: it still ends.
+        let early = Task {
+            withUnsafeCurrentTask { $0?.cancel() }
+            try await clock.sleep(for: .seconds(1))
+        }
+        await #expect(throws: CancellationError.self) { try await early.value }
+    }
+}
+
 /// A transport whose relay is never there: every connect fails at once.
 struct UnreachableTransport: RelayTransport {
     let attempts = Counter()

@@ -23,7 +23,10 @@ public final class ManualClock: ClientClock, @unchecked Sendable {
     private let lock = NSLock()
     private var elapsed: Duration = .zero
     private let start: Date
-    private var sleepers: [(deadline: Duration, continuation: CheckedContinuation<Void, any Error>)] = []
+    private var sleepers: [(id: Int, deadline: Duration, continuation: CheckedContinuation<Void, any Error>)] = []
+    private var nextSleeper = 0
+    /// Sleepers cancelled before they were registered (the handler ran first).
+    private var cancelledEarly: Set<Int> = []
 
     public init(start: Date = Date()) {
         self.start = start
@@ -38,22 +41,31 @@ public final class ManualClock: ClientClock, @unchecked Sendable {
     }
 
     public func sleep(for duration: Duration) async throws {
+        let id: Int = lock.withLock {
+            nextSleeper += 1
+            return nextSleeper
+        }
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                let resumeNow: Bool = lock.withLock {
-                    if duration <= .zero { return true }
-                    sleepers.append((elapsed + duration, continuation))
-                    return false
+                let now: Result<Void, any Error>? = lock.withLock {
+                    if cancelledEarly.remove(id) != nil { return .failure(CancellationError()) }
+                    if duration <= .zero { return .success(()) }
+                    sleepers.append((id, elapsed + duration, continuation))
+                    return nil
                 }
-                if resumeNow { continuation.resume() }
+                if let now { continuation.resume(with: now) }
             }
         } onCancel: {
-            let cancelled: [CheckedContinuation<Void, any Error>] = lock.withLock {
-                defer { sleepers = [] }
-                return sleepers.map(\.continuation)
+            // Only this sleeper wakes: waking them all (as this clock once did) ended an engine's
+            // backoff wait whenever some other wait on the clock was cancelled.
+            let cancelled: CheckedContinuation<Void, any Error>? = lock.withLock {
+                guard let index = sleepers.firstIndex(where: { $0.id == id }) else {
+                    cancelledEarly.insert(id)
+                    return nil
+                }
+                return sleepers.remove(at: index).continuation
             }
-            // Cancelling wakes every sleeper; the ones not cancelled re-check and the engine re-sleeps as needed.
-            for continuation in cancelled { continuation.resume(throwing: CancellationError()) }
+            cancelled?.resume(throwing: CancellationError())
         }
     }
 
