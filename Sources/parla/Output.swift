@@ -17,12 +17,14 @@ enum Output {
                 "status": m.status.rawValue, "sentAt": iso8601(m.sentAt),
             ]
             if let reason = m.failureReason { object["reason"] = reason }
+            if let replyTo = m.replyTo { object["replyTo"] = replyTo }
             printJSON(object)
         } else {
             let formatter = DateFormatter()
             formatter.dateFormat = "yyyy-MM-dd HH:mm"
             // Peer text goes to a terminal: no control character reaches it (JSON escapes them itself).
-            var line = "\(formatter.string(from: m.sentAt))  \(m.from): \(DisplayText.safe(m.text))"
+            let reply = m.replyTo.map { " (reply to \(DisplayText.safe($0)))" } ?? ""
+            var line = "\(formatter.string(from: m.sentAt))  \(m.from)\(reply): \(DisplayText.safe(m.text))"
             if m.isOutgoing { line += "  [\(m.status.rawValue)\(m.failureReason.map { ": " + DisplayText.safe($0) } ?? "")]" }
             print(line)
         }

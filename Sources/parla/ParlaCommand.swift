@@ -163,6 +163,7 @@ struct Send: AsyncParsableCommand {
     @Argument(help: "Recipient's user name, or #GROUP.") var to: String
     @Argument(help: "The message.") var text: String
     @Option(help: "Seconds to wait for the relay before leaving the message queued.") var timeout: Double = 10
+    @Option(name: .customLong("reply-to"), help: "The id of the message (in that chat) this one answers.") var replyTo: String?
 
     func run() async throws {
         try await reportingErrors {
@@ -173,7 +174,7 @@ struct Send: AsyncParsableCommand {
             }
             let record: MessageRecord
             do {
-                record = try await client.send(text, to: to)
+                record = try await client.send(text, to: to, replyTo: replyTo)
             } catch {
                 throw CLIError(describing: error)
             }

@@ -11,7 +11,15 @@ enum MessageContent: Equatable, Sendable {
     case resent(id: String, text: String)
     /// A message to a group: the group is named inside the encryption, so the relay cannot
     /// move a message into another conversation.
-    case groupText(group: String, text: String)
+    case groupText(group: String, text: String, replyTo: String? = nil)
+    /// A text answering the message `to` (an id in the same chat).
+    case reply(to: String, text: String)
+
+    /// The plaintext of a message the user writes: a text, a reply, or either in a group.
+    static func written(_ text: String, group: String?, replyTo: String?) -> MessageContent {
+        if let group { return .groupText(group: group, text: text, replyTo: replyTo) }
+        return replyTo.map { .reply(to: $0, text: text) } ?? .text(text)
+    }
 
     private struct Control: Codable {
         var type: String
@@ -19,6 +27,7 @@ enum MessageContent: Equatable, Sendable {
         var id: String?
         var text: String?
         var group: String?
+        var replyTo: String?
     }
 
     var encoded: Data {
@@ -27,7 +36,8 @@ enum MessageContent: Equatable, Sendable {
         case .text(let text): return Data(text.utf8)
         case .resendRequest(let ids): control = Control(type: "resend-request", ids: ids)
         case .resent(let id, let text): control = Control(type: "resent", id: id, text: text)
-        case .groupText(let group, let text): control = Control(type: "group", text: text, group: group)
+        case .groupText(let group, let text, let replyTo): control = Control(type: "group", text: text, group: group, replyTo: replyTo)
+        case .reply(let to, let text): control = Control(type: "reply", text: text, replyTo: to)
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
@@ -50,7 +60,10 @@ enum MessageContent: Equatable, Sendable {
             self = .resent(id: id, text: text)
         case "group":
             guard let group = control.group, let text = control.text else { return nil }
-            self = .groupText(group: group, text: text)
+            self = .groupText(group: group, text: text, replyTo: control.replyTo)
+        case "reply":
+            guard let to = control.replyTo, let text = control.text else { return nil }
+            self = .reply(to: to, text: text)
         default:
             return nil
         }

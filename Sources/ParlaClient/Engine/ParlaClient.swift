@@ -83,12 +83,15 @@ public actor ParlaClient {
 
     /// Commits the message to the outbox (status `queued`) and sends it when possible.
     @discardableResult
-    public func send(_ text: String, to recipient: String) throws -> MessageRecord {
+    /// With `replyTo`, the message answers that one (an id in the same chat).
+    public func send(_ text: String, to recipient: String, replyTo: String? = nil) throws -> MessageRecord {
         let groupName = ClientStore.groupName(ofChat: recipient)
         guard Validation.isValidName(groupName ?? recipient) else { throw EngineError.invalidRecipient(recipient) }
         guard !text.isEmpty else { throw EngineError.emptyMessage }
-        let payload = groupName.map { MessageContent.groupText(group: $0, text: text) } ?? .text(text)
-        let size = payload.encoded.count
+        if let replyTo {
+            guard (try? store.message(inChat: recipient, id: replyTo)) != nil else { throw EngineError.unknownMessage(replyTo) }
+        }
+        let size = MessageContent.written(text, group: groupName, replyTo: replyTo).encoded.count
         guard size <= Self.maxPlaintextBytes else { throw EngineError.messageTooLong(size) }
         // A leading 0x00 marks Parla's own control messages inside the encryption (MessageContent).
         guard !text.utf8.contains(0) else { throw EngineError.nulCharacter }
@@ -100,9 +103,9 @@ public actor ParlaClient {
                 guard group.isMember else { throw EngineError.notGroupMember(groupName) }
                 // Writing to a group one was invited to is joining it.
                 try store.acceptInvitation(to: groupName)
-                record = try store.enqueueGroupMessage(id: id, from: profile.name, group: group, text: text, at: clock.now())
+                record = try store.enqueueGroupMessage(id: id, from: profile.name, group: group, text: text, replyTo: replyTo, at: clock.now())
             } else {
-                record = try store.enqueueMessage(id: id, from: profile.name, to: recipient, text: text, at: clock.now())
+                record = try store.enqueueMessage(id: id, from: profile.name, to: recipient, text: text, replyTo: replyTo, at: clock.now())
             }
         } catch let error as EngineError {
             throw error

@@ -334,12 +334,15 @@ extension ClientStore {
                     continue
                 }
                 switch content {
-                case .text(let text):
+                case .text(let text), .reply(_, let text):
                     // What is inside the encryption is the truth: a direct message the relay labelled
                     // as a group's stays in the direct chat, marked.
                     let shown = item.group.map { "⚠ (a direct message, delivered as #\($0)) " + text } ?? text
-                    try Self.insertIncoming(db, id: item.id, from: item.from, me: me, text: shown, at: item.sentAt, undecryptable: false, into: &batch)
-                case .groupText(let group, let text):
+                    var replyTo: String?
+                    if case .reply(let to, _) = content { replyTo = to }
+                    try Self.insertIncoming(db, id: item.id, from: item.from, me: me, text: shown, at: item.sentAt, undecryptable: false,
+                                            replyTo: replyTo, into: &batch)
+                case .groupText(let group, let text, let replyTo):
                     // The group named inside the encryption is the truth; the relay's label must agree.
                     // A relabelled copy goes to that group, marked, if the sender is in it as this
                     // client knows it; otherwise to the direct chat, marked (a relay's label alone
@@ -351,7 +354,8 @@ extension ClientStore {
                     if !relabelled, known == nil {
                         try Self.saveGroup(db, GroupState(name: group, title: group, members: [item.from, me], admins: [], isMember: true))
                     }
-                    try Self.insertIncoming(db, id: item.id, from: item.from, chat: chat, me: me, text: shown, at: item.sentAt, undecryptable: false, into: &batch)
+                    try Self.insertIncoming(db, id: item.id, from: item.from, chat: chat, me: me, text: shown, at: item.sentAt, undecryptable: false,
+                                            replyTo: replyTo, into: &batch)
                 case .resent(let id, let text):
                     // Both change a message's text: its index entry must exist first.
                     try indexPending()
@@ -404,14 +408,14 @@ extension ClientStore {
     }
 
     private static func insertIncoming(_ db: Database, id: String, from: String, chat: String? = nil, me: String, text: String, at date: Date,
-                                       undecryptable: Bool, into batch: inout ReceivedBatch) throws {
+                                       undecryptable: Bool, replyTo: String? = nil, into batch: inout ReceivedBatch) throws {
         let chat = chat ?? from
-        try db.cachedStatement(sql: "INSERT INTO messages (id, chat, sender, recipient, text, status, sentAt, undecryptable) VALUES (?, ?, ?, ?, ?, 'received', ?, ?)")
-            .execute(arguments: [id, chat, from, chat.hasPrefix("#") ? chat : me, text, millis(date), undecryptable])
+        try db.cachedStatement(sql: "INSERT INTO messages (id, chat, sender, recipient, text, status, sentAt, undecryptable, replyTo) VALUES (?, ?, ?, ?, ?, 'received', ?, ?, ?)")
+            .execute(arguments: [id, chat, from, chat.hasPrefix("#") ? chat : me, text, millis(date), undecryptable, replyTo])
         let localID = db.lastInsertedRowID
         batch.noteActivity(in: chat, at: date)
         batch.added.append(MessageRecord(localID: localID, id: id, chat: chat, from: from, to: chat.hasPrefix("#") ? chat : me, text: text,
-                                         status: .received, failureReason: nil, sentAt: date))
+                                         status: .received, failureReason: nil, sentAt: date, replyTo: replyTo))
     }
 
     /// A resent copy fills in the message that could not be decrypted, in its original place.

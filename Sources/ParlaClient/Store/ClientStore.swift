@@ -72,6 +72,9 @@ public final class ClientStore: Sendable {
         registerKeyChangeMigration(&migrator)
         registerSignedGroupMigration(&migrator)
         registerInvitationMigration(&migrator)
+        migrator.registerMigration("v11-replies") { db in
+            try db.execute(sql: "ALTER TABLE messages ADD COLUMN replyTo TEXT")
+        }
         return migrator
     }
 
@@ -88,15 +91,17 @@ public final class ClientStore: Sendable {
     // MARK: Outgoing
 
     /// Commits a new outgoing message and its outbox entry in one transaction.
-    func enqueueMessage(id: String, from me: String, to peer: String, text: String, at date: Date) throws -> MessageRecord {
+    func enqueueMessage(id: String, from me: String, to peer: String, text: String, replyTo: String? = nil, at date: Date) throws -> MessageRecord {
         try pool.write { db in
             try db.execute(
-                sql: "INSERT INTO messages (id, chat, sender, recipient, text, status, sentAt) VALUES (?, ?, ?, ?, ?, 'queued', ?)",
-                arguments: [id, peer, me, peer, text, Self.millis(date)])
+                sql: "INSERT INTO messages (id, chat, sender, recipient, text, status, sentAt, replyTo) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?)",
+                arguments: [id, peer, me, peer, text, Self.millis(date), replyTo])
             let localID = db.lastInsertedRowID
-            try db.execute(sql: "INSERT INTO outbox (kind, id, recipient, payload) VALUES ('message', ?, ?, ?)", arguments: [id, peer, Data(text.utf8)])
+            try db.execute(sql: "INSERT INTO outbox (kind, id, recipient, payload) VALUES ('message', ?, ?, ?)",
+                           arguments: [id, peer, MessageContent.written(text, group: nil, replyTo: replyTo).encoded])
             try Self.touchChat(db, peer, at: date, unreadDelta: 0)
-            return MessageRecord(localID: localID, id: id, chat: peer, from: me, to: peer, text: text, status: .queued, failureReason: nil, sentAt: date)
+            return MessageRecord(localID: localID, id: id, chat: peer, from: me, to: peer, text: text, status: .queued, failureReason: nil, sentAt: date,
+                                 replyTo: replyTo)
         }
     }
 
@@ -196,12 +201,10 @@ public final class ClientStore: Sendable {
         try pool.write { db in
             guard let message = try Self.message(db, localID: localID), message.status == .failed, message.isOutgoing else { return nil }
             try db.execute(sql: "UPDATE messages SET status = 'queued', failureReason = NULL WHERE localID = ?", arguments: [localID])
-            if let group = Self.groupName(ofChat: message.to) {
-                try db.execute(sql: "INSERT OR IGNORE INTO outbox (kind, id, recipient, payload) VALUES ('group', ?, ?, ?)",
-                               arguments: [message.id, message.to, MessageContent.groupText(group: group, text: message.text).encoded])
-            } else {
-                try db.execute(sql: "INSERT OR IGNORE INTO outbox (kind, id, recipient, payload) VALUES ('message', ?, ?, ?)", arguments: [message.id, message.to, Data(message.text.utf8)])
-            }
+            let group = Self.groupName(ofChat: message.to)
+            try db.execute(sql: "INSERT OR IGNORE INTO outbox (kind, id, recipient, payload) VALUES (?, ?, ?, ?)",
+                           arguments: [group == nil ? "message" : "group", message.id, message.to,
+                                       MessageContent.written(message.text, group: group, replyTo: message.replyTo).encoded])
             return try Self.message(db, localID: localID)
         }
     }
@@ -338,12 +341,17 @@ public final class ClientStore: Sendable {
 
     // MARK: Helpers
 
-    static let columns = "localID, id, chat, sender, recipient, text, status, failureReason, sentAt"
+    static let columns = "localID, id, chat, sender, recipient, text, status, failureReason, sentAt, replyTo"
 
     static func record(_ row: Row) -> MessageRecord {
         MessageRecord(
             localID: row[0], id: row[1], chat: row[2], from: row[3], to: row[4], text: row[5],
-            status: MessageStatus(rawValue: row[6]) ?? .failed, failureReason: row[7], sentAt: date(row[8]))
+            status: MessageStatus(rawValue: row[6]) ?? .failed, failureReason: row[7], sentAt: date(row[8]), replyTo: row[9])
+    }
+
+    /// A message of `chat` by id, whoever wrote it.
+    public func message(inChat chat: String, id: String) throws -> MessageRecord? {
+        try pool.read { db in try Row.fetchOne(db, sql: "SELECT \(Self.columns) FROM messages WHERE chat = ? AND id = ?", arguments: [chat, id]).map(Self.record) }
     }
 
     static func message(_ db: Database, sender: String, id: String) throws -> MessageRecord? {

@@ -31,9 +31,12 @@ public struct MessageRecord: Sendable, Equatable, Identifiable {
     public var failureReason: String?
     /// Outgoing: when composed. Incoming: when the relay accepted it.
     public var sentAt: Date
+    /// The id of the message this one answers, in the same chat.
+    public var replyTo: String?
     public var isOutgoing: Bool { status != .received }
 
-    public init(localID: Int64, id: String, chat: String, from: String, to: String, text: String, status: MessageStatus, failureReason: String?, sentAt: Date) {
+    public init(localID: Int64, id: String, chat: String, from: String, to: String, text: String, status: MessageStatus, failureReason: String?, sentAt: Date,
+                replyTo: String? = nil) {
         self.localID = localID
         self.id = id
         self.chat = chat
@@ -43,6 +46,7 @@ public struct MessageRecord: Sendable, Equatable, Identifiable {
         self.status = status
         self.failureReason = failureReason
         self.sentAt = sentAt
+        self.replyTo = replyTo
     }
 }
 
