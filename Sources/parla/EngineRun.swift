@@ -32,7 +32,8 @@ struct EngineRun {
 
     /// Commands that only read still deliver what an earlier run left queued.
     func flushQueued(budget: Double = 3) async {
-        guard await client.outboxCount() > 0 else { return }
+        // Anything waiting counts: reactions and read receipts are outbox items too.
+        guard await client.hasOutboxItems() else { return }
         _ = try? await whileRunning(timeout: budget) {
             await client.waitUntilOutboxEmpty()
             return true

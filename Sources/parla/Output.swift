@@ -10,7 +10,7 @@ enum Output {
         return formatter.string(from: date)
     }
 
-    static func printMessage(_ m: MessageRecord, json: Bool) {
+    static func printMessage(_ m: MessageRecord, json: Bool, reactions: [String: [String]] = [:]) {
         if json {
             var object: [String: Any] = [
                 "id": m.id, "chat": m.chat, "from": m.from, "to": m.to, "text": m.text,
@@ -18,6 +18,7 @@ enum Output {
             ]
             if let reason = m.failureReason { object["reason"] = reason }
             if let replyTo = m.replyTo { object["replyTo"] = replyTo }
+            if !reactions.isEmpty { object["reactions"] = reactions }
             printJSON(object)
         } else {
             let formatter = DateFormatter()
@@ -26,6 +27,9 @@ enum Output {
             let reply = m.replyTo.map { " (reply to \(DisplayText.safe($0)))" } ?? ""
             var line = "\(formatter.string(from: m.sentAt))  \(m.from)\(reply): \(DisplayText.safe(m.text))"
             if m.isOutgoing { line += "  [\(m.status.rawValue)\(m.failureReason.map { ": " + DisplayText.safe($0) } ?? "")]" }
+            if !reactions.isEmpty {
+                line += "  " + reactions.sorted { $0.key < $1.key }.map { DisplayText.safe($0.key) + " " + $0.value.map(DisplayText.safe).joined(separator: ",") }.joined(separator: "  ")
+            }
             print(line)
         }
     }

@@ -46,5 +46,51 @@ import Testing
         let group = try json(try await runParla(["history", "#team", "--json", "--home", root + "/alice"]).out).filter { $0["from"] as? String == "bob" }
         #expect(group.map { $0["text"] as? String } == ["me"])
         #expect(group.first?["replyTo"] as? String == questionID)
+
+        // Reactions: one per person, replaced, taken back; in a group too.
+        func reactions(_ who: String, _ chat: String, _ id: String) async throws -> [String: [String]]? {
+            try json(try await runParla(["history", chat, "--json", "--home", root + "/" + who]).out).first { $0["id"] as? String == id }?["reactions"] as? [String: [String]]
+        }
+        #expect(try await runParla(["react", lunchID, "👍", "--home", root + "/bob"]).out.contains("reacted 👍 in alice"))
+        #expect(try await runParla(["sync", "--home", root + "/alice"]).status == 0)
+        #expect(try await reactions("alice", "bob", lunchID) == ["👍": ["bob"]])
+        #expect(try await reactions("bob", "alice", lunchID) == ["👍": ["bob"]], "the reactor's own copy")
+        #expect(try await runParla(["react", lunchID, "❤️", "--home", root + "/bob"]).status == 0)
+        #expect(try await runParla(["sync", "--home", root + "/alice"]).status == 0)
+        #expect(try await reactions("alice", "bob", lunchID) == ["❤️": ["bob"]], "replaced, not added")
+        #expect(try await runParla(["react", lunchID, "", "--home", root + "/bob"]).status == 0)
+        #expect(try await runParla(["sync", "--home", root + "/alice"]).status == 0)
+        #expect(try await reactions("alice", "bob", lunchID) == nil, "taken back")
+        let tooLong = try await runParla(["react", lunchID, String(repeating: "👍", count: 9), "--home", root + "/bob"])
+        #expect(tooLong.status != 0 && tooLong.err.contains("is not a reaction"), "\(tooLong.err)")
+        let unknownID = try await runParla(["react", "nope", "👍", "--home", root + "/bob"])
+        #expect(unknownID.status != 0 && unknownID.err.contains("no message with id nope"))
+        let meID = try #require(group.first?["id"] as? String)
+        #expect(try await runParla(["react", meID, "🎉", "--home", root + "/alice"]).status == 0)
+        #expect(try await runParla(["sync", "--home", root + "/bob"]).status == 0)
+        #expect(try await reactions("bob", "#team", meID) == ["🎉": ["alice"]])
+        #expect(try await runParla(["history", "#team", "--home", root + "/bob"]).out.contains("🎉 alice"))
+    }
+
+    /// A reaction names a message by id: someone outside the chat cannot put one on it.
+    @Test func aReactionFromOutsideTheChatChangesNothing() async throws {
+        let relay = try await TestRelay.start()
+        defer { Task { await relay.stop() } }
+        let engines = try await TestProfiles.engines("alice", "bob", "mallory", on: relay)
+        let (alice, bob, mallory) = (engines[0], engines[1], engines[2])
+        for client in engines { client.start() }
+        let hello = try await alice.client.send("hello bob", to: "bob")
+        try await eventually("bob has it") { try bob.store.message(inChat: "alice", id: hello.id) != nil }
+        // Mallory knows the id (as a relay could) and reacts in her chat with alice.
+        _ = try await mallory.client.send("hi", to: "alice")
+        try await eventually("alice has mallory's message") { try !alice.store.history(chat: "mallory", limit: 5).isEmpty }
+        try mallory.store.enqueueReaction(to: MessageRecord(localID: 0, id: hello.id, chat: "alice", from: "alice", to: "bob", text: "", status: .received,
+                                                           failureReason: nil, sentAt: Date()), emoji: "💩", me: "mallory", group: nil, at: Date())
+        await mallory.client.flushOutbox()
+        try await bob.client.react(to: hello.id, in: "alice", with: "👍")
+        try await eventually("bob's reaction arrives") { try alice.store.reactions(inChat: "bob")[hello.id] == ["👍": ["bob"]] }
+        #expect(try alice.store.reactions(inChat: "bob")[hello.id]?["💩"] == nil)
+        #expect(try alice.store.reactions(inChat: "mallory").isEmpty)
+        for client in engines { await client.shutdown() }
     }
 }

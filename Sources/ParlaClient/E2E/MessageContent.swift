@@ -14,6 +14,8 @@ enum MessageContent: Equatable, Sendable {
     case groupText(group: String, text: String, replyTo: String? = nil)
     /// A text answering the message `to` (an id in the same chat).
     case reply(to: String, text: String)
+    /// The sender's reaction to message `to` (in the group, if named); an empty emoji takes it back.
+    case reaction(to: String, emoji: String, group: String?)
 
     /// The plaintext of a message the user writes: a text, a reply, or either in a group.
     static func written(_ text: String, group: String?, replyTo: String?) -> MessageContent {
@@ -38,6 +40,7 @@ enum MessageContent: Equatable, Sendable {
         case .resent(let id, let text): control = Control(type: "resent", id: id, text: text)
         case .groupText(let group, let text, let replyTo): control = Control(type: "group", text: text, group: group, replyTo: replyTo)
         case .reply(let to, let text): control = Control(type: "reply", text: text, replyTo: to)
+        case .reaction(let to, let emoji, let group): control = Control(type: "react", id: to, text: emoji, group: group)
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
@@ -61,6 +64,9 @@ enum MessageContent: Equatable, Sendable {
         case "group":
             guard let group = control.group, let text = control.text else { return nil }
             self = .groupText(group: group, text: text, replyTo: control.replyTo)
+        case "react":
+            guard let to = control.id, let emoji = control.text else { return nil }
+            self = .reaction(to: to, emoji: emoji, group: control.group)
         case "reply":
             guard let to = control.replyTo, let text = control.text else { return nil }
             self = .reply(to: to, text: text)

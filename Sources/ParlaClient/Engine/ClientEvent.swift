@@ -20,6 +20,7 @@ public enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
     case messageTooLong(Int)
     /// `--reply-to` names no message of that chat.
     case unknownMessage(String)
+    case invalidReaction(String)
     case nulCharacter
     case unknownGroup(String)
     case notGroupMember(String)
@@ -37,7 +38,8 @@ public enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .invalidRecipient(let name): "'\(name)' is not a valid user name (3-32 of a-z 0-9 _ . -)"
         case .emptyMessage: "the message is empty"
-        case .unknownMessage(let id): "no message with id \(id) in that chat to reply to"
+        case .unknownMessage(let id): "no message with id \(id) in that chat"
+        case .invalidReaction(let emoji): "'\(emoji)' is not a reaction: one emoji (at most \(ClientStore.maxReactionBytes) bytes), or empty to take it back"
         case .messageTooLong(let bytes):
             "the message is \(bytes) bytes once encoded; the limit is \(ParlaClient.maxPlaintextBytes) (the relay takes 64 KiB, and encryption pads to the next power of two)"
         case .nulCharacter: "the message contains a NUL character (U+0000), which cannot be sent"

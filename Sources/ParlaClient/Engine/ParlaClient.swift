@@ -117,6 +117,27 @@ public actor ParlaClient {
         return record
     }
 
+    /// Reacts to message `id` of `chat` with `emoji` (one per person; empty takes it back).
+    public func react(to id: String, in chat: String, with emoji: String) throws {
+        guard emoji.utf8.count <= ClientStore.maxReactionBytes, !emoji.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw EngineError.invalidReaction(emoji)
+        }
+        do {
+            guard let message = try store.message(inChat: chat, id: id) else { throw EngineError.unknownMessage(id) }
+            let group = try ClientStore.groupName(ofChat: chat).map { name throws -> ClientStore.GroupState in
+                guard let group = try store.group(name), group.isMember else { throw EngineError.notGroupMember(name) }
+                return group
+            }
+            try store.enqueueReaction(to: message, emoji: emoji, me: profile.name, group: group, at: clock.now())
+            eventSink.yield(.messageUpdated(message))
+        } catch let error as EngineError {
+            throw error
+        } catch {
+            throw EngineError.storage("\(error)")
+        }
+        Task { await self.flushOutbox() }
+    }
+
     /// Marks every message in `chat` read, and tells the sender unless read receipts are off.
     public func markRead(chat: String) throws {
         // Reading an invitation tells its sender nothing, not even that we exist and looked.
@@ -197,6 +218,11 @@ public actor ParlaClient {
     }
 
     /// Waits until nothing is left in the outbox (messages and read receipts).
+    /// Whether anything waits to go out (messages, and Parla's own: reactions, read receipts).
+    public func hasOutboxItems() -> Bool {
+        (try? store.outbox(limit: 1).isEmpty) == false
+    }
+
     public func waitUntilOutboxEmpty() async {
         while ((try? store.outbox(limit: 1).isEmpty) ?? true) == false {
             if Task.isCancelled { return }

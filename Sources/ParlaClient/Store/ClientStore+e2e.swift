@@ -356,6 +356,11 @@ extension ClientStore {
                     }
                     try Self.insertIncoming(db, id: item.id, from: item.from, chat: chat, me: me, text: shown, at: item.sentAt, undecryptable: false,
                                             replyTo: replyTo, into: &batch)
+                case .reaction(let to, let emoji, let group):
+                    // The conversation named inside the encryption, as for texts.
+                    if let target = try Self.receiveReaction(db, to: to, emoji: emoji, from: item.from, chat: group.map { "#" + $0 } ?? item.from, at: item.sentAt) {
+                        batch.updated.append(target)
+                    }
                 case .resent(let id, let text):
                     // Both change a message's text: its index entry must exist first.
                     try indexPending()

@@ -75,6 +75,7 @@ public final class ClientStore: Sendable {
         migrator.registerMigration("v11-replies") { db in
             try db.execute(sql: "ALTER TABLE messages ADD COLUMN replyTo TEXT")
         }
+        registerReactionMigration(&migrator)
         return migrator
     }
 
