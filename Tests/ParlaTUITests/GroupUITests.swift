@@ -67,6 +67,23 @@ import Testing
         #expect(run("/accept").isEmpty && state.notice?.hasPrefix("no invitation here") == true)
     }
 
+    @Test func aReplyQuotesTheMessageItAnswers() {
+        var state = Self.groupState
+        state.conversation.append(MessageRecord(localID: 6, id: "t6", chat: "#team", from: "bob", to: "#team", text: "yes, done", status: .received,
+                                                failureReason: nil, sentAt: Fixture.base.addingTimeInterval(300), replyTo: "t4"))
+        state.conversation.append(MessageRecord(localID: 7, id: "t7", chat: "#team", from: "carol", to: "#team", text: "and this?", status: .received,
+                                                failureReason: nil, sentAt: Fixture.base.addingTimeInterval(360), replyTo: "gone"))
+        let screen = Renderer(timeZone: Fixture.utc).render(state, width: 100, height: 24, theme: .default)
+        let rows = (0..<screen.height).map(screen.row)
+        let quoteRow = try? #require(rows.firstIndex { $0.contains("↪ carol: @alice can you check?") })
+        #expect(quoteRow != nil, "\(screen.text)")
+        if let quoteRow { #expect(rows[quoteRow + 1].contains("yes, done") && rows[quoteRow].contains("bob")) }
+        #expect(rows.contains { $0.contains("↪ an earlier message") })
+        var plain = Theme.default
+        plain.ascii = true
+        #expect(Renderer(timeZone: Fixture.utc).render(state, width: 100, height: 24, theme: plain).text.contains("> carol: @alice can you check?"))
+    }
+
     @Test func groupCommandsBecomeRequestsForTheRelay() {
         var state = Self.groupState
         func run(_ line: String) -> [AppEffect] {

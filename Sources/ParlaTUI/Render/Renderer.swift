@@ -259,9 +259,22 @@ public struct Renderer: Sendable {
             let shownText = glyphs.text(message.text)
             let wrapped = layout.wrap(shownText, width: textWidth)
             var links = LinkTracker(urls: Links.urls(in: shownText))
+            // A reply starts with a line quoting what it answers (when that is loaded).
+            let quote = message.replyTo.map { id -> String in
+                guard let target = state.conversation.first(where: { $0.id == id && $0.chat == message.chat }) else { return glyphs.reply + "an earlier message" }
+                let firstLine = glyphs.text(target.text).split(separator: "\n", omittingEmptySubsequences: false).first.map(String.init) ?? ""
+                return glyphs.reply + (target.from == state.me ? "you" : target.from) + ": " + firstLine
+            }
+            if let quote {
+                lines.append([
+                    Span(text: layout.fit(timeFormatter.string(from: message.sentAt), width: timeWidth) + " ", role: .time),
+                    Span(text: name + " ", role: own ? .senderName : theme.senderRole(for: message.from)),
+                    Span(text: layout.fit(quote, width: textWidth), role: .notice),
+                ])
+            }
             for (index, text) in wrapped.enumerated() {
                 var spans: [Span] = []
-                if index == 0 {
+                if index == 0, quote == nil {
                     spans.append(Span(text: layout.fit(timeFormatter.string(from: message.sentAt), width: timeWidth) + " ", role: .time))
                     spans.append(Span(text: name + " ", role: own ? .senderName : theme.senderRole(for: message.from)))
                 } else {
@@ -463,6 +476,7 @@ struct Glyphs {
     var pinned: String { ascii ? "*" : "📌" }
     var muted: String { ascii ? "(m)" : "🔇" }
     var invitation: String { ascii ? "(inv)" : "✉" }
+    var reply: String { ascii ? "> " : "↪ " }
 
     /// User text as this terminal can show it: control characters (which the terminal would
     /// act on) replaced, and without UTF-8, accents dropped and anything else non-ASCII shown
