@@ -119,9 +119,7 @@ public actor ParlaClient {
 
     /// Reacts to message `id` of `chat` with `emoji` (one per person; empty takes it back).
     public func react(to id: String, in chat: String, with emoji: String) throws {
-        guard emoji.utf8.count <= ClientStore.maxReactionBytes, !emoji.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
-            throw EngineError.invalidReaction(emoji)
-        }
+        guard ClientStore.isValidReaction(emoji) else { throw EngineError.invalidReaction(emoji) }
         do {
             guard let message = try store.message(inChat: chat, id: id) else { throw EngineError.unknownMessage(id) }
             let group = try ClientStore.groupName(ofChat: chat).map { name throws -> ClientStore.GroupState in
@@ -415,19 +413,21 @@ public actor ParlaClient {
                 break
             }
         }
-        // What could not be written before goes first, so the order in which things arrived holds.
-        if !unstoredGroupEvents.isEmpty {
-            groupEvents = unstoredGroupEvents + groupEvents
-            unstoredGroupEvents = []
-        }
-        if !incoming.isEmpty, !unstoredIncoming.isEmpty {
+        // What could not be written before goes first, so the order in which things arrived holds;
+        // it was taken out of an earlier confirmation, so it is confirmed here once written.
+        let retriedEvents = unstoredGroupEvents.map(\.id)
+        groupEvents = unstoredGroupEvents + groupEvents
+        unstoredGroupEvents = []
+        var retriedIncoming: [String] = []
+        if !incoming.isEmpty {
+            retriedIncoming = unstoredIncoming.map(\.id)
             incoming = unstoredIncoming + incoming
             unstoredIncoming = []
         }
         if !groupEvents.isEmpty {
             do {
                 try storeGroupEvents(groupEvents)
-                confirm += groupEvents.map(\.id).filter { !confirm.contains($0) }
+                confirm += retriedEvents
             } catch {
                 logger.error("could not store group events; not confirming", metadata: ["error": "\(error)"])
                 let ids = Set(groupEvents.map(\.id))
@@ -440,7 +440,7 @@ public actor ParlaClient {
             do {
                 guard unstoredGroupEvents.isEmpty else { throw StorageRetryPending() }
                 try storeIncoming(incoming)
-                confirm += incoming.map(\.id).filter { !confirm.contains($0) }
+                confirm += retriedIncoming
             } catch {
                 logger.error("could not store incoming messages; not confirming", metadata: ["error": "\(error)"])
                 let ids = Set(incoming.map(\.id))

@@ -18,6 +18,11 @@ extension ClientStore {
     /// At most this many bytes of UTF-8: an emoji with its modifiers, not a text.
     public static let maxReactionBytes = 32
 
+    /// One emoji with its modifiers (or empty, taking a reaction back): short, no control characters.
+    static func isValidReaction(_ emoji: String) -> Bool {
+        emoji.utf8.count <= maxReactionBytes && !emoji.unicodeScalars.contains { $0.properties.generalCategory == .control }
+    }
+
     static func setReaction(_ db: Database, chat: String, messageID: String, reactor: String, emoji: String, at date: Date) throws {
         if emoji.isEmpty {
             try db.execute(sql: "DELETE FROM reactions WHERE chat = ? AND messageID = ? AND reactor = ?", arguments: [chat, messageID, reactor])
@@ -45,7 +50,7 @@ extension ClientStore {
     /// A reaction that arrived: applied only to a message of the chat it names, and only in a
     /// chat the reactor is part of (the other side of a direct chat, a member of the group).
     static func receiveReaction(_ db: Database, to messageID: String, emoji: String, from reactor: String, chat: String, at date: Date) throws -> MessageRecord? {
-        guard emoji.utf8.count <= maxReactionBytes, !emoji.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }),
+        guard isValidReaction(emoji),
               let target = try Row.fetchOne(db, sql: "SELECT \(columns) FROM messages WHERE chat = ? AND id = ?", arguments: [chat, messageID]).map(record)
         else { return nil }
         if let group = groupName(ofChat: chat) {
