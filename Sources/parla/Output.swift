@@ -19,13 +19,19 @@ enum Output {
             if let reason = m.failureReason { object["reason"] = reason }
             if let replyTo = m.replyTo { object["replyTo"] = replyTo }
             if !reactions.isEmpty { object["reactions"] = reactions }
+            if let edited = m.editedAt {
+                object["edited"] = true
+                object["editedAt"] = iso8601(edited)
+            }
+            if m.deleted != nil { object["deleted"] = true }
             printJSON(object)
         } else {
             let formatter = DateFormatter()
             formatter.dateFormat = "yyyy-MM-dd HH:mm"
             // Peer text goes to a terminal: no control character reaches it (JSON escapes them itself).
             let reply = m.replyTo.map { " (reply to \(DisplayText.safe($0)))" } ?? ""
-            var line = "\(formatter.string(from: m.sentAt))  \(m.from)\(reply): \(DisplayText.safe(m.text))"
+            let text = m.deleted != nil ? "(deleted)" : DisplayText.safe(m.text) + (m.editedAt != nil ? " (edited)" : "")
+            var line = "\(formatter.string(from: m.sentAt))  \(m.from)\(reply): \(text)"
             if m.isOutgoing { line += "  [\(m.status.rawValue)\(m.failureReason.map { ": " + DisplayText.safe($0) } ?? "")]" }
             if !reactions.isEmpty {
                 line += "  " + reactions.sorted { $0.key < $1.key }.map { DisplayText.safe($0.key) + " " + $0.value.map(DisplayText.safe).joined(separator: ",") }.joined(separator: "  ")

@@ -11,7 +11,7 @@ struct ParlaCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "parla",
         abstract: "Parla: instant messaging for the terminal.",
-        subcommands: [Init.self, Send.self, Sync.self, Chats.self, History.self, Search.self, Status.self, Verify.self, Group.self, React.self, Demo.self, Doctor.self])
+        subcommands: [Init.self, Send.self, Sync.self, Chats.self, History.self, Search.self, Status.self, Verify.self, Group.self, React.self, Edit.self, Delete.self, Demo.self, Doctor.self])
 
     @OptionGroup var global: GlobalOptions
     @Option(help: "Colour theme: default, light, high-contrast, mono or one of yours in ~/.config/parla/themes (NO_COLOR selects mono).") var theme: String?
@@ -269,29 +269,6 @@ struct History: AsyncParsableCommand {
             for message in try client.store.history(chat: with, limit: limit) {
                 Output.printMessage(message, json: json, reactions: reactions[message.id] ?? [:])
             }
-        }
-    }
-}
-
-struct React: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "React to message ID with EMOJI (one per person; an empty EMOJI takes yours back).")
-    @OptionGroup var global: GlobalOptions
-    @Argument(help: "The message's id (as 'send' and 'history --json' print it).") var id: String
-    @Argument(help: "One emoji, or '' to take your reaction back.") var emoji: String
-    @Option(help: "Seconds to wait for the relay before leaving the reaction queued.") var timeout: Double = 10
-
-    func run() async throws {
-        try await reportingErrors {
-            let client = try global.openClient()
-            guard let message = try client.store.message(anyChatWithID: id) else { throw CLIError("no message with id \(id)") }
-            do {
-                try await client.react(to: id, in: message.chat, with: emoji)
-            } catch {
-                throw CLIError("\(error)")
-            }
-            await EngineRun(client).flushQueued(budget: timeout)
-            let left = await client.outboxCount()
-            print(emoji.isEmpty ? "took back your reaction in \(message.chat)" : "reacted \(emoji) in \(message.chat)" + (left > 0 ? " (queued: the relay is not reachable)" : ""))
         }
     }
 }

@@ -16,6 +16,10 @@ enum MessageContent: Equatable, Sendable {
     case reply(to: String, text: String)
     /// The sender's reaction to message `to` (in the group, if named); an empty emoji takes it back.
     case reaction(to: String, emoji: String, group: String?)
+    /// The sender's new text for their message `of` (in the group, if named).
+    case edit(of: String, text: String, group: String?)
+    /// The sender deleted their message `of` for everyone (in the group, if named).
+    case delete(of: String, group: String?)
 
     /// The plaintext of a message the user writes: a text, a reply, or either in a group.
     static func written(_ text: String, group: String?, replyTo: String?) -> MessageContent {
@@ -41,6 +45,8 @@ enum MessageContent: Equatable, Sendable {
         case .groupText(let group, let text, let replyTo): control = Control(type: "group", text: text, group: group, replyTo: replyTo)
         case .reply(let to, let text): control = Control(type: "reply", text: text, replyTo: to)
         case .reaction(let to, let emoji, let group): control = Control(type: "react", id: to, text: emoji, group: group)
+        case .edit(let of, let text, let group): control = Control(type: "edit", id: of, text: text, group: group)
+        case .delete(let of, let group): control = Control(type: "delete", id: of, group: group)
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
@@ -67,6 +73,12 @@ enum MessageContent: Equatable, Sendable {
         case "react":
             guard let to = control.id, let emoji = control.text else { return nil }
             self = .reaction(to: to, emoji: emoji, group: control.group)
+        case "edit":
+            guard let of = control.id, let text = control.text, !text.isEmpty else { return nil }
+            self = .edit(of: of, text: text, group: control.group)
+        case "delete":
+            guard let of = control.id else { return nil }
+            self = .delete(of: of, group: control.group)
         case "reply":
             guard let to = control.replyTo, let text = control.text else { return nil }
             self = .reply(to: to, text: text)

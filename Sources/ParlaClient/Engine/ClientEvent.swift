@@ -21,6 +21,9 @@ public enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
     /// `--reply-to` names no message of that chat.
     case unknownMessage(String)
     case invalidReaction(String)
+    /// Only a message's author can edit it or delete it for everyone.
+    case notYourMessage(String)
+    case messageDeleted(String)
     case nulCharacter
     case unknownGroup(String)
     case notGroupMember(String)
@@ -39,6 +42,8 @@ public enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
         case .invalidRecipient(let name): "'\(name)' is not a valid user name (3-32 of a-z 0-9 _ . -)"
         case .emptyMessage: "the message is empty"
         case .unknownMessage(let id): "no message with id \(id) in that chat"
+        case .notYourMessage(let id): "message \(id) is not yours: only its author can edit it or delete it for everyone (delete it here with 'parla delete \(id)')"
+        case .messageDeleted(let id): "message \(id) was deleted"
         case .invalidReaction(let emoji): "'\(emoji)' is not a reaction: one emoji (at most \(ClientStore.maxReactionBytes) bytes), or empty to take it back"
         case .messageTooLong(let bytes):
             "the message is \(bytes) bytes once encoded; the limit is \(ParlaClient.maxPlaintextBytes) (the relay takes 64 KiB, and encryption pads to the next power of two)"

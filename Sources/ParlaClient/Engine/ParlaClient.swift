@@ -120,19 +120,12 @@ public actor ParlaClient {
     /// Reacts to message `id` of `chat` with `emoji` (one per person; empty takes it back).
     public func react(to id: String, in chat: String, with emoji: String) throws {
         guard ClientStore.isValidReaction(emoji) else { throw EngineError.invalidReaction(emoji) }
-        do {
-            guard let message = try store.message(inChat: chat, id: id) else { throw EngineError.unknownMessage(id) }
-            let group = try ClientStore.groupName(ofChat: chat).map { name throws -> ClientStore.GroupState in
-                guard let group = try store.group(name), group.isMember else { throw EngineError.notGroupMember(name) }
-                return group
-            }
-            try store.enqueueReaction(to: message, emoji: emoji, me: profile.name, group: group, at: clock.now())
-            eventSink.yield(.messageUpdated(message))
-        } catch let error as EngineError {
-            throw error
-        } catch {
-            throw EngineError.storage("\(error)")
+        let message = try storing {
+            guard let message = try store.message(inChat: chat, id: id), message.deleted == nil else { throw EngineError.unknownMessage(id) }
+            try store.enqueueReaction(to: message, emoji: emoji, me: profile.name, group: try memberGroup(ofChat: chat), at: clock.now())
+            return message
         }
+        eventSink.yield(.messageUpdated(message))
         Task { await self.flushOutbox() }
     }
 
@@ -154,6 +147,11 @@ public actor ParlaClient {
     /// One page of a chat, oldest first; pass the first message's `localID` to get the page before it.
     public func history(chat: String, limit: Int = 50, before localID: Int64? = nil) throws -> [MessageRecord] {
         try store.history(chat: chat, limit: limit, before: localID)
+    }
+
+    /// Reactions in `chat`: message id → emoji → who, in the order they reacted.
+    public func reactions(inChat chat: String) throws -> [String: [String: [String]]] {
+        try store.reactions(inChat: chat)
     }
 
     /// Full-text search over the whole history, newest first.

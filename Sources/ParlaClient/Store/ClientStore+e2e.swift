@@ -361,6 +361,17 @@ extension ClientStore {
                     if let target = try Self.receiveReaction(db, to: to, emoji: emoji, from: item.from, chat: group.map { "#" + $0 } ?? item.from, at: item.sentAt) {
                         batch.updated.append(target)
                     }
+                case .edit(let of, let text, let group):
+                    // A change replaces the text: the index entry it removes must exist first.
+                    try indexPending()
+                    if let changed = try Self.receiveChange(db, of: of, from: item.from, chat: group.map { "#" + $0 } ?? item.from, edit: text, at: item.sentAt) {
+                        batch.updated.append(changed)
+                    }
+                case .delete(let of, let group):
+                    try indexPending()
+                    if let changed = try Self.receiveChange(db, of: of, from: item.from, chat: group.map { "#" + $0 } ?? item.from, edit: nil, at: item.sentAt) {
+                        batch.updated.append(changed)
+                    }
                 case .resent(let id, let text):
                     // Both change a message's text: its index entry must exist first.
                     try indexPending()
@@ -446,7 +457,8 @@ extension ClientStore {
         var held = 0
         var budget = try resendBudget(db, peer: peer, at: date)
         for id in ids.prefix(ProtocolLimits.maxIDsPerFrame) {
-            guard let original = try message(db, sender: me, id: id) else { continue }
+            // A message deleted since is not sent again.
+            guard let original = try message(db, sender: me, id: id), original.deleted == nil else { continue }
             switch try decideResend(db, id: id, to: peer, at: date, budget: &budget) {
             case .send:
                 try enqueueControl(db, .resent(id: id, text: original.text), to: peer)

@@ -36,14 +36,7 @@ extension ClientStore {
     func enqueueReaction(to message: MessageRecord, emoji: String, me: String, group: GroupState?, at date: Date) throws {
         try pool.write { db in
             try Self.setReaction(db, chat: message.chat, messageID: message.id, reactor: me, emoji: emoji, at: date)
-            let payload = MessageContent.reaction(to: message.id, emoji: emoji, group: group?.name).encoded
-            let id = "re-" + UUID().uuidString.lowercased()
-            if let group {
-                try db.execute(sql: "INSERT INTO outbox (kind, id, recipient, payload) VALUES ('group', ?, ?, ?)", arguments: [id, group.chat, payload])
-                try Self.setRecipients(db, id: id, group.members.filter { $0 != me })
-            } else {
-                try db.execute(sql: "INSERT INTO outbox (kind, id, recipient, payload) VALUES ('control', ?, ?, ?)", arguments: [id, message.chat, payload])
-            }
+            try Self.enqueueChatControl(db, .reaction(to: message.id, emoji: emoji, group: group?.name), chat: message.chat, me: me, group: group)
         }
     }
 
@@ -51,7 +44,8 @@ extension ClientStore {
     /// chat the reactor is part of (the other side of a direct chat, a member of the group).
     static func receiveReaction(_ db: Database, to messageID: String, emoji: String, from reactor: String, chat: String, at date: Date) throws -> MessageRecord? {
         guard isValidReaction(emoji),
-              let target = try Row.fetchOne(db, sql: "SELECT \(columns) FROM messages WHERE chat = ? AND id = ?", arguments: [chat, messageID]).map(record)
+              let target = try Row.fetchOne(db, sql: "SELECT \(columns) FROM messages WHERE chat = ? AND id = ?", arguments: [chat, messageID]).map(record),
+              target.deleted == nil
         else { return nil }
         if let group = groupName(ofChat: chat) {
             guard try self.group(db, group)?.members.contains(reactor) == true else { return nil }

@@ -76,6 +76,7 @@ public final class ClientStore: Sendable {
             try db.execute(sql: "ALTER TABLE messages ADD COLUMN replyTo TEXT")
         }
         registerReactionMigration(&migrator)
+        registerEditMigration(&migrator)
         return migrator
     }
 
@@ -290,7 +291,7 @@ public final class ClientStore: Sendable {
         try pool.read { db in
             try Row.fetchAll(db, sql: """
                 SELECT c.name, c.unread, c.lastActivity,
-                       (SELECT text FROM messages m WHERE m.chat = c.name ORDER BY localID DESC LIMIT 1),
+                       (SELECT CASE WHEN m.deleted IS NULL THEN text ELSE '(deleted)' END FROM messages m WHERE m.chat = c.name AND m.deleted IS NOT 'me' ORDER BY localID DESC LIMIT 1),
                        ifnull(s.pinned, 0), ifnull(s.muted, 0), g.invitedBy
                 FROM chats c LEFT JOIN chat_settings s ON s.chat = c.name LEFT JOIN groups g ON '#' || g.name = c.name
                 WHERE s.closedAt IS NULL OR c.lastActivity > s.closedAt
@@ -304,7 +305,7 @@ public final class ClientStore: Sendable {
     public func history(chat: String, limit: Int, before beforeLocalID: Int64? = nil) throws -> [MessageRecord] {
         try pool.read { db in
             let rows = try Row.fetchAll(db, sql: """
-                SELECT \(Self.columns) FROM messages WHERE chat = ? AND localID < ? ORDER BY localID DESC LIMIT ?
+                SELECT \(Self.columns) FROM messages WHERE chat = ? AND localID < ? AND deleted IS NOT 'me' ORDER BY localID DESC LIMIT ?
                 """, arguments: [chat, beforeLocalID ?? Int64.max, limit])
             return rows.map(Self.record).reversed()
         }
@@ -342,12 +343,13 @@ public final class ClientStore: Sendable {
 
     // MARK: Helpers
 
-    static let columns = "localID, id, chat, sender, recipient, text, status, failureReason, sentAt, replyTo"
+    static let columns = "localID, id, chat, sender, recipient, text, status, failureReason, sentAt, replyTo, editedAt, deleted"
 
     static func record(_ row: Row) -> MessageRecord {
         MessageRecord(
             localID: row[0], id: row[1], chat: row[2], from: row[3], to: row[4], text: row[5],
-            status: MessageStatus(rawValue: row[6]) ?? .failed, failureReason: row[7], sentAt: date(row[8]), replyTo: row[9])
+            status: MessageStatus(rawValue: row[6]) ?? .failed, failureReason: row[7], sentAt: date(row[8]), replyTo: row[9],
+            editedAt: (row[10] as Int64?).map(date), deleted: (row[11] as String?).flatMap(MessageDeletion.init(rawValue:)))
     }
 
     /// A message of `chat` by id, whoever wrote it.

@@ -17,6 +17,14 @@ public enum MessageStatus: String, Sendable, Codable, CaseIterable {
     }
 }
 
+/// Who no longer sees a deleted message.
+public enum MessageDeletion: String, Sendable, Codable {
+    /// Deleted from this history only: hidden here, still on the other side.
+    case me
+    /// Deleted by its author for everyone: shown as deleted on every side.
+    case everyone
+}
+
 /// One message in the local history.
 public struct MessageRecord: Sendable, Equatable, Identifiable {
     /// Local position in the history (ascending = older to newer).
@@ -33,10 +41,14 @@ public struct MessageRecord: Sendable, Equatable, Identifiable {
     public var sentAt: Date
     /// The id of the message this one answers, in the same chat.
     public var replyTo: String?
+    /// When its author last changed the text (nil: never edited).
+    public var editedAt: Date?
+    /// Set once deleted; the text is then empty.
+    public var deleted: MessageDeletion?
     public var isOutgoing: Bool { status != .received }
 
     public init(localID: Int64, id: String, chat: String, from: String, to: String, text: String, status: MessageStatus, failureReason: String?, sentAt: Date,
-                replyTo: String? = nil) {
+                replyTo: String? = nil, editedAt: Date? = nil, deleted: MessageDeletion? = nil) {
         self.localID = localID
         self.id = id
         self.chat = chat
@@ -47,6 +59,8 @@ public struct MessageRecord: Sendable, Equatable, Identifiable {
         self.failureReason = failureReason
         self.sentAt = sentAt
         self.replyTo = replyTo
+        self.editedAt = editedAt
+        self.deleted = deleted
     }
 }
 
