@@ -295,7 +295,7 @@ import Testing
         #expect(reduce(&state, .enter) == [.jump(chat: "team-dev", localID: 40)])
         #expect(state.overlay == .none)
         let page = [Fixture.message(39, from: "team-dev", to: "alice", "before", .received, minutes: -9001), hits[0]]
-        #expect(Reducer.reduce(&state, .jumpLoaded(chat: "team-dev", messages: page, target: 40, hasNewer: true)) == [.markRead(chat: "team-dev")])
+        #expect(Reducer.reduce(&state, .jumpLoaded(chat: "team-dev", messages: page, target: 40, hasNewer: true)) == [.markRead(chat: "team-dev"), .loadReactions(chat: "team-dev")])
         #expect(state.selectedChat == "team-dev")
         #expect(state.highlighted == 40)
         // A message arriving meanwhile is not glued after an old page.

@@ -300,6 +300,31 @@ public final class TUIApp: Sendable {
                 }
                 self.post(.queuedCount(await client.outboxCount()))
             }
+        case .reply(let text, let to, let replyTo):
+            Task {
+                do {
+                    try await client.send(text, to: to, replyTo: replyTo)
+                } catch {
+                    self.post(.engine(.notice("\(error)")))
+                }
+                self.post(.queuedCount(await client.outboxCount()))
+            }
+        case .changeMessage(let chat, let id, let change):
+            Task {
+                do {
+                    switch change {
+                    case .edit(let text): try await client.edit(id, in: chat, to: text)
+                    case .delete(let everyone): try await client.delete(id, in: chat, for: everyone ? .everyone : .me)
+                    case .react(let emoji): try await client.react(to: id, in: chat, with: emoji)
+                    }
+                } catch {
+                    self.post(.engine(.notice("\(error)")))
+                }
+            }
+        case .loadReactions(let chat):
+            Task {
+                if let reactions = try? await client.reactions(inChat: chat) { self.post(.reactionsLoaded(chat: chat, reactions: reactions)) }
+            }
         case .markRead(let chat):
             Task {
                 try? await client.markRead(chat: chat)

@@ -128,6 +128,8 @@ public struct KeyBindings: Sendable, Equatable {
             "/search TEXT               every word as a prefix; Enter opens the result",
             "/pin /unpin /mute /unmute /close [CHAT]   a muted chat never rings; closed returns on news",
             "/accept /decline [#GROUP]   answer a group someone you never wrote to put you in (✉)",
+            "Ctrl-Up selects a message: /reply TEXT · /react EMOJI (none: take back) · /edit [TEXT]",
+            "/delete [everyone]         the selected message here, or (yours) on every side",
             "/retry /delete             the selected (Ctrl-Up) or every failed message",
             "/info                      who received the selected or newest of yours (groups)",
             "/group create NAME MEMBER… | add | remove | promote | demote NAME MEMBER…",

@@ -256,13 +256,14 @@ public struct Renderer: Sendable {
             let own = message.from == state.me
             let firstLine = lines.count
             let name = layout.fit(own ? "you" : message.from, width: nameWidth)
-            let shownText = glyphs.text(message.text)
+            let shownText = message.deleted != nil ? glyphs.deleted : glyphs.text(message.text) + (message.editedAt != nil ? " (edited)" : "")
             let wrapped = layout.wrap(shownText, width: textWidth)
             var links = LinkTracker(urls: Links.urls(in: shownText))
             // A reply starts with a line quoting what it answers (when that is loaded).
             let quote = message.replyTo.map { id -> String in
                 guard let target = state.conversation.first(where: { $0.id == id && $0.chat == message.chat }) else { return glyphs.reply + "an earlier message" }
-                let firstLine = glyphs.text(target.text).split(separator: "\n", omittingEmptySubsequences: false).first.map(String.init) ?? ""
+                let firstLine = target.deleted != nil ? glyphs.deleted
+                    : glyphs.text(target.text).split(separator: "\n", omittingEmptySubsequences: false).first.map(String.init) ?? ""
                 return glyphs.reply + (target.from == state.me ? "you" : target.from) + ": " + firstLine
             }
             if let quote {
@@ -281,7 +282,7 @@ public struct Renderer: Sendable {
                     spans.append(Span(text: String(repeating: " ", count: prefixWidth), role: .normal))
                 }
                 let textRole: StyleRole = message.localID == state.highlighted ? .highlight
-                    : message.from == ClientStore.systemSender ? .notice : own ? .ownMessage : .otherMessage
+                    : message.from == ClientStore.systemSender || message.deleted != nil ? .notice : own ? .ownMessage : .otherMessage
                 let fitted = layout.fit(text, width: textWidth)
                 // @me stands out (and rang the bell when it arrived); URLs are links.
                 var marks = links.ranges(in: fitted).map { ($0.range, StyleRole?.none, Optional($0.url)) }
@@ -305,10 +306,21 @@ public struct Renderer: Sendable {
                     lines.append([Span(text: String(repeating: " ", count: prefixWidth), role: .normal), Span(text: text, role: .tickFailed)])
                 }
             }
+            if let reactions = state.reactions[message.id], !reactions.isEmpty, message.deleted == nil {
+                let shown = Self.reactionSummary(reactions, me: state.me, glyphs: glyphs)
+                lines.append([Span(text: String(repeating: " ", count: prefixWidth), role: .normal), Span(text: layout.fit(shown, width: textWidth), role: .notice)])
+            }
             if message.localID == state.highlighted { selected = firstLine..<lines.count }
             if message.localID == state.scrollAnchor { anchorEnd = lines.count }
         }
         return (lines, selected, anchorEnd.map { lines.count - $0 } ?? 0)
+    }
+
+    /// "👍 3  ❤️ you": the most given first; one reactor is named, more are counted.
+    static func reactionSummary(_ reactions: [String: [String]], me: String, glyphs: Glyphs) -> String {
+        reactions.sorted { ($0.value.count, $1.key) > ($1.value.count, $0.key) }.map { emoji, who in
+            glyphs.text(emoji) + " " + (who.count == 1 ? (who[0] == me ? "you" : glyphs.text(who[0])) : "\(who.count)")
+        }.joined(separator: "  ")
     }
 
     /// A horizontal line across `width` with `label` in the middle.
@@ -477,6 +489,7 @@ struct Glyphs {
     var muted: String { ascii ? "(m)" : "🔇" }
     var invitation: String { ascii ? "(inv)" : "✉" }
     var reply: String { ascii ? "> " : "↪ " }
+    var deleted: String { ascii ? "(message deleted)" : "🚫 message deleted" }
 
     /// User text as this terminal can show it: control characters (which the terminal would
     /// act on) replaced, and without UTF-8, accents dropped and anything else non-ASCII shown

@@ -63,6 +63,8 @@ public struct AppState: Sendable, Equatable {
     /// The message a search jumped to; the loaded page then ends there, so newer
     /// messages are not shown until the user returns to the newest (`hasNewer`).
     public var highlighted: Int64?
+    /// Reactions in the conversation shown: message id → emoji → who, in the order they reacted.
+    public var reactions: [String: [String: [String]]] = [:]
     public var hasNewer = false
     /// Theme names on offer, for `/theme` completion.
     public var themeNames: [String] = []
@@ -139,11 +141,19 @@ public enum AppAction: Sendable, Equatable {
     case oldestLoaded(chat: String, messages: [MessageRecord], hasNewer: Bool)
     /// The answer to `/new NAME`.
     case userChecked(name: String, result: UserLookup)
+    /// Reactions in `chat`: message id → emoji → who.
+    case reactionsLoaded(chat: String, reactions: [String: [String: [String]]])
 }
 
 /// What the runner must do for the state's sake (I/O stays out of `reduce`).
 public enum AppEffect: Sendable, Equatable {
     case send(text: String, to: String)
+    /// A text answering message `replyTo` of the chat.
+    case reply(text: String, to: String, replyTo: String)
+    /// Edit, delete or react to message `id` of `chat`.
+    case changeMessage(chat: String, id: String, MessageChange)
+    /// The reactions in `chat`, for the conversation shown.
+    case loadReactions(chat: String)
     case markRead(chat: String)
     case loadConversation(chat: String)
     case loadChats
@@ -180,6 +190,14 @@ public enum AppEffect: Sendable, Equatable {
     /// `/accept` or `/decline` a group someone we never wrote to put us in.
     case answerInvitation(group: String, accept: Bool)
     case quit
+}
+
+/// What `/edit`, `/delete` and `/react` do to a message.
+public enum MessageChange: Sendable, Equatable {
+    case edit(String)
+    case delete(everyone: Bool)
+    /// An empty emoji takes ours back.
+    case react(String)
 }
 
 /// `/pin`, `/mute`, `/close` and their opposites.

@@ -37,6 +37,9 @@ public enum Reducer {
             state.unreadFrom = state.unreadMarker > 0 ? received.suffix(state.unreadMarker).first : nil
             state.hasNewer = false
             state.highlighted = nil
+            return [.loadReactions(chat: chat)]
+        case .reactionsLoaded(let chat, let reactions):
+            if chat == state.selectedChat { state.reactions = reactions }
             return []
         case .olderLoaded(let chat, let messages):
             guard chat == state.selectedChat else { return [] }
@@ -52,7 +55,7 @@ public enum Reducer {
             state.scrollAnchor = nil
             // As far up as there is; the renderer stops at the first line.
             state.scrollBack = Int.max / 4
-            return []
+            return [.loadReactions(chat: chat)]
         case .queuedCount(let count):
             state.queuedCount = count
             return []
@@ -84,7 +87,7 @@ public enum Reducer {
             state.hasNewer = hasNewer
             state.hasOlder = !messages.isEmpty
             state.focus = .input
-            return effects
+            return effects + [.loadReactions(chat: chat)]
         case .notice(let text):
             state.notice = text
             return []
@@ -174,7 +177,15 @@ public enum Reducer {
             let isNew = !state.conversation.contains { $0.localID == record.localID }
             if record.chat == state.selectedChat, !state.hasNewer || !isNew {
                 if let index = state.conversation.firstIndex(where: { $0.localID == record.localID }) {
-                    state.conversation[index] = record
+                    if record.deleted == .me {
+                        // Deleted from this history: it leaves the conversation.
+                        state.conversation.remove(at: index)
+                        if state.highlighted == record.localID { state.highlighted = nil }
+                    } else {
+                        state.conversation[index] = record
+                    }
+                } else if record.deleted == .me {
+                    // Never shown, and now never will be.
                 } else {
                     if state.scrollBack > 0, state.scrollAnchor == nil {
                         // Keep the view where it is: the renderer counts the lines below this message.
@@ -183,7 +194,10 @@ public enum Reducer {
                     state.conversation.append(record)
                 }
             }
-            guard case .messageAdded = event, record.status == .received else { return [.loadChats] }
+            guard case .messageAdded = event, record.status == .received else {
+                // An update may be a reaction, an edit or a deletion: the reactions shown are read again.
+                return record.chat == state.selectedChat && event != .messageAdded(record) ? [.loadChats, .loadReactions(chat: record.chat)] : [.loadChats]
+            }
             state.typing[record.from] = nil
             let system = record.from == ClientStore.systemSender
             let mentioned = !system && Mentions.ranges(of: state.me, in: record.text).isEmpty == false
@@ -425,6 +439,7 @@ public enum Reducer {
         }
         // The renderer scrolls to the selection; the explicit scroll position starts from the bottom again.
         state.scrollBack = 0
+        if state.highlighted != nil { state.notice = selectionHint }
         if older, index == 0 || index == 1, state.hasOlder, let chat = state.selectedChat, let first = state.conversation.first {
             return [.loadOlder(chat: chat, before: first.localID)]
         }
@@ -482,8 +497,8 @@ public enum Reducer {
         return []
     }
 
-    static let commandNames = ["close", "delete", "group", "help", "info", "members", "mute", "new", "open", "pin", "quit", "retry",
-                               "search", "theme", "unmute", "unpin", "verify"]
+    static let commandNames = ["accept", "close", "decline", "delete", "edit", "group", "help", "info", "members", "mute", "new", "open", "pin", "quit",
+                               "react", "reply", "retry", "search", "theme", "unmute", "unpin", "verify"]
 
     /// Tab on a `/` line: completes the command name, then a chat name (`/new`)
     /// or a theme name (`/theme`). Several matches: the common start, and a list.
@@ -547,6 +562,10 @@ public enum Reducer {
                 return []
             }
             return [.setTheme(name: parts[1].trimmingCharacters(in: .whitespaces))]
+        case "reply", "edit", "react":
+            return messageCommand(&state, parts[0], parts.count == 2 ? parts[1].trimmingCharacters(in: .whitespaces) : "")
+        case "delete" where parts.count == 2 || state.conversation.contains { $0.localID == state.highlighted && $0.status != .failed }:
+            return messageCommand(&state, "delete", parts.count == 2 ? parts[1].trimmingCharacters(in: .whitespaces) : "")
         case "retry", "delete":
             // The selected message if it is a failed one of ours, else every failed one in the chat.
             let allFailed = state.conversation.filter { $0.isOutgoing && $0.status == .failed }.map(\.localID)
@@ -707,6 +726,7 @@ public enum Reducer {
         state.unreadMarker = state.chats.first { $0.name == chat }?.unread ?? 0
         state.unreadFrom = nil
         state.conversation = []
+        state.reactions = [:]
         state.scrollBack = 0
         state.scrollAnchor = nil
         state.newBelow = 0
