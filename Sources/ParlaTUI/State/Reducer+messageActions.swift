@@ -3,7 +3,7 @@ import ParlaClient
 /// `/reply`, `/edit`, `/react` and `/delete` on the message selected with Ctrl-Up (or, where
 /// that is what people mean, the newest one).
 extension Reducer {
-    static let selectionHint = "selected: /reply TEXT · /react EMOJI · /edit · /delete [everyone] · Ctrl-Down/Esc: none"
+    static let selectionHint = "selected: /reply TEXT · /react EMOJI · /edit · /delete [everyone] · Esc: none"
 
     static func messageCommand(_ state: inout AppState, _ name: String, _ argument: String) -> [AppEffect] {
         guard let chat = state.selectedChat else {
