@@ -17,10 +17,15 @@ extension AsyncParsableCommand {
             } catch let error as EngineError {
                 throw CLIError("\(error)")
             }
-            await EngineRun(client).flushQueued(budget: timeout)
-            let left = await client.outboxCount()
-            print(done + (left > 0 ? " (queued: the relay is not reachable)" : ""))
+            await sendQueued(client, timeout: timeout, done: done)
         }
+    }
+
+    /// Sends what the command queued (waiting up to `timeout`) and prints `done`, saying so if it stays queued.
+    func sendQueued(_ client: ParlaClient, timeout: Double, done: String) async {
+        await EngineRun(client).flushQueued(budget: timeout)
+        let left = await client.outboxCount()
+        print(done + (left > 0 ? " (queued: the relay is not reachable)" : ""))
     }
 }
 
@@ -65,6 +70,29 @@ struct Delete: AsyncParsableCommand {
         try await changeMessage(id: id, global: global, timeout: timeout) { client, message in
             try await client.delete(id, in: message.chat, for: everyone ? .everyone : .me)
             return everyone ? "deleted \(id) for everyone in \(message.chat)" : "deleted \(id) here (\(message.chat) still has it)"
+        }
+    }
+}
+
+struct Timer: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Disappearing messages: new messages of CHAT disappear DURATION after they are sent or received (for both sides).")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The other user's name, or #GROUP.") var chat: String
+    @Argument(help: "30s, 5m, 1h, 1d, 1w (at least 5s, at most a year), or off.") var duration: String
+    @Option(help: "Seconds to wait for the relay before leaving the change queued.") var timeout: Double = 10
+
+    func run() async throws {
+        try await reportingErrors {
+            guard let seconds = DisappearingTimer.parse(duration) else { throw CLIError("'\(duration)' is not a timer: \(DisappearingTimer.usage)") }
+            let client = try global.openClient()
+            do {
+                try await client.setTimer(seconds, forChat: chat)
+            } catch let error as EngineError {
+                throw CLIError("\(error)")
+            }
+            let done = seconds.map { "messages in \(chat) now disappear after \(DisappearingTimer.describe($0))" } ?? "messages in \(chat) no longer disappear"
+            await sendQueued(client, timeout: timeout, done: done)
         }
     }
 }

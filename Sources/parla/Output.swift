@@ -24,6 +24,7 @@ enum Output {
                 object["editedAt"] = iso8601(edited)
             }
             if m.deleted != nil { object["deleted"] = true }
+            if let expires = m.expiresAt { object["expiresAt"] = iso8601(expires) }
             printJSON(object)
         } else {
             let formatter = DateFormatter()
@@ -45,10 +46,12 @@ enum Output {
             var object: [String: Any] = ["chat": c.name, "unread": c.unread, "lastActivity": iso8601(c.lastActivity)]
             if let last = c.lastMessage { object["lastMessage"] = last }
             if let inviter = c.invitedBy { object["invitedBy"] = inviter }
+            if let timer = c.timer { object["timer"] = timer }
             printJSON(object)
         } else {
             let invitation = c.invitedBy.map { " (invitation from \(DisplayText.safe($0)))" } ?? ""
-            print("\(c.name)\(invitation)\(c.unread > 0 ? " (\(c.unread) unread)" : "")  \(DisplayText.safe(c.lastMessage ?? ""))")
+            let timer = c.timer.map { " (disappearing: \(DisappearingTimer.describe($0)))" } ?? ""
+            print("\(c.name)\(invitation)\(timer)\(c.unread > 0 ? " (\(c.unread) unread)" : "")  \(DisplayText.safe(c.lastMessage ?? ""))")
         }
     }
 

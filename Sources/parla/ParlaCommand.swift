@@ -11,7 +11,7 @@ struct ParlaCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "parla",
         abstract: "Parla: instant messaging for the terminal.",
-        subcommands: [Init.self, Send.self, Sync.self, Chats.self, History.self, Search.self, Status.self, Verify.self, Group.self, React.self, Edit.self, Delete.self, Demo.self, Doctor.self])
+        subcommands: [Init.self, Send.self, Sync.self, Chats.self, History.self, Search.self, Status.self, Verify.self, Group.self, React.self, Edit.self, Delete.self, Timer.self, Demo.self, Doctor.self])
 
     @OptionGroup var global: GlobalOptions
     @Option(help: "Colour theme: default, light, high-contrast, mono or one of yours in ~/.config/parla/themes (NO_COLOR selects mono).") var theme: String?
@@ -265,6 +265,7 @@ struct History: AsyncParsableCommand {
         try await reportingErrors {
             let client = try global.openClient()
             await EngineRun(client).flushQueued()
+            await client.removeExpiredMessages()
             let reactions = try client.store.reactions(inChat: with)
             for message in try client.store.history(chat: with, limit: limit) {
                 Output.printMessage(message, json: json, reactions: reactions[message.id] ?? [:])

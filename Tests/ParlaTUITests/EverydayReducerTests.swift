@@ -233,7 +233,7 @@ import Testing
         _ = press(&state, .f1, .down, .down, .pageDown)
         #expect(state.overlay == .help && state.helpScroll == 12)
         let screen = Renderer(timeZone: Fixture.utc).render(state, width: 80, height: 24, theme: .default)
-        #expect(screen.text.contains("/verify [NAME] [yes]"), "scrolled to the commands")
+        #expect(screen.text.contains("/timer 1h|30s|1d|off"), "scrolled to the commands")
         _ = press(&state, .up)
         #expect(state.helpScroll == 11)
         _ = press(&state, .character("q"))

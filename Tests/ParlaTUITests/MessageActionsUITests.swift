@@ -80,4 +80,27 @@ import Testing
         let ascii = Renderer(timeZone: Fixture.utc).render(state, width: 100, height: 24, theme: plain).text
         #expect(ascii.contains("(message deleted)") && ascii.contains("? 2  ? you"))
     }
+
+    @Test func timerSetsDisappearingMessagesAndTheHeaderShowsIt() {
+        var state = GroupUITests.groupState
+        func run(_ line: String) -> [AppEffect] {
+            state.editor.replace(with: line)
+            return ReducerTests.remembered(line, Reducer.reduce(&state, .key(.enter)))
+        }
+        #expect(run("/timer 1h") == [.setTimer(chat: "#team", seconds: 3600)])
+        #expect(run("/timer off") == [.setTimer(chat: "#team", seconds: nil)])
+        #expect(run("/timer soon").isEmpty && state.notice?.contains("is not a timer") == true)
+        #expect(run("/timer 2s").isEmpty, "too short to be read")
+        #expect(run("/timer").isEmpty && state.notice?.hasPrefix("messages here do not disappear") == true)
+        state.chats[0].timer = 86_400
+        #expect(run("/timer").isEmpty && state.notice?.hasPrefix("messages here disappear after 1 day") == true)
+        let screen = Renderer(timeZone: Fixture.utc).render(state, width: 100, height: 24, theme: .default)
+        #expect(screen.row(0).contains("⏱ 1d"), "\(screen.row(0))")
+        // A message whose time is up leaves the conversation.
+        var gone = state.conversation[2]
+        gone.deleted = .me
+        gone.text = ""
+        _ = Reducer.reduce(&state, .engine(.messageUpdated(gone)))
+        #expect(!state.conversation.contains { $0.localID == gone.localID })
+    }
 }

@@ -20,6 +20,8 @@ enum MessageContent: Equatable, Sendable {
     case edit(of: String, text: String, group: String?)
     /// The sender deleted their message `of` for everyone (in the group, if named).
     case delete(of: String, group: String?)
+    /// The chat's disappearing-messages timer, in seconds (nil: off), set by the sender.
+    case timer(seconds: Int?, group: String?)
 
     /// The plaintext of a message the user writes: a text, a reply, or either in a group.
     static func written(_ text: String, group: String?, replyTo: String?) -> MessageContent {
@@ -34,6 +36,7 @@ enum MessageContent: Equatable, Sendable {
         var text: String?
         var group: String?
         var replyTo: String?
+        var seconds: Int?
     }
 
     var encoded: Data {
@@ -47,6 +50,7 @@ enum MessageContent: Equatable, Sendable {
         case .reaction(let to, let emoji, let group): control = Control(type: "react", id: to, text: emoji, group: group)
         case .edit(let of, let text, let group): control = Control(type: "edit", id: of, text: text, group: group)
         case .delete(let of, let group): control = Control(type: "delete", id: of, group: group)
+        case .timer(let seconds, let group): control = Control(type: "timer", group: group, seconds: seconds)
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
@@ -79,6 +83,8 @@ enum MessageContent: Equatable, Sendable {
         case "delete":
             guard let of = control.id else { return nil }
             self = .delete(of: of, group: control.group)
+        case "timer":
+            self = .timer(seconds: control.seconds, group: control.group)
         case "reply":
             guard let to = control.replyTo, let text = control.text else { return nil }
             self = .reply(to: to, text: text)

@@ -24,6 +24,7 @@ public enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
     /// Only a message's author can edit it or delete it for everyone.
     case notYourMessage(String)
     case messageDeleted(String)
+    case invalidTimer(String)
     case nulCharacter
     case unknownGroup(String)
     case notGroupMember(String)
@@ -44,6 +45,7 @@ public enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
         case .unknownMessage(let id): "no message with id \(id) in that chat"
         case .notYourMessage(let id): "message \(id) is not yours: only its author can edit it or delete it for everyone (delete it here with 'parla delete \(id)')"
         case .messageDeleted(let id): "message \(id) was deleted"
+        case .invalidTimer(let what): "'\(what)' is not a timer: \(DisappearingTimer.usage)"
         case .invalidReaction(let emoji): "'\(emoji)' is not a reaction: one emoji (at most \(ClientStore.maxReactionBytes) bytes), or empty to take it back"
         case .messageTooLong(let bytes):
             "the message is \(bytes) bytes once encoded; the limit is \(ParlaClient.maxPlaintextBytes) (the relay takes 64 KiB, and encryption pads to the next power of two)"

@@ -17,7 +17,8 @@ extension ParlaClient {
 
     /// Committed before confirming: a crash here means redelivery, never loss.
     func storeIncoming(_ incoming: [ClientStore.EncryptedIncoming]) throws {
-        let batch = try store.receiveEncrypted(incoming, me: profile.name, identity: profile.keys)
+        let batch = try store.receiveEncrypted(incoming, me: profile.name, identity: profile.keys, at: clock.now())
+        if batch.disappears { expiryScheduled() }
         for record in batch.added {
             eventSink.yield(.messageAdded(record))
             // A key change or a session reset is also said in the status line, not only in its chat.

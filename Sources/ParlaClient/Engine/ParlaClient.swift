@@ -22,6 +22,8 @@ public actor ParlaClient {
     private var inflight: Set<String> = []
     private var maxInflight = 512
     private var retryTask: Task<Void, Never>?
+    /// The disappearing-messages sweep's wait; cancelled when a sooner expiry is stored.
+    var expirySleep: Task<Void, Never>?
     private var flushRetryScheduled = false
     private var flushing = false
     /// Bumped for every new connection, so work begun for an old one stops.
@@ -113,6 +115,7 @@ public actor ParlaClient {
             throw EngineError.storage("\(error)")
         }
         eventSink.yield(.messageAdded(record))
+        if record.expiresAt != nil { expiryScheduled() }
         Task { await self.flushOutbox() }
         return record
     }
@@ -244,8 +247,17 @@ public actor ParlaClient {
     /// after the engine has stopped, when the connection state no longer says.
     public private(set) var lastFailure: String?
 
-    /// Connects, stays connected and reconnects with backoff until the task is cancelled.
+    /// Connects, stays connected and reconnects with backoff until the task is cancelled;
+    /// meanwhile, online or not, messages of chats with a timer disappear when due.
     public func run() async {
+        await withDiscardingTaskGroup { group in
+            group.addTask { await self.sweepExpiredMessages() }
+            await connectionLoop()
+            group.cancelAll()
+        }
+    }
+
+    private func connectionLoop() async {
         while !Task.isCancelled {
             var onlineFor: Duration?
             var reason = "connection closed"

@@ -289,6 +289,20 @@ extension ClientStore {
         /// New unread messages per chat and the latest one's time: each chat row is written
         /// once per batch, not once per message.
         fileprivate(set) var chatActivity: [String: (unread: Int, latest: Date)] = [:]
+        /// When the batch arrived: a disappearing message's time starts then.
+        var receivedAt = Date()
+        /// Chats' timers, read once per batch (and changed by a timer message in it).
+        fileprivate var timers: [String: Int?] = [:]
+        /// Some message of the batch will disappear: the engine's sweep must look again.
+        var disappears = false
+
+        fileprivate mutating func expiry(_ db: Database, chat: String) throws -> Int64? {
+            let timer = try timers[chat] ?? ClientStore.timer(db, chat)
+            timers[chat] = timer
+            guard let timer else { return nil }
+            disappears = true
+            return ClientStore.millis(receivedAt) + Int64(timer) * 1000
+        }
 
         fileprivate mutating func noteActivity(in chat: String, at date: Date) {
             let previous = chatActivity[chat]
@@ -302,9 +316,10 @@ extension ClientStore {
     /// that cannot be decrypted is stored as a notice saying why, and never blocks the rest;
     /// when a new session could help (the sender's session is one we lost or that broke),
     /// the sender is asked, over a fresh session, to send it again.
-    func receiveEncrypted(_ items: [EncryptedIncoming], me: String, identity: IdentityKeys) throws -> ReceivedBatch {
+    func receiveEncrypted(_ items: [EncryptedIncoming], me: String, identity: IdentityKeys, at now: Date = Date()) throws -> ReceivedBatch {
         try pool.write { db in try Self.deferringSearchIndex(db, switch: searchIndex) { indexPending in
             var batch = ReceivedBatch()
+            batch.receivedAt = now
             // Each sender's sessions are read once and written once per batch, not per message.
             var sessionCache: [String: SessionSet] = [:]
             var unreadable: [String: [String]] = [:]
@@ -372,6 +387,12 @@ extension ClientStore {
                     if let changed = try Self.receiveChange(db, of: of, from: item.from, chat: group.map { "#" + $0 } ?? item.from, edit: nil, at: item.sentAt) {
                         batch.updated.append(changed)
                     }
+                case .timer(let seconds, let group):
+                    let chat = group.map { "#" + $0 } ?? item.from
+                    if let notice = try Self.receiveTimer(db, seconds, from: item.from, chat: chat, me: me, at: item.sentAt) {
+                        batch.timers[chat] = .some(seconds)
+                        batch.added.append(notice)
+                    }
                 case .resent(let id, let text):
                     // Both change a message's text: its index entry must exist first.
                     try indexPending()
@@ -426,12 +447,15 @@ extension ClientStore {
     private static func insertIncoming(_ db: Database, id: String, from: String, chat: String? = nil, me: String, text: String, at date: Date,
                                        undecryptable: Bool, replyTo: String? = nil, into batch: inout ReceivedBatch) throws {
         let chat = chat ?? from
-        try db.cachedStatement(sql: "INSERT INTO messages (id, chat, sender, recipient, text, status, sentAt, undecryptable, replyTo) VALUES (?, ?, ?, ?, ?, 'received', ?, ?, ?)")
-            .execute(arguments: [id, chat, from, chat.hasPrefix("#") ? chat : me, text, millis(date), undecryptable, replyTo])
+        let expiresAt = try batch.expiry(db, chat: chat)
+        try db.cachedStatement(sql: """
+            INSERT INTO messages (id, chat, sender, recipient, text, status, sentAt, undecryptable, replyTo, expiresAt) VALUES (?, ?, ?, ?, ?, 'received', ?, ?, ?, ?)
+            """)
+            .execute(arguments: [id, chat, from, chat.hasPrefix("#") ? chat : me, text, millis(date), undecryptable, replyTo, expiresAt])
         let localID = db.lastInsertedRowID
         batch.noteActivity(in: chat, at: date)
         batch.added.append(MessageRecord(localID: localID, id: id, chat: chat, from: from, to: chat.hasPrefix("#") ? chat : me, text: text,
-                                         status: .received, failureReason: nil, sentAt: date, replyTo: replyTo))
+                                         status: .received, failureReason: nil, sentAt: date, replyTo: replyTo, expiresAt: expiresAt.map(Self.date)))
     }
 
     /// A resent copy fills in the message that could not be decrypted, in its original place.

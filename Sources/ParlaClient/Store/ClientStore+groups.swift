@@ -260,15 +260,16 @@ extension ClientStore {
     /// Commits a group message for the members of the moment, with a receipt row for each.
     func enqueueGroupMessage(id: String, from me: String, group: GroupState, text: String, replyTo: String? = nil, at date: Date) throws -> MessageRecord {
         try pool.write { db in
-            try db.execute(sql: "INSERT INTO messages (id, chat, sender, recipient, text, status, sentAt, replyTo) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?)",
-                           arguments: [id, group.chat, me, group.chat, text, Self.millis(date), replyTo])
+            let expiresAt = try Self.expiry(db, chat: group.chat, from: date)
+            try db.execute(sql: "INSERT INTO messages (id, chat, sender, recipient, text, status, sentAt, replyTo, expiresAt) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?)",
+                           arguments: [id, group.chat, me, group.chat, text, Self.millis(date), replyTo, expiresAt])
             let localID = db.lastInsertedRowID
             try db.execute(sql: "INSERT INTO outbox (kind, id, recipient, payload) VALUES ('group', ?, ?, ?)",
                            arguments: [id, group.chat, MessageContent.written(text, group: group.name, replyTo: replyTo).encoded])
             try Self.setRecipients(db, id: id, group.members.filter { $0 != me })
             try Self.touchChat(db, group.chat, at: date, unreadDelta: 0)
             return MessageRecord(localID: localID, id: id, chat: group.chat, from: me, to: group.chat, text: text, status: .queued, failureReason: nil, sentAt: date,
-                                 replyTo: replyTo)
+                                 replyTo: replyTo, expiresAt: expiresAt.map(Self.date))
         }
     }
 

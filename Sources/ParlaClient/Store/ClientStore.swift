@@ -77,6 +77,7 @@ public final class ClientStore: Sendable {
         }
         registerReactionMigration(&migrator)
         registerEditMigration(&migrator)
+        registerDisappearingMigration(&migrator)
         return migrator
     }
 
@@ -95,15 +96,16 @@ public final class ClientStore: Sendable {
     /// Commits a new outgoing message and its outbox entry in one transaction.
     func enqueueMessage(id: String, from me: String, to peer: String, text: String, replyTo: String? = nil, at date: Date) throws -> MessageRecord {
         try pool.write { db in
+            let expiresAt = try Self.expiry(db, chat: peer, from: date)
             try db.execute(
-                sql: "INSERT INTO messages (id, chat, sender, recipient, text, status, sentAt, replyTo) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?)",
-                arguments: [id, peer, me, peer, text, Self.millis(date), replyTo])
+                sql: "INSERT INTO messages (id, chat, sender, recipient, text, status, sentAt, replyTo, expiresAt) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?)",
+                arguments: [id, peer, me, peer, text, Self.millis(date), replyTo, expiresAt])
             let localID = db.lastInsertedRowID
             try db.execute(sql: "INSERT INTO outbox (kind, id, recipient, payload) VALUES ('message', ?, ?, ?)",
                            arguments: [id, peer, MessageContent.written(text, group: nil, replyTo: replyTo).encoded])
             try Self.touchChat(db, peer, at: date, unreadDelta: 0)
             return MessageRecord(localID: localID, id: id, chat: peer, from: me, to: peer, text: text, status: .queued, failureReason: nil, sentAt: date,
-                                 replyTo: replyTo)
+                                 replyTo: replyTo, expiresAt: expiresAt.map(Self.date))
         }
     }
 
@@ -292,12 +294,12 @@ public final class ClientStore: Sendable {
             try Row.fetchAll(db, sql: """
                 SELECT c.name, c.unread, c.lastActivity,
                        (SELECT CASE WHEN m.deleted IS NULL THEN text ELSE '(deleted)' END FROM messages m WHERE m.chat = c.name AND m.deleted IS NOT 'me' ORDER BY localID DESC LIMIT 1),
-                       ifnull(s.pinned, 0), ifnull(s.muted, 0), g.invitedBy
+                       ifnull(s.pinned, 0), ifnull(s.muted, 0), g.invitedBy, s.timer
                 FROM chats c LEFT JOIN chat_settings s ON s.chat = c.name LEFT JOIN groups g ON '#' || g.name = c.name
                 WHERE s.closedAt IS NULL OR c.lastActivity > s.closedAt
                 ORDER BY ifnull(s.pinned, 0) DESC, c.lastActivity DESC, c.name
                 """).map { ChatSummary(name: $0[0], unread: $0[1], lastActivity: Self.date($0[2]), lastMessage: $0[3], pinned: $0[4], muted: $0[5],
-                                       invitedBy: $0[6]) }
+                                       invitedBy: $0[6], timer: $0[7]) }
         }
     }
 
@@ -343,13 +345,14 @@ public final class ClientStore: Sendable {
 
     // MARK: Helpers
 
-    static let columns = "localID, id, chat, sender, recipient, text, status, failureReason, sentAt, replyTo, editedAt, deleted"
+    static let columns = "localID, id, chat, sender, recipient, text, status, failureReason, sentAt, replyTo, editedAt, deleted, expiresAt"
 
     static func record(_ row: Row) -> MessageRecord {
         MessageRecord(
             localID: row[0], id: row[1], chat: row[2], from: row[3], to: row[4], text: row[5],
             status: MessageStatus(rawValue: row[6]) ?? .failed, failureReason: row[7], sentAt: date(row[8]), replyTo: row[9],
-            editedAt: (row[10] as Int64?).map(date), deleted: (row[11] as String?).flatMap(MessageDeletion.init(rawValue:)))
+            editedAt: (row[10] as Int64?).map(date), deleted: (row[11] as String?).flatMap(MessageDeletion.init(rawValue:)),
+            expiresAt: (row[12] as Int64?).map(date))
     }
 
     /// A message of `chat` by id, whoever wrote it.

@@ -45,10 +45,12 @@ public struct MessageRecord: Sendable, Equatable, Identifiable {
     public var editedAt: Date?
     /// Set once deleted; the text is then empty.
     public var deleted: MessageDeletion?
+    /// When it disappears from this history (a chat with a timer; nil: it stays).
+    public var expiresAt: Date?
     public var isOutgoing: Bool { status != .received }
 
     public init(localID: Int64, id: String, chat: String, from: String, to: String, text: String, status: MessageStatus, failureReason: String?, sentAt: Date,
-                replyTo: String? = nil, editedAt: Date? = nil, deleted: MessageDeletion? = nil) {
+                replyTo: String? = nil, editedAt: Date? = nil, deleted: MessageDeletion? = nil, expiresAt: Date? = nil) {
         self.localID = localID
         self.id = id
         self.chat = chat
@@ -61,6 +63,7 @@ public struct MessageRecord: Sendable, Equatable, Identifiable {
         self.replyTo = replyTo
         self.editedAt = editedAt
         self.deleted = deleted
+        self.expiresAt = expiresAt
     }
 }
 
@@ -76,8 +79,10 @@ public struct ChatSummary: Sendable, Equatable {
     public var muted: Bool
     /// A group someone we never wrote to put us in, until we accept: it rings like a muted one.
     public var invitedBy: String?
+    /// Disappearing messages: how long they last, in seconds (nil: off).
+    public var timer: Int?
 
-    public init(name: String, unread: Int, lastActivity: Date, lastMessage: String?, pinned: Bool = false, muted: Bool = false, invitedBy: String? = nil) {
+    public init(name: String, unread: Int, lastActivity: Date, lastMessage: String?, pinned: Bool = false, muted: Bool = false, invitedBy: String? = nil, timer: Int? = nil) {
         self.name = name
         self.unread = unread
         self.lastActivity = lastActivity
@@ -85,5 +90,6 @@ public struct ChatSummary: Sendable, Equatable {
         self.pinned = pinned
         self.muted = muted
         self.invitedBy = invitedBy
+        self.timer = timer
     }
 }

@@ -321,6 +321,15 @@ public final class TUIApp: Sendable {
                     self.post(.engine(.notice("\(error)")))
                 }
             }
+        case .setTimer(let chat, let seconds):
+            Task {
+                do {
+                    try await client.setTimer(seconds, forChat: chat)
+                } catch {
+                    self.post(.engine(.notice("\(error)")))
+                }
+                if let chats = try? await client.chats() { self.post(.chatsLoaded(chats)) }
+            }
         case .loadReactions(let chat):
             Task {
                 if let reactions = try? await client.reactions(inChat: chat) { self.post(.reactionsLoaded(chat: chat, reactions: reactions)) }

@@ -172,6 +172,9 @@ public struct Renderer: Sendable {
                 title += " " + glyphs.online + " online"
             }
         }
+        if let chat = state.selectedChat, let timer = state.chats.first(where: { $0.name == chat })?.timer {
+            title += " · " + glyphs.timer + DisappearingTimer.abbreviate(timer)
+        }
         if let chat = state.selectedChat, let inviter = state.invitation(chat) {
             title += " · invited by \(inviter): /accept /decline"
         } else if let chat = state.selectedChat, state.isMuted(chat) { title += " · muted" }
@@ -489,6 +492,7 @@ struct Glyphs {
     var muted: String { ascii ? "(m)" : "🔇" }
     var invitation: String { ascii ? "(inv)" : "✉" }
     var reply: String { ascii ? "> " : "↪ " }
+    var timer: String { ascii ? "timer " : "⏱ " }
     var deleted: String { ascii ? "(message deleted)" : "🚫 message deleted" }
 
     /// User text as this terminal can show it: control characters (which the terminal would

@@ -152,6 +152,8 @@ public enum AppEffect: Sendable, Equatable {
     case reply(text: String, to: String, replyTo: String)
     /// Edit, delete or react to message `id` of `chat`.
     case changeMessage(chat: String, id: String, MessageChange)
+    /// Disappearing messages in `chat` after `seconds` (nil: off).
+    case setTimer(chat: String, seconds: Int?)
     /// The reactions in `chat`, for the conversation shown.
     case loadReactions(chat: String)
     case markRead(chat: String)

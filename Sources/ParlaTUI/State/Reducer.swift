@@ -498,7 +498,7 @@ public enum Reducer {
     }
 
     static let commandNames = ["accept", "close", "decline", "delete", "edit", "group", "help", "info", "members", "mute", "new", "open", "pin", "quit",
-                               "react", "reply", "retry", "search", "theme", "unmute", "unpin", "verify"]
+                               "react", "reply", "retry", "search", "theme", "timer", "unmute", "unpin", "verify"]
 
     /// Tab on a `/` line: completes the command name, then a chat name (`/new`)
     /// or a theme name (`/theme`). Several matches: the common start, and a list.
@@ -562,6 +562,22 @@ public enum Reducer {
                 return []
             }
             return [.setTheme(name: parts[1].trimmingCharacters(in: .whitespaces))]
+        case "timer":
+            guard let chat = state.selectedChat else {
+                state.notice = "no chat selected: open one with /new NAME"
+                return []
+            }
+            guard parts.count == 2 else {
+                let current = state.chats.first { $0.name == chat }?.timer
+                state.notice = (current.map { "messages here disappear after \(DisappearingTimer.describe($0))" } ?? "messages here do not disappear")
+                    + "; /timer 1h (or 30s, 5m, 1d, 1w) or /timer off"
+                return []
+            }
+            guard let seconds = DisappearingTimer.parse(parts[1]) else {
+                state.notice = "'\(parts[1])' is not a timer: \(DisappearingTimer.usage)"
+                return []
+            }
+            return [.setTimer(chat: chat, seconds: seconds)]
         case "reply", "edit", "react":
             return messageCommand(&state, parts[0], parts.count == 2 ? parts[1].trimmingCharacters(in: .whitespaces) : "")
         case "delete" where parts.count == 2 || state.conversation.contains { $0.localID == state.highlighted && $0.status != .failed }:
