@@ -14,6 +14,11 @@ public enum ClientFrame: Sendable, Equatable {
     case groupUpdate(GroupUpdate)
     case groupInfo(group: String)
     case groupSend(GroupSend)
+    case blobOpen(BlobOpen)
+    case blobPut(BlobPut)
+    case blobGet(BlobGet)
+    /// Downloaded and kept: the relay may forget it for this recipient.
+    case blobDone(blob: String)
 
     public struct Register: Sendable, Equatable {
         public var version: Int
@@ -130,6 +135,10 @@ public enum ClientFrame: Sendable, Equatable {
         case .groupUpdate: "groupUpdate"
         case .groupInfo: "groupInfo"
         case .groupSend: "groupSend"
+        case .blobOpen: "blobOpen"
+        case .blobPut: "blobPut"
+        case .blobGet: "blobGet"
+        case .blobDone: "blobDone"
         }
     }
 
@@ -214,6 +223,20 @@ extension ClientFrame: Codable {
             }
         case "groupInfo":
             self = .groupInfo(group: try c.string(.group))
+        case "blobOpen", "blobPut", "blobGet", "blobDone":
+            let blob = try c.string(.blob)
+            do {
+                switch type {
+                case "blobOpen":
+                    self = .blobOpen(BlobOpen(blob: blob, size: try c.int(.size), chunks: try c.int(.chunks), recipients: try c.strings(.recipients)))
+                case "blobPut": self = .blobPut(BlobPut(blob: blob, index: try c.int(.index), data: try c.bytes(.data)))
+                case "blobGet": self = .blobGet(BlobGet(blob: blob, index: try c.int(.index), count: try c.int(.count)))
+                default: self = .blobDone(blob: blob)
+                }
+            } catch var error as FrameError {
+                error.ref = String(blob.prefix(64))
+                throw error
+            }
         default:
             throw FrameError(.unknownType, "unknown frame type '\(type)'")
         }
@@ -279,6 +302,21 @@ extension ClientFrame: Codable {
             try c.encode(f.id, forKey: .id)
             try c.encode(f.group, forKey: .group)
             try c.encode(f.copies, forKey: .copies)
+        case .blobOpen(let f):
+            try c.encode(f.blob, forKey: .blob)
+            try c.encode(f.size, forKey: .size)
+            try c.encode(f.chunks, forKey: .chunks)
+            try c.encode(f.recipients, forKey: .recipients)
+        case .blobPut(let f):
+            try c.encode(f.blob, forKey: .blob)
+            try c.encode(f.index, forKey: .index)
+            try c.encodeBytes(f.data, forKey: .data)
+        case .blobGet(let f):
+            try c.encode(f.blob, forKey: .blob)
+            try c.encode(f.index, forKey: .index)
+            try c.encode(f.count, forKey: .count)
+        case .blobDone(let blob):
+            try c.encode(blob, forKey: .blob)
         }
     }
 }

@@ -37,6 +37,10 @@ public enum ErrorCode: String, Sendable, Codable, CaseIterable {
     case notAdmin = "not_admin"
     case groupFull = "group_full"
     case membershipChanged = "membership_changed"
+    // Attachments
+    case unknownBlob = "unknown_blob"
+    case blobIncomplete = "blob_incomplete"
+    case blobQuotaExceeded = "blob_quota_exceeded"
     // Relay side
     case storageUnavailable = "storage_unavailable"
     case internalError = "internal"

@@ -19,6 +19,8 @@ public enum RelayFrame: Sendable, Equatable {
     case prekeys(Prekeys)
     case groupInfo(GroupInfo)
     case groupEvent(GroupEvent)
+    case blobStatus(BlobStatus)
+    case blobChunk(BlobChunk)
 
     public struct Challenge: Sendable, Equatable {
         public var version: Int
@@ -157,6 +159,8 @@ public enum RelayFrame: Sendable, Equatable {
         case .prekeys: "prekeys"
         case .groupInfo: "groupInfo"
         case .groupEvent: "groupEvent"
+        case .blobStatus: "blobStatus"
+        case .blobChunk: "blobChunk"
         }
     }
 
@@ -282,6 +286,10 @@ extension RelayFrame: Codable {
                               signedPreKey: try c.optionalBytes(.signedPreKey), signedPreKeySignature: try c.optionalBytes(.signedPreKeySignature),
                               oneTimePreKeyId: try c.optionalInt64(.oneTimePreKeyId, in: uint32).map { UInt32($0) },
                               oneTimePreKey: try c.optionalBytes(.oneTimePreKey)))
+        case "blobStatus":
+            self = .blobStatus(BlobStatus(blob: try c.string(.blob), have: try c.int(.have), chunks: try c.int(.chunks)))
+        case "blobChunk":
+            self = .blobChunk(BlobChunk(blob: try c.string(.blob), index: try c.int(.index), chunks: try c.int(.chunks), data: try c.bytes(.data)))
         case "groupInfo":
             self = .groupInfo(GroupInfo(group: try c.string(.group), title: try c.string(.title), members: try c.strings(.members), admins: try c.strings(.admins),
                                         version: try c.optionalInt64(.version, in: 0...Int64(Int32.max)).map { Int($0) } ?? 0, change: try c.groupChange(.change)))
@@ -375,6 +383,15 @@ extension RelayFrame: Codable {
         case .prekeys(let f):
             try c.encode(f.oneTimePreKeysLeft, forKey: .oneTimePreKeysLeft)
             try c.encodeIfPresent(f.signedPreKeyId, forKey: .signedPreKeyId)
+        case .blobStatus(let f):
+            try c.encode(f.blob, forKey: .blob)
+            try c.encode(f.have, forKey: .have)
+            try c.encode(f.chunks, forKey: .chunks)
+        case .blobChunk(let f):
+            try c.encode(f.blob, forKey: .blob)
+            try c.encode(f.index, forKey: .index)
+            try c.encode(f.chunks, forKey: .chunks)
+            try c.encodeBytes(f.data, forKey: .data)
         }
     }
 }

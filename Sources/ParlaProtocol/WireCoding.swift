@@ -8,6 +8,7 @@ enum FieldKey: String, CodingKey {
     case bundle, signedPreKeyId, signedPreKey, signedPreKeySignature, oneTimePreKeyId, oneTimePreKey
     case oneTimePreKeyIds, oneTimePreKeys, oneTimePreKeysLeft, replaceOneTimePreKeys
     case group, title, members, admins, action, actor, subjects, copies, change, key
+    case blob, size, chunks, index, count, have, data, recipients
 }
 
 typealias Fields = KeyedDecodingContainer<FieldKey>

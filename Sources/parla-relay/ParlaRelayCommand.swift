@@ -42,6 +42,8 @@ struct Serve: AsyncParsableCommand {
     var metricsToken: String?
     @Option(name: .customLong("rate-limit"), help: "Frames per second allowed per connection (0 = unlimited).") var rateLimit: Double = 1000
     @Option(name: .customLong("mailbox-quota"), help: "Most undelivered items (messages, receipts, group news) kept for one recipient.") var mailboxQuota = 10_000
+    @Option(name: .customLong("file-quota-mb"), help: "MiB of files one user may have waiting to be downloaded (uploaded, not yet fetched by every recipient).")
+    var fileQuotaMB = 1024
     @Option(name: .customLong("disk-reserve-mb"), help: "MiB of disk set aside so deliveries can still be confirmed on a full disk (0: none).") var diskReserveMB = 16
     @Option(name: .customLong("mailbox-quota-per-sender"), help: "Most of those one sender may fill (default: a quarter of --mailbox-quota).") var mailboxQuotaPerSender: Int?
     @Option(name: .customLong("max-group-size"), help: "Most members in a group.") var maxGroupSize = 256
@@ -73,6 +75,7 @@ struct Serve: AsyncParsableCommand {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0-65535") }
         guard mailboxQuota > 0 else { throw ValidationError("--mailbox-quota must be positive") }
         guard (0...4096).contains(diskReserveMB) else { throw ValidationError("--disk-reserve-mb must be between 0 and 4096") }
+        guard (0...1 << 20).contains(fileQuotaMB) else { throw ValidationError("--file-quota-mb must be between 0 and 1048576") }
         if let perSender = mailboxQuotaPerSender, !(1...mailboxQuota).contains(perSender) {
             throw ValidationError("--mailbox-quota-per-sender must be between 1 and --mailbox-quota (\(mailboxQuota))")
         }
@@ -102,6 +105,7 @@ struct Serve: AsyncParsableCommand {
         config.quota = MailboxQuota(maxMessages: mailboxQuota, maxMessagesPerSender: mailboxQuotaPerSender)
         config.maxConnectionsPerAddress = maxConnectionsPerIP
         config.diskReserveBytes = diskReserveMB << 20
+        config.blobQuotaBytes = fileQuotaMB << 20
 
         let relay: Relay
         do {

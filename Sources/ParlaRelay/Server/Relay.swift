@@ -18,6 +18,7 @@ public final class Relay: Service {
     let registry = SessionRegistry()
     let metrics = RelayMetrics()
     let prekeyLimiter = PrekeyFetchLimiter()
+    let blobs: BlobStore
     let logger: Logger
     private let port = Promise<Int>()
 
@@ -25,6 +26,7 @@ public final class Relay: Service {
         self.configuration = configuration
         self.store = try store ?? SQLiteMailboxStore(directory: configuration.dataDirectory, diskReserveBytes: configuration.diskReserveBytes)
         self.logger = logger
+        blobs = try BlobStore(directory: configuration.dataDirectory, quotaBytes: configuration.blobQuotaBytes, logger: logger)
     }
 
     /// The TCP port the relay listens on, once it is listening.
@@ -65,6 +67,7 @@ public final class Relay: Service {
             logger.info("expired undelivered messages", metadata: ["count": "\(outcome.expiredMessages)"])
         }
         registry.wake(outcome.notified)
+        await blobs.expire(now: now, ttlMillis: configuration.ttlMillis)
     }
 
     private func makeApplication(relayIdentity: RelayIdentity) throws -> some Service {
@@ -132,7 +135,7 @@ public final class Relay: Service {
         let outgoing = BatchQueue<Outgoing>()
         let pendingAcks = BatchQueue<Session.PendingAck>()
         let deps = Session.Dependencies(store: store, registry: registry, metrics: metrics, configuration: configuration, logger: self.logger,
-                                            prekeyLimiter: prekeyLimiter)
+                                            prekeyLimiter: prekeyLimiter, blobs: blobs)
         let session = Session(deps: deps, relayIdentity: relayIdentity, output: outgoing, acks: pendingAcks)
         guard registry.register(session) else {
             connection.close(code: 1001, reason: "relay is shutting down")

@@ -33,6 +33,8 @@ public struct RelayConfiguration: Sendable {
     public var quota = MailboxQuota()
     /// Disk space set aside so deliveries can be confirmed (and space freed) on a full disk.
     public var diskReserveBytes = 16 << 20
+    /// Attachment bytes one user may have waiting on this relay (uploaded, not yet downloaded by all).
+    public var blobQuotaBytes = 1 << 30
     /// Unconfirmed deliveries a connection may have outstanding.
     public var deliveryWindow = 256
     /// How long a message handed live to an online recipient waits for its confirmation

@@ -19,6 +19,7 @@ actor Session {
         var configuration: RelayConfiguration
         var logger: Logger
         var prekeyLimiter: PrekeyFetchLimiter
+        var blobs: BlobStore
     }
 
     let deps: Dependencies
@@ -194,6 +195,8 @@ actor Session {
             await sendGroupInfo(group)
         case .groupSend(let send):
             await acceptGroupSend(send)
+        case .blobOpen, .blobPut, .blobGet, .blobDone:
+            await handleBlob(action)
         }
     }
 

@@ -49,6 +49,10 @@ struct SessionStateMachine: Sendable {
         case groupChange(GroupChange)
         case groupInfo(String)
         case groupSend(ClientFrame.GroupSend)
+        case blobOpen(ClientFrame.BlobOpen)
+        case blobPut(ClientFrame.BlobPut)
+        case blobGet(ClientFrame.BlobGet)
+        case blobDone(String)
     }
 
     let configuration: Configuration
@@ -221,8 +225,50 @@ struct SessionStateMachine: Sendable {
                 return [.send(.error(FrameError(.messageTooLarge, "the copy for \(large.to) is \(large.body.count) bytes; the limit is \(ProtocolLimits.maxBodyBytes)", ref: send.id)))]
             }
             return [.groupSend(send)]
+        case .blobOpen, .blobPut, .blobGet, .blobDone:
+            return Self.blobFrame(frame)
         case .login, .register:
             return [.send(.error(FrameError(.alreadyAuthenticated, "this connection is already logged in")))]
+        }
+    }
+
+    /// Attachments: the shape of each request is checked here; the store checks the rest.
+    private static func blobFrame(_ frame: ClientFrame) -> [Action] {
+        let blob: String
+        switch frame {
+        case .blobOpen(let f): blob = f.blob
+        case .blobPut(let f): blob = f.blob
+        case .blobGet(let f): blob = f.blob
+        case .blobDone(let id): blob = id
+        default: return []
+        }
+        func refuse(_ message: String, code: ErrorCode = .badFrame) -> [Action] {
+            [.send(.error(FrameError(code, message, ref: String(blob.prefix(64)))))]
+        }
+        guard BlobLimits.isValidBlobID(blob) else { return refuse("a blob id is 32 lowercase hexadecimal digits") }
+        switch frame {
+        case .blobOpen(let open):
+            let largest = BlobLimits.sealedLayout(plaintextBytes: BlobLimits.maxFileBytes)
+            guard open.size <= largest.bytes, open.chunks <= largest.chunks else {
+                return refuse("files are limited to \(BlobLimits.maxFileBytes >> 20) MiB", code: .messageTooLarge)
+            }
+            guard open.chunks >= 1, open.size >= (open.chunks - 1) * BlobLimits.chunkBytes + BlobLimits.chunkOverheadBytes,
+                  open.size <= open.chunks * BlobLimits.chunkBytes
+            else { return refuse("\(open.size) bytes cannot be \(open.chunks) chunks of \(BlobLimits.chunkBytes)") }
+            guard (1...BlobLimits.maxRecipients).contains(open.recipients.count), open.recipients.allSatisfy(Validation.isValidName) else {
+                return refuse("a file needs 1-\(BlobLimits.maxRecipients) recipients, each a valid user name")
+            }
+            return [.blobOpen(open)]
+        case .blobPut(let put):
+            guard put.index >= 0, put.data.count <= BlobLimits.chunkBytes else { return refuse("a chunk is at most \(BlobLimits.chunkBytes) bytes, at an index from 0") }
+            return [.blobPut(put)]
+        case .blobGet(let get):
+            guard get.index >= 0, (1...BlobLimits.maxChunksPerGet).contains(get.count) else {
+                return refuse("ask for 1-\(BlobLimits.maxChunksPerGet) chunks from an index from 0")
+            }
+            return [.blobGet(get)]
+        default:
+            return [.blobDone(blob)]
         }
     }
 
