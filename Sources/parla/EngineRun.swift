@@ -9,15 +9,17 @@ struct EngineRun {
         self.client = client
     }
 
-    /// Runs the engine while `body` works; returns nil if `timeout` seconds pass first.
+    /// Runs the engine while `body` works; returns nil if `timeout` seconds pass first (with
+    /// `progress`, seconds without any: a long upload is not cut off while it moves).
     /// `andThen` runs (engine still up) after a successful body.
-    func whileRunning<T: Sendable>(timeout: Double, _ body: @escaping @Sendable () async -> T, andThen: @escaping @Sendable () async -> Void = {}) async throws -> T? {
+    func whileRunning<T: Sendable>(timeout: Double, progress: TransferMeter? = nil, _ body: @escaping @Sendable () async -> T,
+                                   andThen: @escaping @Sendable () async -> Void = {}) async throws -> T? {
         let client = self.client
         let engine = Task { await client.run() }
         let result = await withTaskGroup(of: T?.self) { group in
             group.addTask { await body() }
             group.addTask {
-                try? await Task.sleep(for: .milliseconds(Int64(timeout * 1000)))
+                await Self.idle(progress, timeout: timeout)
                 return nil
             }
             let first = await group.next() ?? nil
@@ -28,6 +30,30 @@ struct EngineRun {
         engine.cancel()
         await engine.value
         return result
+    }
+
+    /// Runs `body` until it ends, or until `meter` has not moved for `timeout` seconds (nil then).
+    static func untilStalled<T: Sendable>(_ meter: TransferMeter, timeout: Double, _ body: @escaping @Sendable () async -> T) async throws -> T? {
+        await withTaskGroup(of: T?.self) { group in
+            group.addTask { await body() }
+            group.addTask {
+                await idle(meter, timeout: timeout)
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
+    }
+
+    /// Returns once `timeout` seconds pass without `meter` moving (or when cancelled).
+    static func idle(_ meter: TransferMeter?, timeout: Double) async {
+        var deadline = ContinuousClock.now + .milliseconds(Int64(timeout * 1000))
+        while ContinuousClock.now < deadline {
+            try? await Task.sleep(for: min(.milliseconds(200), deadline - ContinuousClock.now))
+            if Task.isCancelled { return }
+            if let moved = meter?.lastMovedAt { deadline = max(deadline, moved + .milliseconds(Int64(timeout * 1000))) }
+        }
     }
 
     /// Commands that only read still deliver what an earlier run left queued.

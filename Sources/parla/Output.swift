@@ -25,13 +25,22 @@ enum Output {
             }
             if m.deleted != nil { object["deleted"] = true }
             if let expires = m.expiresAt { object["expiresAt"] = iso8601(expires) }
+            if let file = m.attachment, !file.longText {
+                var attachment: [String: Any] = ["name": file.name, "size": file.size, "sha256": file.sha256, "state": file.state.rawValue]
+                if let path = file.savedPath, file.state != .pending { attachment["savedPath"] = path }
+                if let failure = file.failure { attachment["failure"] = failure }
+                object["attachment"] = attachment
+            }
             printJSON(object)
         } else {
             let formatter = DateFormatter()
             formatter.dateFormat = "yyyy-MM-dd HH:mm"
             // Peer text goes to a terminal: no control character reaches it (JSON escapes them itself).
             let reply = m.replyTo.map { " (reply to \(DisplayText.safe($0)))" } ?? ""
-            let text = m.deleted != nil ? "(deleted)" : DisplayText.safe(m.text) + (m.editedAt != nil ? " (edited)" : "")
+            var text = m.deleted != nil ? "(deleted)" : DisplayText.safe(m.text) + (m.editedAt != nil ? " (edited)" : "")
+            if m.deleted == nil, let file = m.attachment, !file.longText {
+                text = "[file \(DisplayText.safe(file.name)), \(ByteSize.describe(file.size)), \(file.state.rawValue)]" + (text.isEmpty ? "" : " " + text)
+            }
             var line = "\(formatter.string(from: m.sentAt))  \(m.from)\(reply): \(text)"
             if m.isOutgoing { line += "  [\(m.status.rawValue)\(m.failureReason.map { ": " + DisplayText.safe($0) } ?? "")]" }
             if !reactions.isEmpty {

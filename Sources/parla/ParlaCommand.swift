@@ -11,7 +11,7 @@ struct ParlaCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "parla",
         abstract: "Parla: instant messaging for the terminal.",
-        subcommands: [Init.self, Send.self, Sync.self, Chats.self, History.self, Search.self, Status.self, Verify.self, Group.self, React.self, Edit.self, Delete.self, Timer.self, Demo.self, Doctor.self])
+        subcommands: [Init.self, Send.self, Sync.self, Chats.self, History.self, Search.self, Status.self, Verify.self, Group.self, React.self, Edit.self, Delete.self, Timer.self, Save.self, Demo.self, Doctor.self])
 
     @OptionGroup var global: GlobalOptions
     @Option(help: "Colour theme: default, light, high-contrast, mono or one of yours in ~/.config/parla/themes (NO_COLOR selects mono).") var theme: String?
@@ -158,12 +158,20 @@ extension GlobalOptions {
 }
 
 struct Send: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Send TEXT to TO; prints 'sent ID' or, if the relay is unreachable, 'queued ID'.")
+    static let configuration = CommandConfiguration(abstract: "Send TEXT (or --file PATH) to TO; prints 'sent ID' or, if the relay is unreachable, 'queued ID'.")
     @OptionGroup var global: GlobalOptions
     @Argument(help: "Recipient's user name, or #GROUP.") var to: String
-    @Argument(help: "The message.") var text: String
-    @Option(help: "Seconds to wait for the relay before leaving the message queued.") var timeout: Double = 10
+    @Argument(help: "The message (not with --file: use --caption).") var text: String?
+    @Option(help: "Seconds to wait for the relay before leaving the message queued (with --file: seconds without upload progress).") var timeout: Double = 10
     @Option(name: .customLong("reply-to"), help: "The id of the message (in that chat) this one answers.") var replyTo: String?
+    @Option(help: "A file to send (up to 100 MiB), encrypted like a message.") var file: String?
+    @Option(help: "A text to go with --file.") var caption: String?
+
+    func validate() throws {
+        if file != nil, text != nil { throw ValidationError("with --file, give the text as --caption") }
+        if file == nil, text == nil { throw ValidationError("give a TEXT to send, or --file PATH") }
+        if file == nil, caption != nil { throw ValidationError("--caption goes with --file") }
+    }
 
     func run() async throws {
         try await reportingErrors {
@@ -174,12 +182,22 @@ struct Send: AsyncParsableCommand {
             }
             let record: MessageRecord
             do {
-                record = try await client.send(text, to: to, replyTo: replyTo)
+                if let file {
+                    record = try await client.sendFile(at: file, to: to, caption: caption, replyTo: replyTo)
+                } else {
+                    record = try await client.send(text ?? "", to: to, replyTo: replyTo)
+                }
             } catch {
                 throw CLIError(describing: error)
             }
-            let outcome = try await EngineRun(client).whileRunning(timeout: timeout) {
+            let meter = record.attachment.map { TransferMeter(name: $0.longText ? "the long message" : $0.name) }
+            let following = meter?.follow(client.events) { record.id }
+            let outcome = try await EngineRun(client).whileRunning(timeout: timeout, progress: meter) {
                 await client.waitUntilSettled(id: record.id)
+            }
+            if let following {
+                await client.finishEvents()
+                await following.value
             }
             switch outcome??.status {
             case .failed?:
@@ -211,14 +229,22 @@ struct Sync: AsyncParsableCommand {
             // killed) first, then what arrives now.
             let printer = try SyncPrinter(store: client.store, json: json)
             try printer.showBacklog()
+            let meter = TransferMeter(name: "files")
             let printing = Task {
                 for await event in client.events {
                     if case .messageAdded(let record) = event, record.status == .received { printer.show(record) }
+                    if case .transfer(let progress) = event { meter.show(progress) }
                 }
             }
             let run = EngineRun(client)
-            let synced: Bool? = try await run.whileRunning(timeout: timeout) {
+            let synced: Bool? = try await run.whileRunning(timeout: timeout, progress: meter) {
                 await client.waitUntilSynced()
+                await client.waitUntilOutboxEmpty()
+                // Files come down too (and queued ones go up), for as long as they keep moving;
+                // a file that stops moving is left for the next sync, the messages are done.
+                let stalled = Task { await client.waitUntilTransfersDone() }
+                _ = try? await EngineRun.untilStalled(meter, timeout: timeout) { await stalled.value }
+                stalled.cancel()
                 await client.waitUntilOutboxEmpty()
                 return true
             } andThen: {

@@ -106,7 +106,6 @@ import Testing
         let alice = try TestProfiles.engine(for: try await TestProfiles.register("alice", url: relay.url))
         await #expect(throws: EngineError.invalidRecipient("Bob!")) { try await alice.client.send("hi", to: "Bob!") }
         await #expect(throws: EngineError.emptyMessage) { try await alice.client.send("", to: "bob") }
-        await #expect(throws: EngineError.messageTooLong(70_000)) { try await alice.client.send(String(repeating: "x", count: 70_000), to: "bob") }
         await #expect(throws: EngineError.nulCharacter) { try await alice.client.send("a\u{0}b", to: "bob") }
         #expect(try alice.store.allMessages().isEmpty)
         await alice.shutdown()
@@ -114,24 +113,25 @@ import Testing
 
     /// The limit is what fits after padding: a 40 KiB text was accepted here and then always
     /// refused by the relay (padded to 64 KiB, plus the envelope), so it failed after "queued".
-    @Test func theLongestTextTheEngineTakesIsDeliveredAndOneByteMoreIsRefusedAtOnce() async throws {
+    /// The longest that fits goes as a message; one byte more goes as a file and arrives whole.
+    @Test func theLongestTextTheEngineTakesIsAMessageAndOneByteMoreGoesAsAFile() async throws {
         #expect(ParlaClient.maxPlaintextBytes == 32_767)
         let relay = try await TestRelay.start()
         defer { Task { await relay.stop() } }
         let engines = try await TestProfiles.engines("alice", "bob", on: relay)
         let (alice, bob) = (engines[0], engines[1])
-        await #expect(throws: EngineError.messageTooLong(40_000)) { try await alice.client.send(String(repeating: "x", count: 40_000), to: "bob") }
-        await #expect(throws: EngineError.messageTooLong(32_768)) { try await alice.client.send(String(repeating: "é", count: 16_384), to: "bob") }
-        let error = EngineError.messageTooLong(40_000).description
-        #expect(error.contains("the limit is 32767"), "\(error)")
-        #expect(try alice.store.allMessages().isEmpty)
+        let oneMore = String(repeating: "é", count: 16_384)
+        let asFile = try await alice.client.send(oneMore, to: "bob")
+        #expect(asFile.attachment?.longText == true && asFile.text == oneMore)
         // The longest one goes in the first (prekey) message, whose envelope is the largest.
         let longest = String(repeating: "é", count: 16_383) + "x"
         let sent = try await alice.client.send(longest, to: "bob")
         alice.start()
         bob.start()
         try await eventually("delivered") { try alice.store.message(id: sent.id)?.status == .delivered }
-        #expect(await bob.log.added().map(\.text) == [longest])
+        #expect(try bob.store.message(inChat: "alice", id: sent.id)?.text == longest)
+        #expect(try bob.store.message(inChat: "alice", id: sent.id)?.attachment == nil, "a message, not a file")
+        try await eventually("the longer one arrived whole") { try bob.store.message(inChat: "alice", id: asFile.id)?.text == oneMore }
         await alice.shutdown()
         await bob.shutdown()
     }

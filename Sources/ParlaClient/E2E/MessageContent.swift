@@ -22,6 +22,8 @@ enum MessageContent: Equatable, Sendable {
     case delete(of: String, group: String?)
     /// The chat's disappearing-messages timer, in seconds (nil: off), set by the sender.
     case timer(seconds: Int?, group: String?)
+    /// An attachment: where it is on the relay and the key that opens it (in the group, if named).
+    case file(FileOffer, group: String?, replyTo: String?)
 
     /// The plaintext of a message the user writes: a text, a reply, or either in a group.
     static func written(_ text: String, group: String?, replyTo: String?) -> MessageContent {
@@ -37,6 +39,7 @@ enum MessageContent: Equatable, Sendable {
         var group: String?
         var replyTo: String?
         var seconds: Int?
+        var file: FileOffer?
     }
 
     var encoded: Data {
@@ -51,6 +54,7 @@ enum MessageContent: Equatable, Sendable {
         case .edit(let of, let text, let group): control = Control(type: "edit", id: of, text: text, group: group)
         case .delete(let of, let group): control = Control(type: "delete", id: of, group: group)
         case .timer(let seconds, let group): control = Control(type: "timer", group: group, seconds: seconds)
+        case .file(let offer, let group, let replyTo): control = Control(type: "file", group: group, replyTo: replyTo, file: offer)
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
@@ -83,6 +87,9 @@ enum MessageContent: Equatable, Sendable {
         case "delete":
             guard let of = control.id else { return nil }
             self = .delete(of: of, group: control.group)
+        case "file":
+            guard let offer = control.file, offer.isWellFormed else { return nil }
+            self = .file(offer, group: control.group, replyTo: control.replyTo)
         case "timer":
             self = .timer(seconds: control.seconds, group: control.group)
         case "reply":

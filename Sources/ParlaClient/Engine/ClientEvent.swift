@@ -11,6 +11,8 @@ public enum ClientEvent: Sendable, Equatable {
     case presence(user: String, online: Bool, lastSeen: Date?)
     /// Something the user should know about that is not tied to one message.
     case notice(String)
+    /// A file moved on: so many of its bytes are up (or down).
+    case transfer(TransferProgress)
 }
 
 /// Errors the engine reports to callers, with messages a user can act on.
@@ -25,6 +27,8 @@ public enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
     case notYourMessage(String)
     case messageDeleted(String)
     case invalidTimer(String)
+    /// A file that cannot be sent or saved, and why.
+    case fileProblem(String)
     case nulCharacter
     case unknownGroup(String)
     case notGroupMember(String)
@@ -45,6 +49,7 @@ public enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
         case .unknownMessage(let id): "no message with id \(id) in that chat"
         case .notYourMessage(let id): "message \(id) is not yours: only its author can edit it or delete it for everyone (delete it here with 'parla delete \(id)')"
         case .messageDeleted(let id): "message \(id) was deleted"
+        case .fileProblem(let why): why
         case .invalidTimer(let what): "'\(what)' is not a timer: \(DisappearingTimer.usage)"
         case .invalidReaction(let emoji): "'\(emoji)' is not a reaction: one emoji (at most \(ClientStore.maxReactionBytes) bytes), or empty to take it back"
         case .messageTooLong(let bytes):

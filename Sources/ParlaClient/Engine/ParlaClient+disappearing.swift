@@ -40,8 +40,12 @@ extension ParlaClient {
             let clock = self.clock
             let sleep: Task<Void, Never>
             if let next = (try? store.nextExpiry()).flatMap({ $0 }) {
-                let wait = max(next.timeIntervalSince(clock.now()), 0.001)
-                sleep = Task { _ = try? await clock.sleep(for: .milliseconds(Int64((wait * 1000).rounded(.up)))) }
+                // Measured from the clock's now in the task that sleeps: time that passes before
+                // it starts is not added to the wait.
+                sleep = Task {
+                    let wait = max(next.timeIntervalSince(clock.now()), 0.001)
+                    _ = try? await clock.sleep(for: .milliseconds(Int64((wait * 1000).rounded(.up))))
+                }
             } else {
                 // Nothing will disappear: only a newly stored message ends this wait.
                 sleep = Task { _ = try? await Task.sleep(for: .seconds(86_400)) }

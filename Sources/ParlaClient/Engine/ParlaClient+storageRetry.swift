@@ -19,6 +19,7 @@ extension ParlaClient {
     func storeIncoming(_ incoming: [ClientStore.EncryptedIncoming]) throws {
         let batch = try store.receiveEncrypted(incoming, me: profile.name, identity: profile.keys, at: clock.now())
         if batch.disappears { expiryScheduled() }
+        if batch.filesArrived { Task { await self.runTransfers() } }
         for record in batch.added {
             eventSink.yield(.messageAdded(record))
             // A key change or a session reset is also said in the status line, not only in its chat.

@@ -24,6 +24,13 @@ public actor ParlaClient {
     private var retryTask: Task<Void, Never>?
     /// The disappearing-messages sweep's wait; cancelled when a sooner expiry is stored.
     var expirySleep: Task<Void, Never>?
+    // Attachments (ParlaClient+attachments.swift).
+    var blobInbox: [String: [BlobReply]] = [:]
+    var blobWaiters: [String: Waiter<BlobReply?>] = [:]
+    var transferring = false
+    var transferAgain = false
+    var transferRetryScheduled = false
+    var transferWaiters: [Waiter<Void>] = []
     private var flushRetryScheduled = false
     private var flushing = false
     /// Bumped for every new connection, so work begun for an old one stops.
@@ -93,10 +100,11 @@ public actor ParlaClient {
         if let replyTo {
             guard (try? store.message(inChat: recipient, id: replyTo)) != nil else { throw EngineError.unknownMessage(replyTo) }
         }
-        let size = MessageContent.written(text, group: groupName, replyTo: replyTo).encoded.count
-        guard size <= Self.maxPlaintextBytes else { throw EngineError.messageTooLong(size) }
         // A leading 0x00 marks Parla's own control messages inside the encryption (MessageContent).
         guard !text.utf8.contains(0) else { throw EngineError.nulCharacter }
+        let size = MessageContent.written(text, group: groupName, replyTo: replyTo).encoded.count
+        // Longer than one message holds: it goes as a file, shown as the text on the other side.
+        guard size <= Self.maxPlaintextBytes else { return try sendLongText(text, to: recipient, replyTo: replyTo) }
         let record: MessageRecord
         let id = UUID().uuidString.lowercased()
         do {
@@ -274,6 +282,7 @@ public actor ParlaClient {
                 await checkPrekeys(on: link)
                 // Not awaited here: sealing may wait for a bundle that only `serve` can receive.
                 Task { await self.flushOutbox() }
+                Task { await self.runTransfers() }
                 reason = await serve(link)
                 onlineFor = clock.uptime() - since
             } catch let error as EngineError {
@@ -310,6 +319,7 @@ public actor ParlaClient {
     private func dropLink() async {
         failBundleRequests()
         failGroupRequests()
+        failBlobWaits()
         if let link {
             self.link = nil
             await link.close()
@@ -419,6 +429,10 @@ public actor ParlaClient {
             case .groupEvent(let event):
                 groupEvents.append(event)
                 confirm.append(event.id)
+            case .blobStatus(let status):
+                blobArrived(status.blob, .status(status))
+            case .blobChunk(let chunk):
+                blobArrived(chunk.blob, .chunk(chunk))
             case .challenge, .welcome:
                 break
             }
@@ -500,6 +514,10 @@ public actor ParlaClient {
     }
 
     private func handleError(_ error: FrameError) {
+        if let ref = error.ref, BlobLimits.isValidBlobID(ref) {
+            blobArrived(ref, .error(error))
+            return
+        }
         if error.code == .unknownUser, let ref = error.ref, bundleWaiters[ref] != nil {
             bundleArrived(.unknownUser, for: ref)
             return

@@ -295,6 +295,8 @@ extension ClientStore {
         fileprivate var timers: [String: Int?] = [:]
         /// Some message of the batch will disappear: the engine's sweep must look again.
         var disappears = false
+        /// Some message of the batch announced a file: the engine downloads it.
+        var filesArrived = false
 
         fileprivate mutating func expiry(_ db: Database, chat: String) throws -> Int64? {
             let timer = try timers[chat] ?? ClientStore.timer(db, chat)
@@ -387,6 +389,23 @@ extension ClientStore {
                     if let changed = try Self.receiveChange(db, of: of, from: item.from, chat: group.map { "#" + $0 } ?? item.from, edit: nil, at: item.sentAt) {
                         batch.updated.append(changed)
                     }
+                case .file(let offer, let group, let replyTo):
+                    // The group named inside the encryption, if the sender is in it; else the direct chat.
+                    let chat: String
+                    if let group, try Self.group(db, group)?.members.contains(item.from) == true {
+                        chat = "#" + group
+                    } else {
+                        chat = item.from
+                    }
+                    let caption = offer.caption ?? ""
+                    try Self.insertIncoming(db, id: item.id, from: item.from, chat: chat, me: me, text: caption, at: item.sentAt, undecryptable: false,
+                                            replyTo: replyTo, into: &batch)
+                    try Self.insertFileOffer(db, offer, sender: item.from, messageID: item.id, chat: chat)
+                    if let index = batch.added.indices.last {
+                        batch.added[index].attachment = Attachment(blob: offer.blob, name: FileOffer.safeName(offer.name), size: offer.size, sha256: offer.sha256,
+                                                                   state: .pending, longText: offer.longText == true)
+                    }
+                    batch.filesArrived = true
                 case .timer(let seconds, let group):
                     let chat = group.map { "#" + $0 } ?? item.from
                     if let notice = try Self.receiveTimer(db, seconds, from: item.from, chat: chat, me: me, at: item.sentAt) {

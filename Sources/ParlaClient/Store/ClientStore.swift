@@ -78,6 +78,7 @@ public final class ClientStore: Sendable {
         registerReactionMigration(&migrator)
         registerEditMigration(&migrator)
         registerDisappearingMigration(&migrator)
+        registerAttachmentMigration(&migrator)
         return migrator
     }
 
@@ -345,14 +346,14 @@ public final class ClientStore: Sendable {
 
     // MARK: Helpers
 
-    static let columns = "localID, id, chat, sender, recipient, text, status, failureReason, sentAt, replyTo, editedAt, deleted, expiresAt"
+    static let columns = "localID, id, chat, sender, recipient, text, status, failureReason, sentAt, replyTo, editedAt, deleted, expiresAt, " + attachmentColumn
 
     static func record(_ row: Row) -> MessageRecord {
         MessageRecord(
             localID: row[0], id: row[1], chat: row[2], from: row[3], to: row[4], text: row[5],
             status: MessageStatus(rawValue: row[6]) ?? .failed, failureReason: row[7], sentAt: date(row[8]), replyTo: row[9],
             editedAt: (row[10] as Int64?).map(date), deleted: (row[11] as String?).flatMap(MessageDeletion.init(rawValue:)),
-            expiresAt: (row[12] as Int64?).map(date))
+            expiresAt: (row[12] as Int64?).map(date), attachment: attachment(fromJSON: row[13]))
     }
 
     /// A message of `chat` by id, whoever wrote it.

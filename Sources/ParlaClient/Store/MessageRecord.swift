@@ -47,10 +47,13 @@ public struct MessageRecord: Sendable, Equatable, Identifiable {
     public var deleted: MessageDeletion?
     /// When it disappears from this history (a chat with a timer; nil: it stays).
     public var expiresAt: Date?
+    /// The file this message carries (its text is then the caption).
+    public var attachment: Attachment?
     public var isOutgoing: Bool { status != .received }
 
     public init(localID: Int64, id: String, chat: String, from: String, to: String, text: String, status: MessageStatus, failureReason: String?, sentAt: Date,
-                replyTo: String? = nil, editedAt: Date? = nil, deleted: MessageDeletion? = nil, expiresAt: Date? = nil) {
+                replyTo: String? = nil, editedAt: Date? = nil, deleted: MessageDeletion? = nil, expiresAt: Date? = nil,
+                attachment: Attachment? = nil) {
         self.localID = localID
         self.id = id
         self.chat = chat
@@ -64,6 +67,7 @@ public struct MessageRecord: Sendable, Equatable, Identifiable {
         self.editedAt = editedAt
         self.deleted = deleted
         self.expiresAt = expiresAt
+        self.attachment = attachment
     }
 }
 
