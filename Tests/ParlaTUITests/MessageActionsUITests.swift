@@ -103,4 +103,42 @@ import Testing
         _ = Reducer.reduce(&state, .engine(.messageUpdated(gone)))
         #expect(!state.conversation.contains { $0.localID == gone.localID })
     }
+
+    @Test func filesAreSentWithFileShownWithTheirProgressAndSaved() throws {
+        var state = GroupUITests.groupState
+        func run(_ line: String) -> [AppEffect] {
+            state.editor.replace(with: line)
+            return ReducerTests.remembered(line, Reducer.reduce(&state, .key(.enter)))
+        }
+        #expect(run("/file /tmp/report.pdf the numbers") == [.sendFile(path: "/tmp/report.pdf", to: "#team", caption: "the numbers")])
+        #expect(run("/file \"/tmp/my notes.txt\"") == [.sendFile(path: "/tmp/my notes.txt", to: "#team", caption: nil)])
+        #expect(run("/file").isEmpty && state.notice?.hasPrefix("usage: /file PATH") == true)
+
+        // Tab asks the runner for the directory; its answer completes like a name does.
+        state.editor.replace(with: "/file /tmp/rep")
+        #expect(Reducer.reduce(&state, .key(.tab)) == [.completePath(head: "/file ", partial: "/tmp/rep")])
+        _ = Reducer.reduce(&state, .pathCompletions(head: "/file ", partial: "/tmp/rep", matches: ["/tmp/report.pdf"]))
+        #expect(state.editor.text == "/file /tmp/report.pdf ", "one file: completed, ready for a caption")
+        state.editor.replace(with: "/file ~/D")
+        _ = Reducer.reduce(&state, .pathCompletions(head: "/file ", partial: "~/D", matches: ["~/Documents/", "~/Downloads/"]))
+        #expect(state.editor.text == "/file ~/Do" && state.notice == "Documents/ Downloads/")
+        _ = Reducer.reduce(&state, .pathCompletions(head: "/file ", partial: "~/D", matches: ["~/Desktop/"]))
+        #expect(state.editor.text == "/file ~/Do", "an answer for what is no longer typed is dropped")
+
+        state.conversation.append(MessageRecord(localID: 6, id: "t6", chat: "#team", from: "bob", to: "#team", text: "the numbers", status: .received,
+                                                failureReason: nil, sentAt: Fixture.base.addingTimeInterval(300),
+                                                attachment: Attachment(blob: "b", name: "report.pdf", size: 2_500_000, sha256: "", state: .pending)))
+        _ = Reducer.reduce(&state, .engine(.transfer(TransferProgress(messageID: "t6", chat: "#team", bytes: 1_125_000, total: 2_500_000, upload: false))))
+        var rows = (0..<24).map(Renderer(timeZone: Fixture.utc).render(state, width: 100, height: 24, theme: .default).row)
+        #expect(rows.contains { $0.contains("bob   📎 report.pdf · 2.4 MiB · ↓ 45%") }, "\(rows)")
+        #expect(rows.contains { $0.contains("the numbers") })
+        state.conversation[5].attachment?.state = .downloaded
+        _ = Reducer.reduce(&state, .engine(.transfer(TransferProgress(messageID: "t6", chat: "#team", bytes: 2_500_000, total: 2_500_000, upload: false))))
+        rows = (0..<24).map(Renderer(timeZone: Fixture.utc).render(state, width: 100, height: 24, theme: .default).row)
+        #expect(rows.contains { $0.contains("📎 report.pdf · 2.4 MiB · /save keeps a copy") })
+        #expect(run("/save ~/Downloads") == [.saveFile(chat: "#team", id: "t6", directory: "~/Downloads")], "the newest file")
+        var plain = Theme.default
+        plain.ascii = true
+        #expect(Renderer(timeZone: Fixture.utc).render(state, width: 100, height: 24, theme: plain).text.contains("[file] report.pdf · 2.4 MiB"))
+    }
 }

@@ -321,6 +321,29 @@ public final class TUIApp: Sendable {
                     self.post(.engine(.notice("\(error)")))
                 }
             }
+        case .sendFile(let path, let to, let caption):
+            Task {
+                do {
+                    try await client.sendFile(at: path, to: to, caption: caption)
+                } catch {
+                    self.post(.engine(.notice("\(error)")))
+                }
+                self.post(.queuedCount(await client.outboxCount()))
+            }
+        case .saveFile(let chat, let id, let directory):
+            Task {
+                do {
+                    let path = try await client.save(messageID: id, chat: chat, to: directory ?? FileManager.default.currentDirectoryPath)
+                    self.post(.notice("saved \(path)"))
+                } catch {
+                    self.post(.notice("\(error)"))
+                }
+            }
+        case .completePath(let head, let partial):
+            Task.detached {
+                let matches = TUIApp.pathMatches(partial)
+                self.post(.pathCompletions(head: head, partial: partial, matches: matches))
+            }
         case .setTimer(let chat, let seconds):
             Task {
                 do {
@@ -433,4 +456,28 @@ public enum Monotonic {
 final class ResumeOnce: Sendable {
     private let claimed = Atomic<Bool>(false)
     func claim() -> Bool { !claimed.exchange(true, ordering: .relaxed) }
+}
+
+extension TUIApp {
+    /// What a path being typed could become: entries of its directory starting with its last
+    /// part, as typed (a leading "~" kept), directories with a "/" after them; hidden ones
+    /// only when asked for with a ".".
+    static func pathMatches(_ partial: String) -> [String] {
+        let unquoted = partial.hasPrefix("\"") || partial.hasPrefix("'") ? String(partial.dropFirst()) : partial
+        let expanded = NSString(string: unquoted).expandingTildeInPath
+        let (directory, prefix, typedDirectory): (String, String, String)
+        if unquoted.isEmpty || unquoted.hasSuffix("/") {
+            (directory, prefix, typedDirectory) = (unquoted.isEmpty ? "." : expanded, "", unquoted)
+        } else {
+            let cut = unquoted.lastIndex(of: "/").map { unquoted.index(after: $0) } ?? unquoted.startIndex
+            let typed = String(unquoted[..<cut])
+            (directory, prefix, typedDirectory) = (typed.isEmpty ? "." : NSString(string: typed).expandingTildeInPath, String(unquoted[cut...]), typed)
+        }
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return [] }
+        return names.filter { $0.hasPrefix(prefix) && (prefix.hasPrefix(".") || !$0.hasPrefix(".")) }.sorted().prefix(50).map { name in
+            var isDirectory: ObjCBool = false
+            FileManager.default.fileExists(atPath: (directory as NSString).appendingPathComponent(name), isDirectory: &isDirectory)
+            return typedDirectory + name + (isDirectory.boolValue ? "/" : "")
+        }
+    }
 }

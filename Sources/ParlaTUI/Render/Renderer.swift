@@ -259,7 +259,11 @@ public struct Renderer: Sendable {
             let own = message.from == state.me
             let firstLine = lines.count
             let name = layout.fit(own ? "you" : message.from, width: nameWidth)
-            let shownText = message.deleted != nil ? glyphs.deleted : glyphs.text(message.text) + (message.editedAt != nil ? " (edited)" : "")
+            var shownText = message.deleted != nil ? glyphs.deleted : glyphs.text(message.text) + (message.editedAt != nil ? " (edited)" : "")
+            if message.deleted == nil, let file = message.attachment {
+                let label = Self.attachmentLabel(file, progress: state.transfers[message.id], own: own, glyphs: glyphs)
+                if let label { shownText = message.text.isEmpty ? label : label + "\n" + shownText }
+            }
             let wrapped = layout.wrap(shownText, width: textWidth)
             var links = LinkTracker(urls: Links.urls(in: shownText))
             // A reply starts with a line quoting what it answers (when that is loaded).
@@ -317,6 +321,29 @@ public struct Renderer: Sendable {
             if message.localID == state.scrollAnchor { anchorEnd = lines.count }
         }
         return (lines, selected, anchorEnd.map { lines.count - $0 } ?? 0)
+    }
+
+    /// "📎 report.pdf · 2.4 MiB · ⇡ 45%": the file, its size, and where it stands (nil for a
+    /// long text that has arrived, which is shown as the text alone).
+    static func attachmentLabel(_ file: Attachment, progress: TransferProgress?, own: Bool, glyphs: Glyphs) -> String? {
+        let state: String
+        if let progress, progress.total > 0 {
+            state = (progress.upload ? glyphs.up : glyphs.down) + " \(progress.bytes * 100 / progress.total)%"
+        } else {
+            switch file.state {
+            case .uploading: state = glyphs.up + " waiting to upload"
+            case .uploaded: state = ""
+            case .pending: state = glyphs.down + " downloading"
+            case .downloaded: state = own || file.longText ? "" : "/save keeps a copy"
+            case .failed: state = glyphs.failed + " " + glyphs.text(file.failure ?? "failed")
+            }
+        }
+        if file.longText {
+            guard !state.isEmpty else { return nil }
+            return "(long message: " + state + ")"
+        }
+        let size = ByteSize.describe(file.size)
+        return glyphs.paperclip + glyphs.text(file.name) + " · " + size + (state.isEmpty ? "" : " · " + state)
     }
 
     /// "👍 3  ❤️ you": the most given first; one reactor is named, more are counted.
@@ -493,6 +520,8 @@ struct Glyphs {
     var invitation: String { ascii ? "(inv)" : "✉" }
     var reply: String { ascii ? "> " : "↪ " }
     var timer: String { ascii ? "timer " : "⏱ " }
+    var paperclip: String { ascii ? "[file] " : "📎 " }
+    var failed: String { ascii ? "!" : "✗" }
     var deleted: String { ascii ? "(message deleted)" : "🚫 message deleted" }
 
     /// User text as this terminal can show it: control characters (which the terminal would

@@ -65,6 +65,8 @@ public struct AppState: Sendable, Equatable {
     public var highlighted: Int64?
     /// Reactions in the conversation shown: message id → emoji → who, in the order they reacted.
     public var reactions: [String: [String: [String]]] = [:]
+    /// Files moving now, by message id.
+    public var transfers: [String: TransferProgress] = [:]
     public var hasNewer = false
     /// Theme names on offer, for `/theme` completion.
     public var themeNames: [String] = []
@@ -141,6 +143,8 @@ public enum AppAction: Sendable, Equatable {
     case oldestLoaded(chat: String, messages: [MessageRecord], hasNewer: Bool)
     /// The answer to `/new NAME`.
     case userChecked(name: String, result: UserLookup)
+    /// Paths `partial` could become (directories end in "/").
+    case pathCompletions(head: String, partial: String, matches: [String])
     /// Reactions in `chat`: message id → emoji → who.
     case reactionsLoaded(chat: String, reactions: [String: [String: [String]]])
 }
@@ -152,6 +156,12 @@ public enum AppEffect: Sendable, Equatable {
     case reply(text: String, to: String, replyTo: String)
     /// Edit, delete or react to message `id` of `chat`.
     case changeMessage(chat: String, id: String, MessageChange)
+    /// Send the file at `path` to `to`.
+    case sendFile(path: String, to: String, caption: String?)
+    /// Copy the file of message `id` into `directory` (nil: the current directory).
+    case saveFile(chat: String, id: String, directory: String?)
+    /// List what `partial` (a path being typed after `head`) could become.
+    case completePath(head: String, partial: String)
     /// Disappearing messages in `chat` after `seconds` (nil: off).
     case setTimer(chat: String, seconds: Int?)
     /// The reactions in `chat`, for the conversation shown.

@@ -38,6 +38,9 @@ public enum Reducer {
             state.hasNewer = false
             state.highlighted = nil
             return [.loadReactions(chat: chat)]
+        case .pathCompletions(let head, let partial, let matches):
+            pathCompleted(&state, head: head, partial: partial, matches: matches)
+            return []
         case .reactionsLoaded(let chat, let reactions):
             if chat == state.selectedChat { state.reactions = reactions }
             return []
@@ -164,6 +167,9 @@ public enum Reducer {
 
     private static func handleEvent(_ state: inout AppState, _ event: ClientEvent) -> [AppEffect] {
         switch event {
+        case .transfer(let progress):
+            state.transfers[progress.messageID] = progress.bytes >= progress.total ? nil : progress
+            return []
         case .connection(let connection):
             state.connection = connection
             if connection != .online {
@@ -380,7 +386,7 @@ public enum Reducer {
         case .nextUnread: return selectNextUnread(&state)
         case .toggleFocus:
             if state.focus == .input, state.editor.text.hasPrefix("/"), !state.editor.text.contains("\n") {
-                complete(&state)
+                return complete(&state)
             } else if state.focus == .input, completeName(&state) {
                 break
             } else {
@@ -498,11 +504,11 @@ public enum Reducer {
     }
 
     static let commandNames = ["accept", "close", "decline", "delete", "edit", "group", "help", "info", "members", "mute", "new", "open", "pin", "quit",
-                               "react", "reply", "retry", "search", "theme", "timer", "unmute", "unpin", "verify"]
+                               "react", "reply", "retry", "save", "search", "theme", "timer", "unmute", "unpin", "verify", "file"]
 
     /// Tab on a `/` line: completes the command name, then a chat name (`/new`)
     /// or a theme name (`/theme`). Several matches: the common start, and a list.
-    private static func complete(_ state: inout AppState) {
+    private static func complete(_ state: inout AppState) -> [AppEffect] {
         let text = state.editor.text
         let head: String
         let word: String
@@ -514,6 +520,9 @@ public enum Reducer {
             switch command {
             case "new", "open", "verify", "mute", "unmute", "pin", "unpin", "close": candidates = state.chats.map(\.name)
             case "theme": candidates = state.themeNames
+            case "file", "f", "save":
+                // The file system is the runner's: it lists, and `pathCompletions` completes.
+                return [.completePath(head: head, partial: word)]
             default: candidates = []
             }
         } else {
@@ -521,19 +530,27 @@ public enum Reducer {
             word = String(text.dropFirst())
             candidates = commandNames
         }
-        let matches = candidates.filter { $0.hasPrefix(word) }
+        applyCompletion(&state, head: head, word: word, matches: candidates.filter { $0.hasPrefix(word) }, nothing: candidates.isEmpty,
+                        space: head == "/")
+        return []
+    }
+
+    /// One match: it replaces the word (and a space follows, when `space`); several: their
+    /// common start, and the list in the status line.
+    static func applyCompletion(_ state: inout AppState, head: String, word: String, matches: [String], nothing: Bool, space: Bool,
+                                shown: (String) -> String = { $0 }) {
         switch matches.count {
         case 0:
-            state.notice = candidates.isEmpty ? "nothing to complete" : "no match for '\(word)'"
+            state.notice = nothing ? "nothing to complete" : "no match for '\(word)'"
         case 1:
-            state.editor.replace(with: head + matches[0] + (head == "/" ? " " : ""))
+            state.editor.replace(with: head + matches[0] + (space ? " " : ""))
         default:
             var common = matches[0]
             for match in matches.dropFirst() {
                 while !match.hasPrefix(common) { common.removeLast() }
             }
             state.editor.replace(with: head + common)
-            state.notice = matches.joined(separator: " ")
+            state.notice = matches.map(shown).joined(separator: " ")
         }
     }
 
@@ -578,6 +595,29 @@ public enum Reducer {
                 return []
             }
             return [.setTimer(chat: chat, seconds: seconds)]
+        case "file", "f":
+            guard let chat = state.selectedChat else {
+                state.notice = "no chat selected: open one with /new NAME"
+                return []
+            }
+            let argument = parts.count == 2 ? parts[1].trimmingCharacters(in: .whitespaces) : ""
+            guard !argument.isEmpty else {
+                state.notice = "usage: /file PATH [caption] (Tab completes the path; a path with spaces in quotes)"
+                return []
+            }
+            let (path, caption) = splitPath(argument)
+            return [.sendFile(path: path, to: chat, caption: caption)]
+        case "save":
+            guard let chat = state.selectedChat,
+                  let target = state.conversation.first(where: { $0.localID == state.highlighted }) ?? state.conversation.last(where: { $0.attachment != nil }),
+                  target.attachment != nil
+            else {
+                state.notice = "/save [DIR] saves the selected (Ctrl-Up) or newest file here; there is none"
+                return []
+            }
+            let directory = parts.count == 2 ? parts[1].trimmingCharacters(in: .whitespaces) : ""
+            state.highlighted = nil
+            return [.saveFile(chat: chat, id: target.id, directory: directory.isEmpty ? nil : directory)]
         case "reply", "edit", "react":
             return messageCommand(&state, parts[0], parts.count == 2 ? parts[1].trimmingCharacters(in: .whitespaces) : "")
         case "delete" where parts.count == 2 || state.conversation.contains { $0.localID == state.highlighted && $0.status != .failed }:
