@@ -8,7 +8,7 @@ struct ParlaBenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "parla-bench",
         abstract: "Measures Parla: the relay under load and the UI with a large history.",
-        subcommands: [Online.self, Offline.self, Connections.self, Soak.self, Client.self, UI.self, BareRelayCommand.self])
+        subcommands: [Online.self, Offline.self, Connections.self, Soak.self, Client.self, Files.self, UI.self, BareRelayCommand.self])
 }
 
 /// Prints a summary for people, or one JSON object with `--json`.

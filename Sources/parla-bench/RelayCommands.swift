@@ -118,6 +118,22 @@ struct Client: AsyncParsableCommand {
     }
 }
 
+struct Files: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "One file of --size-mb MiB between two real ParlaClients: upload and download MiB/s next to this disk's write speed.")
+    @OptionGroup var common: CommonOptions
+    @Option(name: .customLong("size-mb"), help: "MiB in the file (at most 100, the attachment limit).") var sizeMB = 100
+
+    func validate() throws {
+        guard (1...100).contains(sizeMB) else { throw ValidationError("--size-mb must be between 1 and 100") }
+    }
+
+    func run() async throws {
+        let result = try await FileTransferScenario(options: common.load, sizeMiB: sizeMB, logger: benchLogger()).run()
+        try report(result, json: common.json) { result.summary }
+    }
+}
+
 struct BareRelayCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bare-relay", abstract: "The bare WebSocket relay used as a baseline (started by the scenarios).", shouldDisplay: false)
