@@ -166,7 +166,7 @@ extension ParlaClient {
     }
 
     /// Chunks sent ahead of the relay's acknowledgement.
-    static let uploadWindow = 4
+    static let uploadWindow = 16
 
     /// True when the file is done with (uploaded, or failed for good); false to try again later.
     private func upload(_ item: ClientStore.Transfer, on link: any RelayLink) async -> Bool {
