@@ -43,7 +43,10 @@ enum UILauncher {
             widths.variationSelectorEmoji = 1
         }
         logger.info("terminal widths", metadata: ["vs16": "\(widths.variationSelectorEmoji)", "zwj": "\(widths.zwjSequence)", "flag": "\(widths.flag)", "skinTone": "\(widths.skinTone)"])
+        // Pictures (/view): kitty graphics or sixel, if the terminal answers that it draws them.
+        let graphics = TerminalProbe.graphics()
+        logger.info("terminal graphics", metadata: ["graphics": "\(graphics?.rawValue ?? "none")"])
         await TUIApp(client: client, theme: theme, widths: widths, config: config, catalog: catalog,
-                     startupNotice: problems.first, logger: logger).run()
+                     startupNotice: problems.first, graphics: graphics, logger: logger).run()
     }
 }

@@ -21,13 +21,23 @@ public final class TUIApp: Sendable {
     private let notifications = Mutex<[Notification]>([])
     /// A theme chosen with `/theme`, for the UI thread to apply.
     private let pendingTheme = Mutex<Theme?>(nil)
+    /// Which pictures the terminal draws (probed before ncurses starts).
+    private let graphics: ImagePreview.Graphics?
+    /// A picture's escape sequence, for the UI thread to write once the empty screen is drawn.
+    private let pendingPicture = Mutex<String?>(nil)
+    /// The picture is closed: the UI thread takes it off (kitty keeps it until told) and repaints.
+    private let clearPicture = Atomic<Bool>(false)
+    private let forceRedrawRequested = Atomic<Bool>(false)
+    /// The screen's size as last drawn, for effects that need it.
+    private let screenSize = Mutex<(width: Int, height: Int)>((80, 24))
     private static let signalled = Atomic<Int32>(0)
     /// Messages loaded per page: a screenful many times over, never the whole history.
     public static let pageSize = 200
 
     /// `startupNotice` is shown in the status line first (e.g. a broken config file).
     public init(client: ParlaClient, theme: Theme, widths: DisplayWidth, config: AppConfig = AppConfig(),
-                catalog: ThemeCatalog = .standard(), startupNotice: String? = nil, logger: Logger) {
+                catalog: ThemeCatalog = .standard(), startupNotice: String? = nil, graphics: ImagePreview.Graphics? = nil, logger: Logger) {
+        self.graphics = graphics
         self.client = client
         self.theme = theme
         self.widths = widths
@@ -165,10 +175,16 @@ public final class TUIApp: Sendable {
                     shownTitle = title
                 }
             }
+            if clearPicture.exchange(false, ordering: .relaxed) { terminal.writeRaw(ImagePreview.kittyClear) }
+            if forceRedrawRequested.exchange(false, ordering: .relaxed) {
+                terminal.forceRedraw()
+                redraw = true
+            }
             // Nothing happened: nothing to draw (keeps an idle UI near 0% CPU).
             guard redraw || !actions.isEmpty || lastFrame == nil || renderAgain else { continue }
             renderAgain = false
             let (width, height) = terminal.size
+            screenSize.withLock { $0 = (width, height) }
             let (frame, viewport) = renderer.frame(state, width: width, height: height, theme: theme)
             if viewport != state.viewport {
                 // The reducer pages and bounds scrolling by what was drawn.
@@ -181,6 +197,10 @@ public final class TUIApp: Sendable {
                 terminal.draw(frame, cursor: cursor)
                 lastFrame = frame
                 lastCursor = cursor
+                if state.overlay == .preview, let picture = pendingPicture.withLock({ pending -> String? in defer { pending = nil }; return pending }) {
+                    // Over the empty screen just drawn, from its top-left corner.
+                    terminal.writeRaw("\u{1B}[H" + picture)
+                }
                 if !firstPaintLogged, !state.conversation.isEmpty {
                     // The first screen with messages on it; `parla-bench ui` reads this line.
                     firstPaintLogged = true
@@ -339,6 +359,21 @@ public final class TUIApp: Sendable {
                     self.post(.notice("\(error)"))
                 }
             }
+        case .preview(let path, let name):
+            let size = screenSize.withLock { $0 }
+            let (columns, rows) = (max(10, size.width), max(3, size.height - 1))
+            Task.detached { [graphics] in
+                switch ImagePreview.sequence(for: path, graphics: graphics, columns: columns, rows: rows) {
+                case .success(let picture):
+                    self.pendingPicture.withLock { $0 = picture }
+                    self.post(.previewShown(name: name))
+                case .failure(let problem):
+                    self.post(.notice("\(problem)"))
+                }
+            }
+        case .closePreview:
+            if graphics == .kitty { clearPicture.store(true, ordering: .relaxed) }
+            forceRedrawRequested.store(true, ordering: .relaxed)
         case .completePath(let head, let partial):
             Task.detached {
                 let matches = TUIApp.pathMatches(partial)

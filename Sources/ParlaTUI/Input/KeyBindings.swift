@@ -133,6 +133,7 @@ public struct KeyBindings: Sendable, Equatable {
             "/timer 1h|30s|1d|off       disappearing messages here, both sides",
             "/file PATH [caption]       send a file up to 100 MiB (Tab completes the path)",
             "/save [DIR]                copy the selected or newest file here (or to DIR)",
+            "/view                      show the selected or newest picture (kitty or sixel)",
             "/retry /delete             the selected (Ctrl-Up) or every failed message",
             "/info                      who received the selected or newest of yours (groups)",
             "/group create NAME MEMBER… | add | remove | promote | demote NAME MEMBER…",

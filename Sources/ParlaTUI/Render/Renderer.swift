@@ -58,6 +58,10 @@ public struct Renderer: Sendable {
         switch state.overlay {
         case .help: drawHelp(state, into: &screen, glyphs: glyphs, layout: layout)
         case .search: drawSearch(state, into: &screen, glyphs: glyphs, layout: layout)
+        case .preview:
+            // An empty screen for the terminal to draw the picture on, and how to leave.
+            screen.fill(x: 0, y: 0, width: width, height: height, role: .normal)
+            screen.put(" " + glyphs.text(state.previewName ?? "") + " · any key returns ", x: 0, y: height - 1, role: .statusLine, maxWidth: width)
         case .none: break
         }
         return (screen, viewport)

@@ -5,7 +5,7 @@ import ParlaProtocol
 /// Everything the screen shows, as plain data. Changed only by `reduce`.
 public struct AppState: Sendable, Equatable {
     public enum Focus: Sendable, Equatable { case input, chatList }
-    public enum Overlay: Sendable, Equatable { case none, help, search }
+    public enum Overlay: Sendable, Equatable { case none, help, search, preview }
 
     public var me: String
     public var chats: [ChatSummary] = []
@@ -67,6 +67,8 @@ public struct AppState: Sendable, Equatable {
     public var reactions: [String: [String: [String]]] = [:]
     /// Files moving now, by message id.
     public var transfers: [String: TransferProgress] = [:]
+    /// The picture `/view` shows (the terminal draws it over an empty screen).
+    public var previewName: String?
     public var hasNewer = false
     /// Theme names on offer, for `/theme` completion.
     public var themeNames: [String] = []
@@ -143,6 +145,8 @@ public enum AppAction: Sendable, Equatable {
     case oldestLoaded(chat: String, messages: [MessageRecord], hasNewer: Bool)
     /// The answer to `/new NAME`.
     case userChecked(name: String, result: UserLookup)
+    /// The picture is on its way to the screen.
+    case previewShown(name: String)
     /// Paths `partial` could become (directories end in "/").
     case pathCompletions(head: String, partial: String, matches: [String])
     /// Reactions in `chat`: message id → emoji → who.
@@ -160,6 +164,10 @@ public enum AppEffect: Sendable, Equatable {
     case sendFile(path: String, to: String, caption: String?)
     /// Copy the file of message `id` into `directory` (nil: the current directory).
     case saveFile(chat: String, id: String, directory: String?)
+    /// Show the picture at `path` with the terminal's graphics.
+    case preview(path: String, name: String)
+    /// The picture is off the screen: the text comes back.
+    case closePreview
     /// List what `partial` (a path being typed after `head`) could become.
     case completePath(head: String, partial: String)
     /// Disappearing messages in `chat` after `seconds` (nil: off).

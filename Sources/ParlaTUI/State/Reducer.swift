@@ -38,6 +38,10 @@ public enum Reducer {
             state.hasNewer = false
             state.highlighted = nil
             return [.loadReactions(chat: chat)]
+        case .previewShown(let name):
+            state.overlay = .preview
+            state.previewName = name
+            return []
         case .pathCompletions(let head, let partial, let matches):
             pathCompleted(&state, head: head, partial: partial, matches: matches)
             return []
@@ -255,6 +259,8 @@ public enum Reducer {
             let last = max(0, state.searchResults.count - 1)
             state.searchSelection = min(last, max(0, state.searchSelection + (lines < 0 ? -1 : 1)))
             return []
+        case .preview:
+            return []
         case .none:
             return lines < 0 ? scroll(&state, up: -lines * wheelLines) : scroll(&state, down: lines * wheelLines)
         }
@@ -301,6 +307,11 @@ public enum Reducer {
 
     private static func handleKey(_ state: inout AppState, _ key: Key) -> [AppEffect] {
         switch state.overlay {
+        case .preview:
+            // Any key puts the conversation back.
+            state.overlay = .none
+            state.previewName = nil
+            return [.closePreview]
         case .help:
             switch key {
             case .up, .ctrl("p"): state.helpScroll = max(0, state.helpScroll - 1)
@@ -504,7 +515,7 @@ public enum Reducer {
     }
 
     static let commandNames = ["accept", "close", "decline", "delete", "edit", "group", "help", "info", "members", "mute", "new", "open", "pin", "quit",
-                               "react", "reply", "retry", "save", "search", "theme", "timer", "unmute", "unpin", "verify", "file"]
+                               "react", "reply", "retry", "save", "search", "theme", "timer", "unmute", "unpin", "verify", "file", "view"]
 
     /// Tab on a `/` line: completes the command name, then a chat name (`/new`)
     /// or a theme name (`/theme`). Several matches: the common start, and a list.
@@ -607,6 +618,15 @@ public enum Reducer {
             }
             let (path, caption) = splitPath(argument)
             return [.sendFile(path: path, to: chat, caption: caption)]
+        case "view":
+            let file = state.conversation.first(where: { $0.localID == state.highlighted && $0.attachment?.localPath != nil })
+                ?? state.conversation.last(where: { $0.attachment.map { $0.localPath != nil && ImagePreview.looksLikePicture($0.name) } ?? false })
+            guard let file, let attachment = file.attachment, let path = attachment.localPath else {
+                state.notice = "/view shows the selected (Ctrl-Up) or newest picture here once it is downloaded; there is none"
+                return []
+            }
+            state.highlighted = nil
+            return [.preview(path: path, name: attachment.name)]
         case "save":
             guard let chat = state.selectedChat,
                   let target = state.conversation.first(where: { $0.localID == state.highlighted }) ?? state.conversation.last(where: { $0.attachment != nil }),

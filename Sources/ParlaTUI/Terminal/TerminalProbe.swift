@@ -34,6 +34,40 @@ public enum TerminalProbe {
         return DisplayWidth(variationSelectorEmoji: measured[0], zwjSequence: measured[1], flag: measured[2], skinTone: measured[3])
     }
 
+    /// Which pictures the terminal draws: a kitty graphics query (a 1x1 image it only checks)
+    /// followed by "who are you" (DA1), which every terminal answers; a kitty answer before it
+    /// means kitty graphics, a 4 among DA1's attributes means sixel.
+    public static func graphics(timeoutMilliseconds: Int32 = 200) -> ImagePreview.Graphics? {
+        guard isatty(STDIN_FILENO) == 1, isatty(STDOUT_FILENO) == 1 else { return nil }
+        var saved = termios()
+        guard tcgetattr(STDIN_FILENO, &saved) == 0 else { return nil }
+        var raw = saved
+        raw.c_lflag &= ~tcflag_t(ICANON | ECHO)
+        tcsetattr(STDIN_FILENO, TCSANOW, &raw)
+        defer { tcsetattr(STDIN_FILENO, TCSANOW, &saved) }
+        write("\u{1B}_Gi=31,s=1,v=1,a=q,t=d,f=24;AAAA\u{1B}\\\u{1B}[c")
+        var bytes: [UInt8] = []
+        let deadline = Date().addingTimeInterval(Double(timeoutMilliseconds) / 1000)
+        while Date() < deadline, bytes.count < 256 {
+            var descriptor = pollfd(fd: STDIN_FILENO, events: Int16(POLLIN), revents: 0)
+            guard poll(&descriptor, 1, Int32(max(1, deadline.timeIntervalSinceNow * 1000))) > 0 else { break }
+            var byte: UInt8 = 0
+            guard read(STDIN_FILENO, &byte, 1) == 1 else { break }
+            bytes.append(byte)
+            if byte == UInt8(ascii: "c"), String(decoding: bytes, as: UTF8.self).contains("\u{1B}[?") { break }
+        }
+        return parseGraphicsReply(bytes)
+    }
+
+    /// Reads the answers to `graphics()`'s two questions.
+    static func parseGraphicsReply(_ bytes: [UInt8]) -> ImagePreview.Graphics? {
+        let text = String(decoding: bytes, as: UTF8.self)
+        if text.contains("\u{1B}_Gi=31;OK") { return .kitty }
+        guard let start = text.range(of: "\u{1B}[?"), let end = text[start.upperBound...].firstIndex(of: "c") else { return nil }
+        let attributes = text[start.upperBound..<end].split(separator: ";")
+        return attributes.dropFirst().contains("4") ? .sixel : nil
+    }
+
     /// Parses `ESC [ row ; col R`.
     static func parseCursorReport(_ bytes: [UInt8]) -> Int? {
         guard let start = bytes.lastIndex(of: 0x1B) else { return nil }
