@@ -57,6 +57,26 @@ import Testing
         await bob.shutdown()
     }
 
+    /// In a group, any member sets it for everyone; someone outside the group cannot.
+    @Test func aGroupTimerReachesEveryMember() async throws {
+        let relay = try await TestRelay.start()
+        defer { Task { await relay.stop() } }
+        let engines = try await TestProfiles.engines("alice", "bob", "carol", on: relay)
+        for client in engines { client.start() }
+        let (alice, bob, carol) = (engines[0], engines[1], engines[2])
+        for client in [bob, carol] { _ = try await client.client.send("hi", to: "alice") }
+        try await eventually("online") { await alice.client.connectionState == .online }
+        try await alice.client.createGroup("team", title: "Team", members: ["bob", "carol"])
+        try await eventually("both are in") { try bob.store.group("team") != nil && carol.store.group("team") != nil }
+        try await bob.client.setTimer(86_400, forChat: "#team")
+        try await eventually("everyone has it") { try alice.store.timer(ofChat: "#team") == 86_400 && carol.store.timer(ofChat: "#team") == 86_400 }
+        #expect(try carol.store.history(chat: "#team", limit: 20).contains { $0.text.hasPrefix("bob set disappearing messages to 1 day") })
+        let note = try await alice.client.send("gone tomorrow", to: "#team")
+        #expect(note.expiresAt != nil)
+        try await eventually("carol's copy will disappear too") { try carol.store.message(inChat: "#team", id: note.id)?.expiresAt != nil }
+        for client in engines { await client.shutdown() }
+    }
+
     /// Through the real command line, with the other side offline when the timer is set.
     @Test func theTimerReachesAnOfflineContactAndTheCommandLineHonoursIt() async throws {
         let relay = try await TestRelay.start()
