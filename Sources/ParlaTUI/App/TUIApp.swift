@@ -321,35 +321,17 @@ public final class TUIApp: Sendable {
                 self.post(.queuedCount(await client.outboxCount()))
             }
         case .reply(let text, let to, let replyTo):
-            Task {
-                do {
-                    try await client.send(text, to: to, replyTo: replyTo)
-                } catch {
-                    self.post(.engine(.notice("\(error)")))
-                }
-                self.post(.queuedCount(await client.outboxCount()))
-            }
+            queueing { _ = try await client.send(text, to: to, replyTo: replyTo) }
         case .changeMessage(let chat, let id, let change):
-            Task {
-                do {
-                    switch change {
-                    case .edit(let text): try await client.edit(id, in: chat, to: text)
-                    case .delete(let everyone): try await client.delete(id, in: chat, for: everyone ? .everyone : .me)
-                    case .react(let emoji): try await client.react(to: id, in: chat, with: emoji)
-                    }
-                } catch {
-                    self.post(.engine(.notice("\(error)")))
+            queueing {
+                switch change {
+                case .edit(let text): try await client.edit(id, in: chat, to: text)
+                case .delete(let everyone): try await client.delete(id, in: chat, for: everyone ? .everyone : .me)
+                case .react(let emoji): try await client.react(to: id, in: chat, with: emoji)
                 }
             }
         case .sendFile(let path, let to, let caption):
-            Task {
-                do {
-                    try await client.sendFile(at: path, to: to, caption: caption)
-                } catch {
-                    self.post(.engine(.notice("\(error)")))
-                }
-                self.post(.queuedCount(await client.outboxCount()))
-            }
+            queueing { _ = try await client.sendFile(at: path, to: to, caption: caption) }
         case .saveFile(let chat, let id, let directory):
             Task {
                 do {
@@ -380,12 +362,8 @@ public final class TUIApp: Sendable {
                 self.post(.pathCompletions(head: head, partial: partial, matches: matches))
             }
         case .setTimer(let chat, let seconds):
-            Task {
-                do {
-                    try await client.setTimer(seconds, forChat: chat)
-                } catch {
-                    self.post(.engine(.notice("\(error)")))
-                }
+            queueing {
+                _ = try await client.setTimer(seconds, forChat: chat)
                 if let chats = try? await client.chats() { self.post(.chatsLoaded(chats)) }
             }
         case .loadReactions(let chat):
@@ -494,6 +472,20 @@ final class ResumeOnce: Sendable {
 }
 
 extension TUIApp {
+    /// Runs a request that queues something for the relay: a refusal is said in the status
+    /// line, and the queued count follows.
+    private func queueing(_ request: @escaping @Sendable () async throws -> Void) {
+        let client = self.client
+        Task {
+            do {
+                try await request()
+            } catch {
+                self.post(.engine(.notice("\(error)")))
+            }
+            self.post(.queuedCount(await client.outboxCount()))
+        }
+    }
+
     /// What a path being typed could become: entries of its directory starting with its last
     /// part, as typed (a leading "~" kept), directories with a "/" after them; hidden ones
     /// only when asked for with a ".".

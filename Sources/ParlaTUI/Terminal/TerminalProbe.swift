@@ -14,16 +14,24 @@ public enum TerminalProbe {
 
     /// Widths measured on the controlling terminal, or nil if it is not a terminal or did not answer.
     public static func measure(timeoutMilliseconds: Int32 = 200) -> DisplayWidth? {
+        withRawInput { measureWidths(timeoutMilliseconds: timeoutMilliseconds) } ?? nil
+    }
+
+    /// Runs `body` with the terminal's echo and line editing off (so answers can be read byte
+    /// by byte and are not shown), restoring them after; nil if this is not a terminal.
+    private static func withRawInput<T>(_ body: () -> T) -> T? {
         guard isatty(STDIN_FILENO) == 1, isatty(STDOUT_FILENO) == 1 else { return nil }
         var saved = termios()
         guard tcgetattr(STDIN_FILENO, &saved) == 0 else { return nil }
         var raw = saved
         raw.c_lflag &= ~tcflag_t(ICANON | ECHO)
         tcsetattr(STDIN_FILENO, TCSANOW, &raw)
-        defer {
-            write("\r\u{1B}[K")
-            tcsetattr(STDIN_FILENO, TCSANOW, &saved)
-        }
+        defer { tcsetattr(STDIN_FILENO, TCSANOW, &saved) }
+        return body()
+    }
+
+    private static func measureWidths(timeoutMilliseconds: Int32) -> DisplayWidth? {
+        defer { write("\r\u{1B}[K") }
         var measured: [Int] = []
         for sample in samples {
             write("\r" + sample.cluster + "\u{1B}[6n")
@@ -38,13 +46,10 @@ public enum TerminalProbe {
     /// followed by "who are you" (DA1), which every terminal answers; a kitty answer before it
     /// means kitty graphics, a 4 among DA1's attributes means sixel.
     public static func graphics(timeoutMilliseconds: Int32 = 200) -> ImagePreview.Graphics? {
-        guard isatty(STDIN_FILENO) == 1, isatty(STDOUT_FILENO) == 1 else { return nil }
-        var saved = termios()
-        guard tcgetattr(STDIN_FILENO, &saved) == 0 else { return nil }
-        var raw = saved
-        raw.c_lflag &= ~tcflag_t(ICANON | ECHO)
-        tcsetattr(STDIN_FILENO, TCSANOW, &raw)
-        defer { tcsetattr(STDIN_FILENO, TCSANOW, &saved) }
+        withRawInput { askGraphics(timeoutMilliseconds: timeoutMilliseconds) } ?? nil
+    }
+
+    private static func askGraphics(timeoutMilliseconds: Int32) -> ImagePreview.Graphics? {
         write("\u{1B}_Gi=31,s=1,v=1,a=q,t=d,f=24;AAAA\u{1B}\\\u{1B}[c")
         var bytes: [UInt8] = []
         let deadline = Date().addingTimeInterval(Double(timeoutMilliseconds) / 1000)
