@@ -25,7 +25,7 @@ enum Output {
             }
             if m.deleted != nil { object["deleted"] = true }
             if let expires = m.expiresAt { object["expiresAt"] = iso8601(expires) }
-            if let file = m.attachment, !file.longText {
+            if let file = m.attachment, !file.longText, m.deleted == nil {
                 var attachment: [String: Any] = ["name": file.name, "size": file.size, "sha256": file.sha256, "state": file.state.rawValue]
                 if let path = file.savedPath, file.state != .pending { attachment["savedPath"] = path }
                 if let failure = file.failure { attachment["failure"] = failure }

@@ -23,6 +23,12 @@ import Testing
         return path
     }
 
+    /// Where bob's profile keeps the file of message `id`.
+    func bobCopy(_ root: String, _ id: String) throws -> String {
+        let store = try ClientStore(path: root + "/bob/parla.sqlite")
+        return try #require(try store.message(inChat: "alice", id: id)?.attachment?.localPath)
+    }
+
     func blobs(_ relay: TestRelay) -> [String] {
         ((try? FileManager.default.contentsOfDirectory(atPath: relay.dataDirectory + "/blobs")) ?? []).filter { $0.hasSuffix(".data") }
     }
@@ -63,6 +69,16 @@ import Testing
         #expect(saved?["savedPath"] as? String == downloads + "/holiday photo (2).jpg")
         let aliceSide = try json(try await parla("alice", "history", "bob", "--json").out).last?["attachment"] as? [String: Any]
         #expect(aliceSide?["state"] as? String == "uploaded" && aliceSide?["savedPath"] as? String == photo)
+
+        // Deleted for everyone: bob's copy in his profile goes with it; what he saved is his.
+        let profileCopy = try bobCopy(root, id)
+        #expect(FileManager.default.fileExists(atPath: profileCopy))
+        #expect(try await parla("alice", "delete", id, "--everyone").status == 0)
+        #expect(try await parla("bob", "sync").status == 0)
+        #expect(!FileManager.default.fileExists(atPath: profileCopy), "the received copy is deleted with the message")
+        #expect(FileManager.default.fileExists(atPath: downloads + "/holiday photo.jpg"))
+        #expect(try json(try await parla("bob", "history", "alice", "--json").out).last?["attachment"] == nil)
+        #expect(FileManager.default.fileExists(atPath: photo), "the sender's original is never touched")
 
         // Refused before anything is stored or sent.
         let missing = try await parla("alice", "send", "bob", "--file", root + "/nope.pdf")

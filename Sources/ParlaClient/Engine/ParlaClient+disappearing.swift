@@ -23,7 +23,9 @@ extension ParlaClient {
 
     /// Removes what is due now; commands call it before showing history.
     public func removeExpiredMessages() {
-        guard let gone = try? store.removeExpired(at: clock.now()) else { return }
+        // A millisecond early at most: the wait below is rounded to whole milliseconds, and a
+        // clock that reaches the expiry must find it due, not a rounding error short of it.
+        guard let gone = try? store.removeExpired(at: clock.now().addingTimeInterval(0.001)) else { return }
         for record in gone { eventSink.yield(.messageUpdated(record)) }
     }
 
@@ -44,7 +46,7 @@ extension ParlaClient {
                 // it starts is not added to the wait.
                 sleep = Task {
                     let wait = max(next.timeIntervalSince(clock.now()), 0.001)
-                    _ = try? await clock.sleep(for: .milliseconds(Int64((wait * 1000).rounded(.up))))
+                    _ = try? await clock.sleep(for: .milliseconds(Int64((wait * 1000).rounded())))
                 }
             } else {
                 // Nothing will disappear: only a newly stored message ends this wait.

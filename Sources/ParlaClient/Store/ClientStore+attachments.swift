@@ -190,6 +190,23 @@ extension ClientStore {
         try pool.write { try $0.execute(sql: "UPDATE attachments SET savedPath = ? WHERE blob = ?", arguments: [path, blob]) }
     }
 
+    /// The message of this file was deleted or disappeared: a received copy in the profile is
+    /// deleted with it, a download or upload still to come never happens. What the user saved
+    /// elsewhere, and a file they sent from their own folders, are theirs and stay.
+    static func forgetAttachment(_ db: Database, of message: MessageRecord) throws {
+        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM attachments WHERE sender = ? AND messageID = ?", arguments: [message.from, message.id]) else { return }
+        let item = transfer(row)
+        if message.status == .received, let copy = row["localPath"] as String? {
+            try? FileManager.default.removeItem(atPath: (copy as NSString).deletingLastPathComponent)
+        }
+        if let spool = item.spoolPath { try? FileManager.default.removeItem(atPath: spool) }
+        try db.execute(sql: """
+            UPDATE attachments SET state = CASE WHEN state IN ('uploading', 'pending') THEN 'failed' ELSE state END,
+                failure = ifnull(failure, 'deleted'), spoolPath = NULL, localPath = CASE WHEN ? THEN NULL ELSE localPath END
+            WHERE blob = ?
+            """, arguments: [message.status == .received, item.blob])
+    }
+
     /// A file announced by `sender`: stored with its message, to be downloaded.
     static func insertFileOffer(_ db: Database, _ offer: FileOffer, sender: String, messageID: String, chat: String) throws {
         try db.execute(sql: """

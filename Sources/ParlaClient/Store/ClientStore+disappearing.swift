@@ -67,11 +67,13 @@ extension ClientStore {
     /// Empties and hides every message whose time is up; returns them as they are now.
     func removeExpired(at date: Date) throws -> [MessageRecord] {
         try pool.write { db in
+            let now = Int64((date.timeIntervalSince1970 * 1000).rounded(.up))
             let due = try Row.fetchAll(db, sql: "SELECT \(Self.columns) FROM messages WHERE expiresAt <= ? AND deleted IS NOT 'me'",
-                                       arguments: [Self.millis(date)]).map(Self.record)
+                                       arguments: [now]).map(Self.record)
             for message in due {
                 try db.execute(sql: "UPDATE messages SET text = '', deleted = 'me' WHERE localID = ?", arguments: [message.localID])
                 try db.execute(sql: "DELETE FROM reactions WHERE chat = ? AND messageID = ?", arguments: [message.chat, message.id])
+                try Self.forgetAttachment(db, of: message)
             }
             return due.map { message in
                 var gone = message

@@ -59,6 +59,7 @@ extension ClientStore {
         try db.execute(sql: "UPDATE messages SET text = '', deleted = ? WHERE localID = ? AND deleted IS NOT 'me'",
                        arguments: [deletion.rawValue, message.localID])
         try db.execute(sql: "DELETE FROM reactions WHERE chat = ? AND messageID = ?", arguments: [message.chat, message.id])
+        try forgetAttachment(db, of: message)
     }
 
     /// An edit or deletion that arrived: it applies only to a message its sender wrote, in the
