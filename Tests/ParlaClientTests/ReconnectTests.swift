@@ -119,8 +119,9 @@ final class Counter: @unchecked Sendable {
         let transport = UnreachableTransport()
         let engine = try await makeEngine(transport: transport, clock: clock)
         engine.start()
-        for _ in 0..<4 {
-            try await eventually("waiting") { !clock.pendingSleeps.isEmpty }
+        for attempt in 1...4 {
+            // The wait after this very attempt: never one left from before it.
+            try await eventually("waiting after attempt \(attempt)") { transport.attempts.value == attempt && clock.pendingSleeps.count == 1 }
             clock.advance(by: clock.pendingSleeps[0])
         }
         try await eventually("fifth wait") { transport.attempts.value == 5 && !clock.pendingSleeps.isEmpty }
