@@ -43,10 +43,11 @@ enum UILauncher {
             widths.variationSelectorEmoji = 1
         }
         logger.info("terminal widths", metadata: ["vs16": "\(widths.variationSelectorEmoji)", "zwj": "\(widths.zwjSequence)", "flag": "\(widths.flag)", "skinTone": "\(widths.skinTone)"])
-        // Pictures (/view): kitty graphics or sixel, if the terminal answers that it draws them.
-        let graphics = TerminalProbe.graphics()
-        logger.info("terminal graphics", metadata: ["graphics": "\(graphics?.rawValue ?? "none")"])
+        // Pictures (/view, and inside the conversation): kitty graphics or sixel, if the
+        // terminal answers that it draws them.
+        let (graphics, cell) = TerminalProbe.graphics()
+        logger.info("terminal graphics", metadata: ["graphics": "\(graphics?.rawValue ?? "none")", "cell": "\(cell.map { "\($0.width)x\($0.height)" } ?? "unknown")"])
         await TUIApp(client: client, theme: theme, widths: widths, config: config, catalog: catalog,
-                     startupNotice: problems.first, graphics: graphics, logger: logger).run()
+                     startupNotice: problems.first, graphics: graphics, cell: cell, logger: logger).run()
     }
 }

@@ -23,6 +23,10 @@ public final class TUIApp: Sendable {
     private let pendingTheme = Mutex<Theme?>(nil)
     /// Which pictures the terminal draws (probed before ncurses starts).
     private let graphics: ImagePreview.Graphics?
+    /// A cell's size in pixels, if the terminal told (sixel pictures need it).
+    private let cell: (width: Int, height: Int)?
+    /// A picture inside the conversation became ready to draw.
+    private let pictureReady = Atomic<Bool>(false)
     /// A picture's escape sequence, for the UI thread to write once the empty screen is drawn.
     private let pendingPicture = Mutex<String?>(nil)
     /// The picture is closed: the UI thread takes it off (kitty keeps it until told) and repaints.
@@ -36,8 +40,9 @@ public final class TUIApp: Sendable {
 
     /// `startupNotice` is shown in the status line first (e.g. a broken config file).
     public init(client: ParlaClient, theme: Theme, widths: DisplayWidth, config: AppConfig = AppConfig(),
-                catalog: ThemeCatalog = .standard(), startupNotice: String? = nil, graphics: ImagePreview.Graphics? = nil, logger: Logger) {
+                catalog: ThemeCatalog = .standard(), startupNotice: String? = nil, graphics: ImagePreview.Graphics? = nil, cell: (width: Int, height: Int)? = nil, logger: Logger) {
         self.graphics = graphics
+        self.cell = cell
         self.client = client
         self.theme = theme
         self.widths = widths
@@ -103,7 +108,16 @@ public final class TUIApp: Sendable {
         var theme = self.theme
         if !terminal.isUTF8 { theme.ascii = true }
         terminal.apply(theme: theme)
-        let renderer = Renderer(widths: widths, timeFormat: config.timeFormat, hyperlinks: config.hyperlinks)
+        let support = config.pictures ? InlinePictureSupport.detect(graphics: graphics, cellKnown: cell != nil) : nil
+        let renderer = Renderer(widths: widths, timeFormat: config.timeFormat, hyperlinks: config.hyperlinks, inlinePictures: support)
+        let pictures = graphics.flatMap { graphics in
+            support.map { _ in
+                InlinePictures(graphics: graphics, cell: cell) { undrawable in
+                    if let undrawable { self.post(.pictureUndrawable(path: undrawable)) } else { self.pictureReady.store(true, ordering: .relaxed) }
+                }
+            }
+        }
+        defer { if graphics == .kitty { terminal.writeRaw("\u{1B}_Ga=d,d=A,q=2\u{1B}\\") } }
         let notifier = Notifier(style: config.notifications == .auto ? Notifier.detect() : config.notifications)
         var state = AppState(me: client.profile.name)
         state.bindings = config.keys
@@ -180,8 +194,9 @@ public final class TUIApp: Sendable {
                 terminal.forceRedraw()
                 redraw = true
             }
+            let picturesChanged = pictureReady.exchange(false, ordering: .relaxed)
             // Nothing happened: nothing to draw (keeps an idle UI near 0% CPU).
-            guard redraw || !actions.isEmpty || lastFrame == nil || renderAgain else { continue }
+            guard redraw || !actions.isEmpty || lastFrame == nil || renderAgain || picturesChanged else { continue }
             renderAgain = false
             let (width, height) = terminal.size
             screenSize.withLock { $0 = (width, height) }
@@ -193,10 +208,15 @@ public final class TUIApp: Sendable {
             }
             let cursor = renderer.inputCursor(state, width: width, height: height)
             // The cursor moving (Ctrl-A, Left) is a change even when no text did.
-            if redraw || frame != lastFrame || cursor?.x != lastCursor?.x || cursor?.y != lastCursor?.y {
+            if redraw || frame != lastFrame || cursor?.x != lastCursor?.x || cursor?.y != lastCursor?.y || picturesChanged {
                 terminal.draw(frame, cursor: cursor)
                 lastFrame = frame
                 lastCursor = cursor
+                if let pictures {
+                    let update = pictures.update(frame.pictures, screenCleared: redraw)
+                    if update.repaintFirst { terminal.repaintAll() }
+                    terminal.writeOver(update.output)
+                }
                 if state.overlay == .preview, let picture = pendingPicture.withLock({ pending -> String? in defer { pending = nil }; return pending }) {
                     // Over the empty screen just drawn, from its top-left corner.
                     terminal.writeRaw("\u{1B}[H" + picture)

@@ -17,6 +17,8 @@ public struct AppConfig: Sendable, Equatable {
     public var timeFormat = "HH:mm"
     /// URLs in messages as clickable OSC 8 hyperlinks.
     public var hyperlinks = true
+    /// Pictures drawn inside the conversation where the terminal can (kitty graphics, sixel).
+    public var pictures = true
 
     public init() {}
 
@@ -75,9 +77,13 @@ public struct AppConfig: Sendable, Equatable {
             case "bell", "title":
                 guard case .bool(let on) = value.kind else { throw fail(value, key, "must be true or false, not \(value.typeName)") }
                 if key == "bell" { config.bell = on } else { config.title = on }
-            case "mouse", "hyperlinks":
+            case "mouse", "hyperlinks", "pictures":
                 guard case .bool(let on) = value.kind else { throw fail(value, key, "must be true or false, not \(value.typeName)") }
-                if key == "mouse" { config.mouse = on } else { config.hyperlinks = on }
+                switch key {
+                case "mouse": config.mouse = on
+                case "hyperlinks": config.hyperlinks = on
+                default: config.pictures = on
+                }
             case "notifications":
                 guard case .string(let name) = value.kind, let style = Notifier.Style(rawValue: name) else {
                     throw fail(value, key, "must be one of \(Notifier.Style.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", "))")
@@ -121,7 +127,7 @@ public struct AppConfig: Sendable, Equatable {
                 }
                 config.keys = config.keys.overriding(overrides)
             default:
-                throw fail(value, key, "unknown setting; config.toml has theme, bell, title, mouse, notifications, time_format, hyperlinks and [keys]")
+                throw fail(value, key, "unknown setting; config.toml has theme, bell, title, mouse, notifications, time_format, hyperlinks, pictures and [keys]")
             }
         }
         return config

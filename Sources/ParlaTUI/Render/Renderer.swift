@@ -15,11 +15,17 @@ public struct Renderer: Sendable {
     /// Mark URLs as OSC 8 hyperlinks (`hyperlinks` in config.toml).
     public var hyperlinks: Bool
 
-    public init(widths: DisplayWidth = DisplayWidth(), timeZone: TimeZone = .current, timeFormat: String = "HH:mm", hyperlinks: Bool = true) {
+    /// Which pictures the terminal can show inside the conversation (nil: none; they are
+    /// then a 📎 line, and `/view` says why it cannot show them).
+    public var inlinePictures: InlinePictureSupport?
+
+    public init(widths: DisplayWidth = DisplayWidth(), timeZone: TimeZone = .current, timeFormat: String = "HH:mm", hyperlinks: Bool = true,
+                inlinePictures: InlinePictureSupport? = nil) {
         self.widths = widths
         self.timeZone = timeZone
         self.timeFormat = timeFormat
         self.hyperlinks = hyperlinks
+        self.inlinePictures = inlinePictures
     }
 
     public func render(_ state: AppState, width: Int, height: Int, theme: Theme) -> ScreenBuffer {
@@ -185,7 +191,7 @@ public struct Renderer: Sendable {
         drawBox(title, into: &screen, x: x, width: width, height: height, glyphs: glyphs, layout: layout)
         let inner = width - 2
         let rows = height - 2
-        let (lines, selected, belowAnchor) = conversationLines(state, width: inner, theme: theme, layout: layout)
+        let (lines, selected, belowAnchor) = conversationLines(state, width: inner, rows: rows, theme: theme, layout: layout)
         let maxScroll = max(0, lines.count - rows)
         // Messages that arrived while scrolled up are below what stays on screen.
         var scroll = min(state.scrollBack + belowAnchor, maxScroll)
@@ -201,6 +207,10 @@ public struct Renderer: Sendable {
             let row = top + index
             var column = x + 1
             for span in line {
+                // A picture is drawn only whole: its box starts here and fits below.
+                if let picture = span.picture, index + picture.rows <= visible.count {
+                    screen.picture(x: column, y: row + 1, columns: picture.columns, rows: picture.rows, path: picture.path)
+                }
                 let used = screen.put(span.text, x: column, y: row + 1, role: span.role, maxWidth: x + 1 + inner - column)
                 if let link = span.link, hyperlinks { screen.link(x: column, y: row + 1, width: used, url: link) }
                 column += used
@@ -223,11 +233,13 @@ public struct Renderer: Sendable {
         var role: StyleRole
         /// The URL this text belongs to (all of it, also on a wrapped line's second part).
         var link: String?
+        /// The picture whose box starts here (its position is where the span is drawn).
+        var picture: PicturePlacement?
     }
 
     /// The conversation's lines, which of them show the highlighted message, and how many
     /// lines came after the scroll anchor (messages that arrived while scrolled up).
-    private func conversationLines(_ state: AppState, width: Int, theme: Theme, layout: TextLayout) -> ([[Span]], Range<Int>?, Int) {
+    private func conversationLines(_ state: AppState, width: Int, rows: Int, theme: Theme, layout: TextLayout) -> ([[Span]], Range<Int>?, Int) {
         let glyphs = Glyphs(ascii: theme.ascii)
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = timeZone
@@ -312,6 +324,16 @@ public struct Renderer: Sendable {
                 }
                 lines.append(spans)
             }
+            if let path = inlinePicturePath(message, own: own), !state.undrawablePictures.contains(path) {
+                // A third of the pane at most, about as wide as a photo is.
+                let box = (rows: min(8, max(2, rows / 3)), columns: 0)
+                let columns = min(textWidth, box.rows * 4)
+                let blank = Span(text: String(repeating: " ", count: prefixWidth), role: .normal)
+                var placeholder = Span(text: layout.fit(glyphs.picture, width: columns), role: .notice)
+                placeholder.picture = PicturePlacement(x: 0, y: 0, columns: columns, rows: box.rows, path: path)
+                lines.append([blank, placeholder])
+                for _ in 1..<box.rows { lines.append([blank]) }
+            }
             if own, message.status == .failed, let reason = message.failureReason {
                 for text in layout.wrap("failed: \(reason) (/retry or /delete)", width: textWidth) {
                     lines.append([Span(text: String(repeating: " ", count: prefixWidth), role: .normal), Span(text: text, role: .tickFailed)])
@@ -325,6 +347,14 @@ public struct Renderer: Sendable {
             if message.localID == state.scrollAnchor { anchorEnd = lines.count }
         }
         return (lines, selected, anchorEnd.map { lines.count - $0 } ?? 0)
+    }
+
+    /// The file to draw inside the conversation: a picture this terminal shows, on this computer.
+    private func inlinePicturePath(_ message: MessageRecord, own: Bool) -> String? {
+        guard let support = inlinePictures, message.deleted == nil, let file = message.attachment, !file.longText,
+              file.size <= support.maxBytes, support.extensions.contains((file.name as NSString).pathExtension.lowercased()),
+              own || file.state == .downloaded else { return nil }
+        return file.localPath
     }
 
     /// "📎 report.pdf · 2.4 MiB · ⇡ 45%": the file, its size, and where it stands (nil for a
@@ -525,6 +555,8 @@ struct Glyphs {
     var reply: String { ascii ? "> " : "↪ " }
     var timer: String { ascii ? "timer " : "⏱ " }
     var paperclip: String { ascii ? "[file] " : "📎 " }
+    /// Under a picture's box: seen only where the picture could not be drawn.
+    var picture: String { ascii ? "[picture]" : "📷 picture" }
     var failed: String { ascii ? "!" : "✗" }
     var deleted: String { ascii ? "(message deleted)" : "🚫 message deleted" }
 

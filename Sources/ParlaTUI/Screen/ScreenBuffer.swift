@@ -48,6 +48,16 @@ public struct Hyperlink: Sendable, Equatable {
     public var url: String
 }
 
+/// Blank cells kept for a picture, which the terminal layer draws over them with the
+/// terminal's graphics (ncurses only knows the blanks).
+public struct PicturePlacement: Sendable, Hashable {
+    public var x: Int
+    public var y: Int
+    public var columns: Int
+    public var rows: Int
+    public var path: String
+}
+
 /// The whole screen as a grid of cells: what `render` produces and the terminal
 /// layer copies out. Plain data, so tests compare it as text.
 public struct ScreenBuffer: Sendable, Equatable {
@@ -57,6 +67,8 @@ public struct ScreenBuffer: Sendable, Equatable {
     public let widths: DisplayWidth
     /// Runs of cells that are a hyperlink (the terminal layer writes them as OSC 8).
     public private(set) var links: [Hyperlink] = []
+    /// Pictures shown inside the screen (the terminal layer draws them over their cells).
+    public private(set) var pictures: [PicturePlacement] = []
 
     public init(width: Int, height: Int, widths: DisplayWidth = DisplayWidth()) {
         self.width = max(0, width)
@@ -107,6 +119,7 @@ public struct ScreenBuffer: Sendable, Equatable {
     public mutating func fill(x: Int, y: Int, width w: Int, height h: Int, role: StyleRole) {
         // What is painted over is no longer a link.
         links.removeAll { $0.y >= y && $0.y < y + h && $0.x < x + w && $0.x + $0.width > x }
+        pictures.removeAll { $0.y < y + h && $0.y + $0.rows > y && $0.x < x + w && $0.x + $0.columns > x }
         for row in max(0, y)..<min(height, y + h) {
             for column in max(0, x)..<min(width, x + w) {
                 cells[row * width + column] = Cell(text: " ", role: role)
@@ -133,6 +146,13 @@ public struct ScreenBuffer: Sendable, Equatable {
         let clipped = min(width, self.width - x)
         guard y >= 0, y < height, x >= 0, clipped > 0 else { return }
         links.append(Hyperlink(x: x, y: y, width: clipped, url: url))
+    }
+
+    /// Keeps `columns` x `rows` cells from (`x`, `y`) for the picture at `path` (only whole,
+    /// inside the screen).
+    public mutating func picture(x: Int, y: Int, columns: Int, rows: Int, path: String) {
+        guard x >= 0, y >= 0, columns > 0, rows > 0, x + columns <= width, y + rows <= height else { return }
+        pictures.append(PicturePlacement(x: x, y: y, columns: columns, rows: rows, path: path))
     }
 
     /// One row as the terminal would show it.

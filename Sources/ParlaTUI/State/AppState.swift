@@ -69,6 +69,9 @@ public struct AppState: Sendable, Equatable {
     public var transfers: [String: TransferProgress] = [:]
     /// The picture `/view` shows (the terminal draws it over an empty screen).
     public var previewName: String?
+    /// Pictures the terminal layer could not draw inside the conversation (they go back to
+    /// a 📎 line instead of an empty box).
+    public var undrawablePictures: Set<String> = []
     public var hasNewer = false
     /// Theme names on offer, for `/theme` completion.
     public var themeNames: [String] = []
@@ -147,6 +150,8 @@ public enum AppAction: Sendable, Equatable {
     case userChecked(name: String, result: UserLookup)
     /// The picture is on its way to the screen.
     case previewShown(name: String)
+    /// A picture kept a box in the conversation but cannot be drawn there (unreadable, not a picture).
+    case pictureUndrawable(path: String)
     /// Paths `partial` could become (directories end in "/").
     case pathCompletions(head: String, partial: String, matches: [String])
     /// Reactions in `chat`: message id → emoji → who.

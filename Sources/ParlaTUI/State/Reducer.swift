@@ -42,6 +42,9 @@ public enum Reducer {
             state.overlay = .preview
             state.previewName = name
             return []
+        case .pictureUndrawable(let path):
+            state.undrawablePictures.insert(path)
+            return []
         case .pathCompletions(let head, let partial, let matches):
             pathCompleted(&state, head: head, partial: partial, matches: matches)
             return []

@@ -222,6 +222,19 @@ final class Terminal {
         beep()
     }
 
+    /// Paints every cell again now (sixel pictures that moved leave pixels ncurses cannot see).
+    func repaintAll() {
+        clearok(parla_stdscr(), true)
+        wrefresh(parla_stdscr())
+    }
+
+    /// Bytes written over what ncurses drew (pictures), then the cursor back where ncurses
+    /// believes it is, so its next update lines up.
+    func writeOver(_ text: String) {
+        guard !text.isEmpty else { return }
+        Self.write(text + "\u{1B}[\(parla_physical_y() + 1);\(parla_physical_x() + 1)H")
+    }
+
     /// Ctrl-L: throw away what ncurses thinks is on screen and paint it all again.
     func forceRedraw() {
         clearok(parla_stdscr(), true)

@@ -42,15 +42,18 @@ public enum TerminalProbe {
         return DisplayWidth(variationSelectorEmoji: measured[0], zwjSequence: measured[1], flag: measured[2], skinTone: measured[3])
     }
 
-    /// Which pictures the terminal draws: a kitty graphics query (a 1x1 image it only checks)
-    /// followed by "who are you" (DA1), which every terminal answers; a kitty answer before it
-    /// means kitty graphics, a 4 among DA1's attributes means sixel.
-    public static func graphics(timeoutMilliseconds: Int32 = 200) -> ImagePreview.Graphics? {
-        withRawInput { askGraphics(timeoutMilliseconds: timeoutMilliseconds) } ?? nil
+    /// Which pictures the terminal draws, and how many pixels a cell is: a kitty graphics
+    /// query (a 1x1 image it only checks), the cell size (`CSI 16 t`), then "who are you"
+    /// (DA1), which every terminal answers; a kitty answer before it means kitty graphics, a
+    /// 4 among DA1's attributes means sixel. A terminal that does not tell its cell size may
+    /// still give the window's pixels to `TIOCGWINSZ`.
+    public static func graphics(timeoutMilliseconds: Int32 = 200) -> (graphics: ImagePreview.Graphics?, cell: (width: Int, height: Int)?) {
+        guard let bytes = withRawInput({ askGraphics(timeoutMilliseconds: timeoutMilliseconds) }) else { return (nil, nil) }
+        return (parseGraphicsReply(bytes), parseCellSize(bytes) ?? windowCellSize())
     }
 
-    private static func askGraphics(timeoutMilliseconds: Int32) -> ImagePreview.Graphics? {
-        write("\u{1B}_Gi=31,s=1,v=1,a=q,t=d,f=24;AAAA\u{1B}\\\u{1B}[c")
+    private static func askGraphics(timeoutMilliseconds: Int32) -> [UInt8] {
+        write("\u{1B}_Gi=31,s=1,v=1,a=q,t=d,f=24;AAAA\u{1B}\\\u{1B}[16t\u{1B}[c")
         var bytes: [UInt8] = []
         let deadline = Date().addingTimeInterval(Double(timeoutMilliseconds) / 1000)
         while Date() < deadline, bytes.count < 256 {
@@ -61,7 +64,22 @@ public enum TerminalProbe {
             bytes.append(byte)
             if byte == UInt8(ascii: "c"), String(decoding: bytes, as: UTF8.self).contains("\u{1B}[?") { break }
         }
-        return parseGraphicsReply(bytes)
+        return bytes
+    }
+
+    /// Reads `ESC [ 6 ; height ; width t`, the cell size in pixels.
+    static func parseCellSize(_ bytes: [UInt8]) -> (width: Int, height: Int)? {
+        let text = String(decoding: bytes, as: UTF8.self)
+        guard let start = text.range(of: "\u{1B}[6;"), let end = text[start.upperBound...].firstIndex(of: "t") else { return nil }
+        let parts = text[start.upperBound..<end].split(separator: ";").compactMap { Int($0) }
+        guard parts.count == 2, parts[0] > 0, parts[1] > 0 else { return nil }
+        return (parts[1], parts[0])
+    }
+
+    private static func windowCellSize() -> (width: Int, height: Int)? {
+        var size = winsize()
+        guard ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0, size.ws_row > 0, size.ws_xpixel > 0, size.ws_ypixel > 0 else { return nil }
+        return (Int(size.ws_xpixel) / Int(size.ws_col), Int(size.ws_ypixel) / Int(size.ws_row))
     }
 
     /// Reads the answers to `graphics()`'s two questions.
