@@ -164,13 +164,15 @@ import Testing
             theme = "light"
             bell = false
             title = false
+            pictures = false
+            hyperlinks = false
             [keys]
             quit = "ctrl-x"
             next_chat = ["alt-j", "ctrl-n"]
             kill_to_end = "alt-k"
             """, file: "config.toml")
         #expect(config.theme == "light")
-        #expect(!config.bell && !config.title)
+        #expect(!config.bell && !config.title && !config.pictures && !config.hyperlinks && AppConfig().pictures)
         #expect(config.keys.command(for: .ctrl("x")) == .quit)
         #expect(config.keys.command(for: .ctrl("q")) == nil, "the old key is free")
         #expect(config.keys.command(for: .alt("j")) == .nextChat)
