@@ -148,88 +148,10 @@ public struct MailboxQuota: Sendable, Equatable {
     }
 }
 
-/// Where the relay keeps accounts and undelivered items. Every mutating call returns
-/// only after its effect is durably committed.
-public protocol MailboxStore: Sendable {
-    /// Stable identity of this relay's data (name and signing key), created with the store.
-    func relayIdentity() async throws -> RelayIdentity
-    func register(_ user: UserRecord, invite: String?, registrationOpen: Bool, now: Int64) async throws -> RegisterOutcome
-    func user(named name: String) async throws -> UserRecord?
-    /// What a login is checked against; a store may answer it from memory (keys never change).
-    func signingKey(of name: String) async throws -> Data?
-    /// Replaces the user's signed prekey (if given) and adds one-time prekeys, keeping at most `limit`.
-    func storePrekeys(user: String, signed: SignedPrekeyRecord?, oneTime: [OneTimePrekeyRecord], replacingOneTime: Bool, limit: Int, now: Int64) async throws -> PrekeyStatus
-    /// The signed prekey and one one-time prekey, which is removed in the same commit.
-    /// The signed prekey, and one one-time prekey (deleted as it is taken) when `takingOneTime`.
-    func takePrekeyBundle(user: String, takingOneTime: Bool) async throws -> PrekeyBundleRecord
-    func createInvite(now: Int64) async throws -> String
-
-    /// Fixes the message's place in the commit order at call time and returns a handle
-    /// to await its committed outcome, so one connection can pipeline sends in order.
-    func enqueueAccept(id: String, from sender: String, to recipient: String, body: Data, now: Int64, expiresAt: Int64, quota: MailboxQuota) -> PendingOutcome<AcceptOutcome>
-    /// Learns of messages delivered live (never stored, see `LiveMessage`): who talks to whom,
-    /// and, in memory only, that their ids are taken (a resend is then a duplicate for
-    /// `enqueueAccept`). Not awaited: the recipient's confirmation already made them durable.
-    func recordLiveDeliveries(_ deliveries: [LiveDeliveryRecord])
-    /// False only if nothing (message, receipt, group change) was ever taken under this key
-    /// (`SQLiteMailboxStore.acceptedKey(sender:id:)`). Answered from memory, without waiting: the live route asks it for every message,
-    /// and a "maybe" sends the message down the stored route, whose exact check decides.
-    func mightHaveAccepted(key: Data) -> Bool
-    func acceptReadReceipt(id: String, from reader: String, to sender: String, messageIds: [String], now: Int64, expiresAt: Int64, quota: MailboxQuota) async throws -> AcceptOutcome
-    /// The next items of `user`'s mailbox after position `seq`, leaving out any that expired by `now`.
-    func pending(for user: String, after seq: Int64, limit: Int, now: Int64) async throws -> [MailboxItem]
-    /// Like `enqueueAccept`: placed in the commit order now, so a session can send the next
-    /// items while the deletion commits (they come after the confirmed ones in the mailbox).
-    func enqueueConfirm(user: String, items: [ConfirmedItem], now: Int64, receiptExpiresAt: Int64) -> PendingOutcome<ConfirmOutcome>
-    func expire(now: Int64, receiptExpiresAt: Int64) async throws -> ExpiryOutcome
-
-    func setLastSeen(_ user: String, at: Int64) async throws
-    /// Users who have written to `user` and been written to by them (mutual contacts).
-    func peers(of user: String) async throws -> [String]
-    /// The same, each with when it was last seen: one read at login instead of one per offline peer.
-    func peersLastSeen(of user: String) async throws -> [(name: String, lastSeen: Int64?)]
-    /// `sender` has written to `recipient` at least once.
-    func hasWritten(_ sender: String, to recipient: String) async throws -> Bool
-    /// Both have written to each other.
-    func sharesConversation(_ a: String, _ b: String) async throws -> Bool
-
-    func stats() async throws -> RelayStats
-    /// Moves committed pages into the main file and empties the write-ahead log, so
-    /// deleted bytes do not linger there.
-    func purgeDeletedData() async throws
-    /// Write transactions committed so far (a counter; only changes matter).
-    var commits: Int { get }
-    /// True while the store has given up its disk reserve: it records deliveries, and refuses
-    /// new messages, until the disk has room again.
-    var isLowOnSpace: Bool { get }
-    /// Applies a membership change checked against the group's current state; the event
-    /// is stored for everyone concerned in the same commit.
-    func applyGroupChange(_ change: GroupChange, now: Int64, expiresAt: Int64, maxMembers: Int, quota: MailboxQuota) async throws -> GroupChangeOutcome
-    /// The group as `user` may see it (nil: no such group, or not a member).
-    func groupInfo(_ group: String, for user: String) async throws -> GroupRecord?
-    /// Stores one copy per member in one commit, if the copies match the membership exactly.
-    func acceptGroupSend(id: String, from sender: String, group: String, copies: [(to: String, body: Data)], now: Int64, expiresAt: Int64,
-                         quota: MailboxQuota) async throws -> GroupSendOutcome
-}
-
-extension MailboxStore {
-    public func signingKey(of name: String) async throws -> Data? {
-        try await user(named: name)?.signingKey
-    }
-
-    /// Confirms by id alone (positions unknown): a client's confirmation after a reconnect, and tests.
-    public func confirm(user: String, ids: [String], now: Int64, receiptExpiresAt: Int64) async throws -> ConfirmOutcome {
-        try await confirm(user: user, items: ids.map { ConfirmedItem(id: $0) }, now: now, receiptExpiresAt: receiptExpiresAt)
-    }
-
-    public func confirm(user: String, items: [ConfirmedItem], now: Int64, receiptExpiresAt: Int64) async throws -> ConfirmOutcome {
-        try await enqueueConfirm(user: user, items: items, now: now, receiptExpiresAt: receiptExpiresAt).value()
-    }
-
-    public func accept(id: String, from sender: String, to recipient: String, body: Data, now: Int64, expiresAt: Int64, quota: MailboxQuota) async throws -> AcceptOutcome {
-        try await enqueueAccept(id: id, from: sender, to: recipient, body: body, now: now, expiresAt: expiresAt, quota: quota).value()
-    }
-}
+/// Where the relay keeps accounts and undelivered items: every role below, from one store
+/// (SQLite embedded, or PostgreSQL shared by several relay nodes). Every mutating call
+/// returns only after its effect is durably committed.
+public protocol MailboxStore: RelayIdentityStore, AccountStore, PrekeyStore, MailboxQueue, ContactStore, GroupStore, StoreMaintenance {}
 
 /// A store result that is committed (or failed) later.
 public struct PendingOutcome<T: Sendable>: Sendable {
@@ -274,11 +196,4 @@ public struct PrekeyBundleRecord: Sendable, Equatable {
     public var oneTime: OneTimePrekeyRecord?
     /// One-time prekeys the owner has left after this one.
     public var oneTimeLeft = 0
-}
-
-extension MailboxStore {
-    /// Everything waiting, expired or not (tools and tests that look at the store itself).
-    func pending(for user: String, after seq: Int64, limit: Int) async throws -> [MailboxItem] {
-        try await pending(for: user, after: seq, limit: limit, now: .min)
-    }
 }
