@@ -15,15 +15,17 @@ import ServiceLifecycle
 public final class Relay: Service {
     public let configuration: RelayConfiguration
     public let store: any MailboxStore
-    let registry = SessionRegistry()
+    let registry: SessionRegistry
     let metrics = RelayMetrics()
     let prekeyLimiter = PrekeyFetchLimiter()
     let blobs: BlobStore
     let logger: Logger
     private let port = Promise<Int>()
 
-    public init(configuration: RelayConfiguration, store: (any MailboxStore)? = nil, logger: Logger) throws {
+    /// With `cluster`, this is one node of several sharing `store` (see `ClusterSignals`).
+    public init(configuration: RelayConfiguration, store: (any MailboxStore)? = nil, cluster: (any ClusterSignals)? = nil, logger: Logger) throws {
         self.configuration = configuration
+        self.registry = SessionRegistry(cluster: cluster)
         self.store = try store ?? SQLiteMailboxStore(directory: configuration.dataDirectory, diskReserveBytes: configuration.diskReserveBytes)
         self.logger = logger
         blobs = try BlobStore(directory: configuration.dataDirectory, quotaBytes: configuration.blobQuotaBytes, logger: logger)
@@ -42,7 +44,7 @@ public final class Relay: Service {
                 .init(service: Maintenance(relay: self), successTerminationBehavior: .ignore),
                 .init(service: app),
                 .init(service: ConnectionCloser(registry: registry)),
-            ],
+            ] + (registry.cluster.map { [.init(service: ClusterListener(cluster: $0, registry: registry, logger: logger))] } ?? []),
             logger: logger))
         do {
             try await group.run()
@@ -258,5 +260,18 @@ struct Maintenance: Service {
             }
         }
         try? await relay.purgeDeletedData()
+    }
+}
+
+/// Hands the other nodes' signals to the sessions connected here, for as long as the relay runs.
+struct ClusterListener: Service {
+    let cluster: any ClusterSignals
+    let registry: SessionRegistry
+    let logger: Logger
+
+    func run() async throws {
+        try await cancelWhenGracefulShutdown { [cluster, registry] in
+            try await cluster.listen { signal in await registry.handle(signal) }
+        }
     }
 }

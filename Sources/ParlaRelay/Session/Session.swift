@@ -126,8 +126,9 @@ actor Session {
         isClosed = true
         output.finish()
         acks.finish()
-        deps.registry.remove(self, user: user)
+        let wasLive = deps.registry.remove(self, user: user)
         guard let user else { return }
+        if wasLive, let cluster = deps.registry.cluster { await cluster.setConnected(user, false) }
         let seen = now
         do {
             try await deps.store.setLastSeen(user, at: seen)
@@ -257,8 +258,13 @@ actor Session {
 
     private func cameOnline(_ user: String) async {
         deps.logger.debug("logged in", metadata: ["user": "\(user)"])
-        if let previous = deps.registry.bind(user, to: self) {
+        let loginAt = now
+        if let previous = deps.registry.bind(user, to: self, at: loginAt) {
             await previous.replaced()
+        }
+        if let cluster = deps.registry.cluster {
+            await cluster.setConnected(user, true)
+            await cluster.publish(.login(user: user, node: cluster.node, at: loginAt))
         }
         await pump()
         do {
@@ -266,8 +272,9 @@ actor Session {
             let peers = try await deps.store.peersLastSeen(of: user)
             presencePeers.formUnion(peers.map(\.name))
             await announcePresence(of: user, online: true, lastSeen: nil, to: peers.map(\.name))
+            let elsewhere = await deps.registry.cluster?.connectedElsewhere(peers.map(\.name).filter { deps.registry.session(for: $0) == nil }) ?? []
             for peer in peers where peer.name != user {
-                let online = deps.registry.session(for: peer.name) != nil
+                let online = deps.registry.session(for: peer.name) != nil || elsewhere.contains(peer.name)
                 emit(.presence(.init(user: peer.name, online: online, lastSeen: online ? nil : peer.lastSeen)))
             }
         } catch {
@@ -281,10 +288,16 @@ actor Session {
             guard let read = try? await deps.store.peers(of: user) else { return }
             peers = read
         }
+        var elsewhere: [String] = []
         for peer in peers where peer != user {
             if let session = deps.registry.session(for: peer) {
                 await session.deliverEphemeral(.presence(.init(user: user, online: online, lastSeen: lastSeen)))
+            } else {
+                elsewhere.append(peer)
             }
+        }
+        if let cluster = deps.registry.cluster, !elsewhere.isEmpty {
+            await cluster.publish(.presence(user: user, online: online, lastSeen: lastSeen, to: elsewhere))
         }
     }
 
@@ -338,8 +351,12 @@ actor Session {
             return
         }
         // Awaited, so the recipient has been sent it before a later message may go live.
-        if answer(outcome, to: pending), pending.route == .stored, let recipient = deps.registry.session(for: pending.recipient) {
-            await recipient.mailboxChanged()
+        if answer(outcome, to: pending), pending.route == .stored {
+            if let recipient = deps.registry.session(for: pending.recipient) {
+                await recipient.mailboxChanged()
+            } else {
+                deps.registry.wakeElsewhere([pending.recipient])
+            }
         }
         if !presencePeers.contains(pending.recipient) { await introduce(pending.recipient, after: outcome) }
     }
@@ -479,9 +496,15 @@ actor Session {
     }
 
     private func forwardTyping(to recipient: String) async {
-        guard let user = machine.user, let session = deps.registry.session(for: recipient) else { return }
+        guard let user = machine.user else { return }
+        let session = deps.registry.session(for: recipient)
+        guard session != nil || deps.registry.cluster != nil else { return }
         guard (try? await deps.store.sharesConversation(user, recipient)) == true else { return }
-        await session.deliverEphemeral(.typing(from: user))
+        if let session {
+            await session.deliverEphemeral(.typing(from: user))
+        } else {
+            await deps.registry.cluster?.publish(.typing(from: user, to: recipient))
+        }
     }
 
     private func lookupKeys(_ name: String, bundle: Bool) async {

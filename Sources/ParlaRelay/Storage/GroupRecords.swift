@@ -11,6 +11,15 @@ public struct GroupRecord: Sendable, Equatable, Codable {
     public var change: SignedGroupChange?
     public var version = 0
 
+    public init(name: String, title: String, members: [String], admins: [String], change: SignedGroupChange? = nil, version: Int = 0) {
+        self.name = name
+        self.title = title
+        self.members = members
+        self.admins = admins
+        self.change = change
+        self.version = version
+    }
+
     public var frame: RelayFrame.GroupInfo { .init(group: name, title: title, members: members, admins: admins, version: version, change: change) }
 }
 
@@ -54,13 +63,22 @@ public enum GroupSendOutcome: Sendable, Equatable {
 }
 
 /// The body of a stored group event (what becomes a `groupEvent` frame).
-struct GroupEventRecord: Codable, Equatable {
-    var action: GroupAction
-    var subjects: [String]
-    var members: [String]
-    var admins: [String]
-    var title: String
-    var change: SignedGroupChange?
+public struct GroupEventRecord: Sendable, Codable, Equatable {
+    public var action: GroupAction
+    public var subjects: [String]
+    public var members: [String]
+    public var admins: [String]
+    public var title: String
+    public var change: SignedGroupChange?
+
+    public init(action: GroupAction, subjects: [String], members: [String], admins: [String], title: String, change: SignedGroupChange?) {
+        self.action = action
+        self.subjects = subjects
+        self.members = members
+        self.admins = admins
+        self.title = title
+        self.change = change
+    }
 
     func frame(id: String, group: String, actor: String, at: Int64) -> RelayFrame.GroupEvent {
         .init(id: id, group: group, action: action, actor: actor, subjects: subjects, members: members, admins: admins, title: title, at: at, change: change)

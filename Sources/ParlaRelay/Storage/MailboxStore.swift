@@ -92,6 +92,11 @@ public struct ConfirmOutcome: Sendable, Equatable {
     public var notified: [String]
     /// How many stored messages (not receipts) the confirmation deleted.
     public var deletedMessages: Int
+
+    public init(notified: [String], deletedMessages: Int) {
+        self.notified = notified
+        self.deletedMessages = deletedMessages
+    }
 }
 
 /// An item the recipient confirmed: its id, and its mailbox position when the session that
@@ -109,6 +114,11 @@ public struct ConfirmedItem: Sendable, Equatable {
 public struct ExpiryOutcome: Sendable, Equatable {
     public var expiredMessages: Int
     public var notified: [String]
+
+    public init(expiredMessages: Int, notified: [String]) {
+        self.expiredMessages = expiredMessages
+        self.notified = notified
+    }
 }
 
 public struct RelayStats: Sendable, Equatable, Codable {
@@ -116,6 +126,13 @@ public struct RelayStats: Sendable, Equatable, Codable {
     public var pendingMessages: Int
     public var pendingReceipts: Int
     public var databaseBytes: Int64
+
+    public init(users: Int, pendingMessages: Int, pendingReceipts: Int, databaseBytes: Int64) {
+        self.users = users
+        self.pendingMessages = pendingMessages
+        self.pendingReceipts = pendingReceipts
+        self.databaseBytes = databaseBytes
+    }
 }
 
 /// Mailbox limits enforced at acceptance time. Every item counts (messages, read receipts,
@@ -138,6 +155,28 @@ public struct MailboxQuota: Sendable, Equatable {
         self.maxBytes = maxBytes
         self.maxMessagesPerSender = maxMessagesPerSender ?? max(1, maxMessages / 4)
         self.maxBytesPerSender = maxBytesPerSender ?? max(1, maxBytes / 4)
+    }
+
+    public enum Room: Sendable, Equatable {
+        case room
+        /// The mailbox holds its most items or bytes.
+        case full
+        /// This sender's items take their whole share of the mailbox.
+        case senderShareUsed
+    }
+
+    /// The mailbox's own limits for `size` more bytes; nil when the mailbox is filled enough
+    /// that the sender's share must be counted. No sender holds more than the whole mailbox:
+    /// below one share there is nothing to count.
+    public func room(items: Int64, bytes: Int64, adding size: Int) -> Room? {
+        if items >= maxMessages || Int(bytes) + size > maxBytes { return .full }
+        if items < maxMessagesPerSender, Int(bytes) + size <= maxBytesPerSender { return .room }
+        return nil
+    }
+
+    /// The sender's share, given what the sender's items already take of the mailbox.
+    public func room(senderItems: Int64, senderBytes: Int64, adding size: Int) -> Room {
+        senderItems >= maxMessagesPerSender || Int(senderBytes) + size > maxBytesPerSender ? .senderShareUsed : .room
     }
 
     /// What a sender refused for want of room is told.
@@ -189,6 +228,11 @@ public struct OneTimePrekeyRecord: Sendable, Equatable {
 public struct PrekeyStatus: Sendable, Equatable {
     public var oneTimeLeft: Int
     public var signedID: UInt32?
+
+    public init(oneTimeLeft: Int, signedID: UInt32?) {
+        self.oneTimeLeft = oneTimeLeft
+        self.signedID = signedID
+    }
 }
 
 public struct PrekeyBundleRecord: Sendable, Equatable {
@@ -196,4 +240,10 @@ public struct PrekeyBundleRecord: Sendable, Equatable {
     public var oneTime: OneTimePrekeyRecord?
     /// One-time prekeys the owner has left after this one.
     public var oneTimeLeft = 0
+
+    public init(signed: SignedPrekeyRecord?, oneTime: OneTimePrekeyRecord?, oneTimeLeft: Int) {
+        self.signed = signed
+        self.oneTime = oneTime
+        self.oneTimeLeft = oneTimeLeft
+    }
 }

@@ -2,26 +2,17 @@ import GRDB
 import ParlaProtocol
 
 extension SQLiteMailboxStore {
-    enum Room: Equatable {
-        case room
-        /// The mailbox holds its most items or bytes.
-        case full
-        /// This sender's items take their whole share of the mailbox.
-        case senderShareUsed
-    }
+    typealias Room = MailboxQuota.Room
 
     /// Whether a mailbox holding `items` and `bytes` (its counters as this transaction sees
     /// them) takes `size` more bytes from `sender`.
     static func room(in db: Database, box: Int64, items: Int64, bytes: Int64, from sender: String, adding size: Int, quota: MailboxQuota) throws -> Room {
-        if items >= quota.maxMessages || Int(bytes) + size > quota.maxBytes { return .full }
-        // No sender holds more than the whole mailbox: below one share there is nothing to count,
-        // so the count runs only for a mailbox already well filled.
-        if items < quota.maxMessagesPerSender, Int(bytes) + size <= quota.maxBytesPerSender { return .room }
+        if let room = quota.room(items: items, bytes: bytes, adding: size) { return room }
         let held = try HotStatement(db, "SELECT count(*), coalesce(sum(length(body)), 0) FROM mailbox WHERE pos > ?1 AND pos <= ?2 AND sender = ?3")
             .bind(.int(position(box: box, seq: 0)), .int(position(box: box, seq: maxSeq)), .text(sender))
         defer { held.finish() }
         guard try held.step() else { return .room }
-        return held.int(0) >= quota.maxMessagesPerSender || Int(held.int(1)) + size > quota.maxBytesPerSender ? .senderShareUsed : .room
+        return quota.room(senderItems: held.int(0), senderBytes: held.int(1), adding: size)
     }
 
     /// `room` for a recipient whose counters are read from its row (paths without `MailboxCounters`).

@@ -526,14 +526,15 @@ public final class SQLiteMailboxStore: MailboxStore {
         }
     }
 
-    static func receiptBody(_ messageIds: [String]) -> Data { Data(messageIds.joined(separator: "\n").utf8) }
+    /// A receipt's body: the message ids it is about, one per line.
+    public static func receiptBody(_ messageIds: [String]) -> Data { Data(messageIds.joined(separator: "\n").utf8) }
 
     /// Receipt ids are the relay's own; the prefix keeps them apart from clients' message ids.
-    static func newReceiptID() -> String { "r-" + randomHex(bytes: 12) }
+    public static func newReceiptID() -> String { "r-" + randomHex(bytes: 12) }
 
     /// One key per conversation, whichever side sends.
     /// A sender and the recipient they wrote to (directed: a reply is another pair).
-    static func pairKey(_ sender: String, _ recipient: String) -> String { sender + "\u{0}" + recipient }
+    public static func pairKey(_ sender: String, _ recipient: String) -> String { sender + "\u{0}" + recipient }
 
     /// Queues a merge of the accepted-key log once it has outgrown its threshold; the merge
     /// runs in the commit order like any job, so no request waits for it.
@@ -557,7 +558,7 @@ public final class SQLiteMailboxStore: MailboxStore {
 }
 
 /// Lowercase hex of `count` random bytes (one receipt id per confirmation batch: kept cheap).
-func randomHex(bytes count: Int) -> String {
+public func randomHex(bytes count: Int) -> String {
     var generator = SystemRandomNumberGenerator()
     let digits = Array("0123456789abcdef".utf8)
     var hex: [UInt8] = []
@@ -573,8 +574,9 @@ func randomHex(bytes count: Int) -> String {
 }
 
 /// A set of conversation pairs shared by the store's jobs.
-final class KnownPeers: Sendable {
+public final class KnownPeers: Sendable {
     private let pairs = Mutex<Set<String>>([])
-    func contains(_ pair: String) -> Bool { pairs.withLock { $0.contains(pair) } }
-    func insert(_ pair: String) { pairs.withLock { _ = $0.insert(pair) } }
+    public init() {}
+    public func contains(_ pair: String) -> Bool { pairs.withLock { $0.contains(pair) } }
+    public func insert(_ pair: String) { pairs.withLock { _ = $0.insert(pair) } }
 }

@@ -6,20 +6,20 @@ import Synchronization
 /// account is never removed, so an entry cannot go stale; one is added only after the
 /// registration that created it committed, or when a read found it. Bounded: past `limit`
 /// entries, further keys are simply read from the database each time.
-final class SigningKeys: Sendable {
-    static let defaultLimit = 1 << 18
+public final class SigningKeys: Sendable {
+    public static let defaultLimit = 1 << 18
     private let keys = Mutex<[String: Data]>([:])
     private let limit: Int
 
-    init(limit: Int = SigningKeys.defaultLimit) {
+    public init(limit: Int = SigningKeys.defaultLimit) {
         self.limit = limit
     }
 
-    func key(of user: String) -> Data? {
+    public func key(of user: String) -> Data? {
         keys.withLock { $0[user] }
     }
 
-    func remember(_ key: Data, of user: String) {
+    public func remember(_ key: Data, of user: String) {
         keys.withLock { keys in
             guard keys.count < limit || keys[user] != nil else { return }
             keys[user] = key

@@ -1,7 +1,7 @@
 import Synchronization
 
 /// A value produced once and awaited by any number of tasks.
-final class Promise<T: Sendable>: Sendable {
+public final class Promise<T: Sendable>: Sendable {
     private struct State {
         var result: Result<T, any Error>?
         var waiters: [CheckedContinuation<T, any Error>] = []
@@ -9,7 +9,9 @@ final class Promise<T: Sendable>: Sendable {
 
     private let state = Mutex(State())
 
-    func resolve(_ result: Result<T, any Error>) {
+    public init() {}
+
+    public func resolve(_ result: Result<T, any Error>) {
         let waiters = state.withLock { state -> [CheckedContinuation<T, any Error>] in
             guard state.result == nil else { return [] }
             state.result = result
@@ -19,7 +21,7 @@ final class Promise<T: Sendable>: Sendable {
         for waiter in waiters { waiter.resume(with: result) }
     }
 
-    func value() async throws -> T {
+    public func value() async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             let ready = state.withLock { state -> Result<T, any Error>? in
                 if let result = state.result { return result }
