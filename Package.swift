@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "ParlaProtocol", targets: ["ParlaProtocol"]),
         .library(name: "ParlaCrypto", targets: ["ParlaCrypto"]),
         .library(name: "ParlaRelay", targets: ["ParlaRelay"]),
+        .library(name: "ParlaRelayPostgres", targets: ["ParlaRelayPostgres"]),
         .library(name: "ParlaRelayTesting", targets: ["ParlaRelayTesting"]),
         .library(name: "ParlaClient", targets: ["ParlaClient"]),
         .library(name: "ParlaTUI", targets: ["ParlaTUI"]),
@@ -29,6 +30,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         .target(name: "ParlaProtocol"),
@@ -55,8 +57,17 @@ let package = Package(
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
-        .target(name: "ParlaRelayTesting", dependencies: [
+        .target(name: "ParlaRelayPostgres", dependencies: [
             "ParlaRelay", "ParlaProtocol", "ParlaCrypto",
+            .product(name: "PostgresNIO", package: "postgres-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
+        .target(name: "ParlaRelayTesting", dependencies: [
+            "ParlaRelay", "ParlaRelayPostgres", "ParlaProtocol", "ParlaCrypto",
             .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Logging", package: "swift-log"),
@@ -102,7 +113,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "parla-relay", dependencies: [
-            "ParlaRelay",
+            "ParlaRelay", "ParlaRelayPostgres",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
@@ -119,7 +130,7 @@ let package = Package(
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ]),
         .testTarget(name: "ParlaRelayTests", dependencies: [
-            "ParlaRelay", "ParlaRelayTesting", "parla-relay",
+            "ParlaRelay", "ParlaRelayPostgres", "ParlaRelayTesting", "parla-relay",
             .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "NIOEmbedded", package: "swift-nio"),

@@ -60,10 +60,10 @@ private final class DataBox: @unchecked Sendable {
 /// Starts a program with plain `posix_spawn` and waits for it with `waitpid`, for
 /// programs that leave a daemon behind (Foundation's `Process` only notices the exit
 /// once every descendant has closed a descriptor it shares with the child).
-public func spawnAndWait(_ arguments: [String]) async -> Int32 {
+public func spawnAndWait(_ arguments: [String], outputPath: String? = nil) async -> Int32 {
     await withCheckedContinuation { continuation in
         DispatchQueue.global().async {
-            guard let pid = spawn(arguments, outputPath: nil) else {
+            guard let pid = spawn(arguments, outputPath: outputPath) else {
                 continuation.resume(returning: -1)
                 return
             }

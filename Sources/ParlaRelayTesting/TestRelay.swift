@@ -36,7 +36,7 @@ public final class TestRelay: Sendable {
         return TestRelay(relay: relay, port: port, dataDirectory: directory, group: group, task: task)
     }
 
-    private init(relay: Relay, port: Int, dataDirectory: String, group: ServiceGroup, task: Task<Void, any Error>) {
+    init(relay: Relay, port: Int, dataDirectory: String, group: ServiceGroup, task: Task<Void, any Error>) {
         self.relay = relay
         self.port = port
         self.dataDirectory = dataDirectory
