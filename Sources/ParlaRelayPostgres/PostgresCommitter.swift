@@ -111,7 +111,7 @@ final class PostgresCommitter: Sendable {
                 // The connection is gone, perhaps during COMMIT: whether it committed is unknown.
                 // The sessions report a failure, and the clients' resends are recognised by id.
                 logger.warning("PostgreSQL commit failed", metadata: ["error": "\(String(reflecting: error))"])
-                let failure = (error as? PostgresStoreError) ?? PostgresStoreError.commitInterrupted("\(error)")
+                let failure = (error as? PostgresStoreError) ?? PostgresStoreError.commitInterrupted(PostgresStoreError.reason(error))
                 for job in batch { job.finish(.failure(failure)) }
                 return
             }

@@ -75,12 +75,12 @@ public final class PostgresMailboxStore: MailboxStore, Service {
                 }
             } catch let error as PSQLError where error.serverInfo?[.sqlState] != nil {
                 // The server answered and refused (bad password, no such database): waiting does not help.
-                throw PostgresStoreError.unreachable(url, error.serverInfo?[.message] ?? "\(error)")
+                throw PostgresStoreError.unreachable(url, PostgresStoreError.reason(error))
             } catch let error as PostgresStoreError {
                 throw error
             } catch {
-                guard ContinuousClock.now < deadline else { throw PostgresStoreError.unreachable(url, "\(error)") }
-                logger.info("waiting for PostgreSQL", metadata: ["url": "\(url)", "error": "\(error)"])
+                guard ContinuousClock.now < deadline else { throw PostgresStoreError.unreachable(url, PostgresStoreError.reason(error)) }
+                logger.info("waiting for PostgreSQL", metadata: ["url": "\(url)", "error": "\(PostgresStoreError.reason(error))"])
                 try await Task.sleep(for: .milliseconds(500))
             }
         }

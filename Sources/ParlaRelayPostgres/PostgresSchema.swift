@@ -103,6 +103,14 @@ public enum PostgresStoreError: Error, CustomStringConvertible {
     case commitInterrupted(String)
     case notRunning
 
+    /// What a PostgreSQL error says, without the library's redacted wrapping.
+    static func reason(_ error: any Error) -> String {
+        guard let error = error as? PSQLError else { return "\(error)" }
+        if let message = error.serverInfo?[.message] { return message }
+        if let underlying = error.underlying { return "\(underlying)" }
+        return "\(error.code)"
+    }
+
     public var description: String {
         switch self {
         case .unreachable(let url, let reason): "cannot reach PostgreSQL at \(url): \(reason)"

@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import ParlaRelay
+import ParlaRelayPostgres
 import ServiceLifecycle
 
 @main
@@ -33,7 +34,10 @@ struct Serve: AsyncParsableCommand {
 
     @Option(help: "Address to listen on.") var host = "127.0.0.1"
     @Option(help: "Port to listen on (0 picks a free one).") var port = 7878
-    @Option(help: "Directory for the relay's database.") var data = "./parla-data"
+    @Option(help: "Directory for the relay's database (SQLite) and uploaded files.") var data = "./parla-data"
+    @Option(help: "Where accounts and mailboxes live: 'sqlite' (in --data) or postgres://USER@HOST[:PORT]/DB to share them with other relay nodes.")
+    var store = "sqlite"
+    @Option(help: "This node's name among the nodes sharing --store postgres://… (default: host name and port).") var node: String?
     @Option(help: "open: anyone may register; closed: an invite code from 'parla-relay invite' is needed.") var registration = "open"
     @Option(help: "How long undelivered messages are kept, e.g. 30d, 12h, 90m.") var ttl = "30d"
     @Option(name: .customLong("tls-cert"), help: "PEM certificate chain; with --tls-key the relay serves wss://.") var tlsCert: String?
@@ -107,20 +111,33 @@ struct Serve: AsyncParsableCommand {
         config.diskReserveBytes = diskReserveMB << 20
         config.blobQuotaBytes = fileQuotaMB << 20
 
+        let storeChoice = try StoreChoice(store, data: data)
         let relay: Relay
-        do {
-            relay = try Relay(configuration: config, logger: logger)
-        } catch {
-            throw ValidationError("cannot open the relay database in '\(data)': \(error)")
+        var services: [any Service] = []
+        switch storeChoice {
+        case .sqlite:
+            do {
+                relay = try Relay(configuration: config, logger: logger)
+            } catch {
+                throw ValidationError("cannot open the relay database in '\(data)': \(error)")
+            }
+        case .postgres(let url):
+            let shared = PostgresMailboxStore(url: url, logger: logger)
+            let nodeName = node ?? "\(ProcessInfo.processInfo.hostName):\(port)"
+            guard !nodeName.isEmpty, nodeName.utf8.count <= 200 else { throw ValidationError("--node must be 1-200 bytes") }
+            relay = try Relay(configuration: config, store: shared, cluster: PostgresClusterSignals(store: shared, node: nodeName, logger: logger), logger: logger)
+            // Started first, stopped last: the relay's final commits still reach the database.
+            services.append(shared)
         }
+        services.append(relay)
         let scheme = tlsCert == nil ? "ws" : "wss"
         Task {
             if let bound = try? await relay.boundPort() {
-                logger.info("parla-relay listening", metadata: ["url": "\(scheme)://\(host):\(bound)/v1", "data": "\(data)", "registration": "\(registration)"])
+                logger.info("parla-relay listening", metadata: ["url": "\(scheme)://\(host):\(bound)/v1", "store": "\(storeChoice)", "registration": "\(registration)"])
             }
         }
         let group = ServiceGroup(configuration: .init(
-            services: [relay],
+            services: services,
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         try await group.run()
@@ -131,10 +148,10 @@ struct Invite: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Print a one-time invite code for --registration closed.")
 
     @Option(help: "Directory for the relay's database.") var data = "./parla-data"
+    @Option(help: "'sqlite' (in --data) or the postgres://… URL the relay nodes share.") var store = "sqlite"
 
     func run() async throws {
-        let store = try SQLiteMailboxStore(directory: data)
-        let code = try await store.createInvite(now: Int64(Date().timeIntervalSince1970 * 1000))
+        let code = try await StoreChoice(store, data: data).withStore { try await $0.createInvite(now: Int64(Date().timeIntervalSince1970 * 1000)) }
         print(code)
     }
 }
@@ -143,13 +160,15 @@ struct Stats: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Counts of users and pending items (works while the relay runs).")
 
     @Option(help: "Directory for the relay's database.") var data = "./parla-data"
+    @Option(help: "'sqlite' (in --data) or the postgres://… URL the relay nodes share.") var store = "sqlite"
     @Flag(help: "Print one JSON object.") var json = false
 
     func run() async throws {
-        guard FileManager.default.fileExists(atPath: (data as NSString).appendingPathComponent("relay.sqlite")) else {
+        let choice = try StoreChoice(store, data: data)
+        if case .sqlite = choice, !FileManager.default.fileExists(atPath: (data as NSString).appendingPathComponent("relay.sqlite")) {
             throw ValidationError("no relay database in '\(data)' (use --data DIR)")
         }
-        let stats = try await SQLiteMailboxStore(directory: data).stats()
+        let stats = try await choice.withStore { try await $0.stats() }
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
@@ -159,6 +178,58 @@ struct Stats: AsyncParsableCommand {
             print("pending messages: \(stats.pendingMessages)")
             print("pending receipts: \(stats.pendingReceipts)")
             print("database bytes:   \(stats.databaseBytes)")
+        }
+    }
+}
+
+/// The `--store` option: the embedded SQLite database or a PostgreSQL shared by several nodes.
+enum StoreChoice: CustomStringConvertible {
+    case sqlite(directory: String)
+    case postgres(PostgresURL)
+
+    init(_ option: String, data: String) throws {
+        if option == "sqlite" {
+            self = .sqlite(directory: data)
+            return
+        }
+        do {
+            self = .postgres(try PostgresURL(option))
+        } catch {
+            throw ValidationError("--store must be 'sqlite' or postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE: \(error)")
+        }
+    }
+
+    var description: String {
+        switch self {
+        case .sqlite(let directory): "sqlite in \(directory)"
+        case .postgres(let url): "\(url)"
+        }
+    }
+
+    /// Opens the store for one command, runs `body` and closes it again.
+    func withStore<T: Sendable>(_ body: @escaping @Sendable (any MailboxStore) async throws -> T) async throws -> T {
+        switch self {
+        case .sqlite(let directory):
+            return try await body(try SQLiteMailboxStore(directory: directory))
+        case .postgres(let url):
+            var logger = Logger(label: "parla-relay")
+            logger.logLevel = .warning
+            let store = PostgresMailboxStore(url: url, connectPatience: .seconds(5), logger: logger)
+            return try await withThrowingTaskGroup(of: T?.self) { group in
+                group.addTask {
+                    try await store.run()
+                    return nil
+                }
+                group.addTask {
+                    try await store.waitUntilReady()
+                    return try await body(store)
+                }
+                defer { group.cancelAll() }
+                while let result = try await group.next() {
+                    if let result { return result }
+                }
+                throw PostgresStoreError.notRunning
+            }
         }
     }
 }

@@ -10,6 +10,19 @@ extension ParlaClient {
     /// A refusal leaves nothing behind.
     /// Plain `ws://` to another machine is refused unless `allowInsecure`: the relay key pinned
     /// here is trusted from then on.
+    /// The first node of `server` that answers, in the order listed.
+    static func connectToAnyNode(of server: String, transport: any RelayTransport) async throws -> any RelayLink {
+        var failure: (any Error)?
+        for node in RelayURL.nodes(server) {
+            do {
+                return try await transport.connect(to: node)
+            } catch {
+                failure = error
+            }
+        }
+        throw failure ?? TransportError.invalidURL(server)
+    }
+
     public static func register(name: String, server: String, invite: String?, directory: String,
                                 transport: any RelayTransport, clock: any ClientClock = SystemClock(),
                                 allowInsecure: Bool = false) async throws -> Profile {
@@ -18,13 +31,13 @@ extension ParlaClient {
             throw EngineError.relayRefused(code: ErrorCode.invalidName.rawValue, message: "'\(name)' is not a valid name: use 3-32 characters of a-z 0-9 _ . -")
         }
         // "ws://host:port" is what people type; the profile keeps the full address.
-        let server = try RelayURL.normalized(server)
+        let server = try RelayURL.normalizedList(server)
         try RelayURL.checkSafeForRegistration(server, allowInsecure: allowInsecure)
         let pending = Profile.pending(in: directory)
         let resuming = pending.flatMap { $0.name == name && $0.server == server ? $0 : nil }
         let createdDirectory = !FileManager.default.fileExists(atPath: directory)
         let keys = resuming?.keys ?? IdentityKeys()
-        let link = try await transport.connect(to: server)
+        let link = try await connectToAnyNode(of: server, transport: transport)
         let relayIdentity: String
         let relayKey: Data?
         do {

@@ -266,12 +266,17 @@ public actor ParlaClient {
     }
 
     private func connectionLoop() async {
+        // A relay of several nodes: after a loss the next node is tried at once, and the
+        // backoff starts only when every node of the round has failed.
+        let nodes = RelayURL.nodes(server)
+        var nodeIndex = 0
+        var untriedNodes = nodes.count - 1
         while !Task.isCancelled {
             var onlineFor: Duration?
             var reason = "connection closed"
             setState(.connecting)
             do {
-                let link = try await transport.connect(to: server)
+                let link = try await transport.connect(to: nodes[nodeIndex])
                 self.link = link
                 linkGeneration += 1
                 setState(.authenticating)
@@ -295,7 +300,17 @@ public actor ParlaClient {
             }
             await dropLink()
             if Task.isCancelled { break }
-            let delay = policy.nextDelay(onlineFor: onlineFor)
+            nodeIndex = (nodeIndex + 1) % nodes.count
+            if onlineFor != nil { untriedNodes = nodes.count - 1 }
+            let delay: Duration
+            if untriedNodes > 0 {
+                untriedNodes -= 1
+                delay = .zero
+                logger.info("connection ended; trying the next node", metadata: ["reason": "\(reason)", "node": "\(nodes[nodeIndex])"])
+            } else {
+                untriedNodes = nodes.count - 1
+                delay = policy.nextDelay(onlineFor: onlineFor)
+            }
             logger.info("connection ended; retrying", metadata: ["reason": "\(reason)", "delay": "\(delay)"])
             setState(.waitingToRetry(retryAt: clock.now().addingTimeInterval(ManualClock.seconds(delay)), reason: reason))
             await waitBeforeRetry(delay)

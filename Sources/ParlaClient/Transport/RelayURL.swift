@@ -25,11 +25,32 @@ public enum RelayURL {
         return parts.string ?? text
     }
 
+    /// A relay run as several nodes is reached at any of them: `--server` takes their URLs
+    /// separated by commas, each normalized, each once, in the order given.
+    public static func normalizedList(_ typed: String) throws(TransportError) -> String {
+        var nodes: [String] = []
+        for part in typed.split(separator: ",", omittingEmptySubsequences: false) {
+            let text = part.trimmingCharacters(in: .whitespaces)
+            guard !text.isEmpty else { throw .invalidURL(typed, hint: "an empty entry in the list: separate the nodes' URLs with single commas") }
+            let url = try normalized(text)
+            if !nodes.contains(url) { nodes.append(url) }
+        }
+        return nodes.joined(separator: ",")
+    }
+
+    /// The nodes of a relay address that may list several (see `normalizedList`).
+    public static func nodes(_ server: String) -> [String] {
+        let nodes = server.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        return nodes.isEmpty ? [server] : nodes
+    }
+
     /// A warning for `ws://` to anything but this machine: the login and every frame cross the
     /// network unencrypted (messages stay end-to-end encrypted; who talks to whom, and the
     /// relay's answers, do not), and at `init` whoever answers can pin its own relay key.
     /// Nil for `wss://` and loopback.
     public static func insecureWarning(for url: String) -> String? {
+        let nodes = nodes(url)
+        if nodes.count > 1 { return nodes.lazy.compactMap(insecureWarning(for:)).first }
         guard let parts = URLComponents(string: url), parts.scheme == "ws", let host = parts.host?.lowercased() else { return nil }
         if isLoopback(host) { return nil }
         return "\(url) is not encrypted (ws://): anyone on the network between you and \(host) can see who you talk to "
