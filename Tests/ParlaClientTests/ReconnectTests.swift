@@ -73,6 +73,17 @@ struct UnreachableTransport: RelayTransport {
     }
 }
 
+/// Records every URL it is asked to connect to, and fails each.
+final class RecordingUnreachableTransport: RelayTransport, @unchecked Sendable {
+    private let lock = NSLock()
+    private var tried: [String] = []
+    var urls: [String] { lock.withLock { tried } }
+    func connect(to url: String) async throws -> any RelayLink {
+        lock.withLock { tried.append(url) }
+        throw TransportError.unreachable("connection refused")
+    }
+}
+
 final class Counter: @unchecked Sendable {
     private let lock = NSLock()
     private var count = 0
@@ -111,6 +122,27 @@ final class Counter: @unchecked Sendable {
             clock.advance(by: wait)
             bound = min(bound * 2, .seconds(30))
         }
+        await engine.shutdown()
+    }
+
+    /// A relay of three nodes: a failed node is followed at once by the next, and only when
+    /// all three failed does the engine wait, then starts the round again where it left off.
+    @Test func aListOfNodesIsTriedInTurnBeforeEachBackoff() async throws {
+        let clock = ManualClock()
+        let transport = RecordingUnreachableTransport()
+        let relay = try await TestRelay.start()
+        let profile = try await TestProfiles.register("alice", url: relay.url)
+        await relay.stop()
+        let nodes = ["ws://a.test:1/v1", "ws://b.test:2/v1", "ws://c.test:3/v1"]
+        let engine = RunningClient(client: try ParlaClient(
+            profile: profile, server: nodes.joined(separator: ","), transport: transport, clock: clock,
+            policy: ReconnectPolicy(base: .milliseconds(500), cap: .seconds(30), stableAfter: .seconds(20)), logger: TestProfiles.quietLogger))
+        engine.start()
+        try await eventually("a round of three") { transport.urls.count == 3 && clock.pendingSleeps.count == 1 }
+        #expect(transport.urls == nodes)
+        clock.advance(by: clock.pendingSleeps[0])
+        try await eventually("the second round") { transport.urls.count == 6 && clock.pendingSleeps.count == 1 }
+        #expect(Array(transport.urls.suffix(3)) == nodes)
         await engine.shutdown()
     }
 

@@ -23,6 +23,18 @@ import Testing
         #expect(message("ws://").contains("is not a relay URL"))
     }
 
+    @Test func aListOfNodesIsNormalizedEachOnceAndEmptyEntriesAreNamed() throws {
+        #expect(try RelayURL.normalizedList("ws://a:1, ws://b:2/v1,ws://a:1/v1") == "ws://a:1/v1,ws://b:2/v1")
+        #expect(try RelayURL.normalizedList("wss://one.example") == "wss://one.example/v1")
+        #expect(RelayURL.nodes("ws://a:1/v1,ws://b:2/v1") == ["ws://a:1/v1", "ws://b:2/v1"])
+        #expect(RelayURL.nodes("ws://a:1/v1") == ["ws://a:1/v1"])
+        #expect(throws: TransportError.self) { try RelayURL.normalizedList("ws://a:1,,ws://b:2") }
+        #expect(throws: TransportError.self) { try RelayURL.normalizedList("ws://a:1,http://b:2") }
+        // One plain node beyond this machine is enough for the warning.
+        #expect(RelayURL.insecureWarning(for: "ws://127.0.0.1:1/v1,ws://chat.example.org/v1")?.contains("chat.example.org") == true)
+        #expect(RelayURL.insecureWarning(for: "ws://127.0.0.1:1/v1,wss://chat.example.org/v1") == nil)
+    }
+
     @Test func plainWebSocketBeyondThisMachineIsWarnedAbout() {
         #expect(RelayURL.insecureWarning(for: "ws://127.0.0.1:7878/v1") == nil)
         #expect(RelayURL.insecureWarning(for: "ws://localhost:7878/v1") == nil)

@@ -302,15 +302,13 @@ public actor ParlaClient {
             if Task.isCancelled { break }
             nodeIndex = (nodeIndex + 1) % nodes.count
             if onlineFor != nil { untriedNodes = nodes.count - 1 }
-            let delay: Duration
             if untriedNodes > 0 {
                 untriedNodes -= 1
-                delay = .zero
                 logger.info("connection ended; trying the next node", metadata: ["reason": "\(reason)", "node": "\(nodes[nodeIndex])"])
-            } else {
-                untriedNodes = nodes.count - 1
-                delay = policy.nextDelay(onlineFor: onlineFor)
+                continue
             }
+            untriedNodes = nodes.count - 1
+            let delay = policy.nextDelay(onlineFor: onlineFor)
             logger.info("connection ended; retrying", metadata: ["reason": "\(reason)", "delay": "\(delay)"])
             setState(.waitingToRetry(retryAt: clock.now().addingTimeInterval(ManualClock.seconds(delay)), reason: reason))
             await waitBeforeRetry(delay)
