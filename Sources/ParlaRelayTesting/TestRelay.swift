@@ -11,6 +11,8 @@ public final class TestRelay: Sendable {
     public let dataDirectory: String
     private let group: ServiceGroup
     private let task: Task<Void, any Error>
+    /// Run after the relay stopped (the PostgreSQL cluster a test relay brought along).
+    private let afterStop: (@Sendable () async -> Void)?
 
     public var url: String { "ws://127.0.0.1:\(port)/v1" }
     public var httpBase: String { "http://127.0.0.1:\(port)" }
@@ -36,7 +38,8 @@ public final class TestRelay: Sendable {
         return TestRelay(relay: relay, port: port, dataDirectory: directory, group: group, task: task)
     }
 
-    init(relay: Relay, port: Int, dataDirectory: String, group: ServiceGroup, task: Task<Void, any Error>) {
+    init(relay: Relay, port: Int, dataDirectory: String, group: ServiceGroup, task: Task<Void, any Error>, afterStop: (@Sendable () async -> Void)? = nil) {
+        self.afterStop = afterStop
         self.relay = relay
         self.port = port
         self.dataDirectory = dataDirectory
@@ -70,6 +73,7 @@ public final class TestRelay: Sendable {
             task.cancel()
             _ = await waitForTask(task, timeout: .seconds(5))
         }
+        await afterStop?()
     }
 
     /// Every byte of the database and its write-ahead log, for checks that nothing lingers.

@@ -6,8 +6,8 @@ import ParlaRelayTesting
 import Testing
 
 @Suite struct AuthTests {
-    @Test func registerThenLogIn() async throws {
-        let relay = try await TestRelay.start()
+    @Test(arguments: StoreKind.allCases) func registerThenLogIn(store: StoreKind) async throws {
+        let relay = try await store.startRelay()
         defer { Task { await relay.stop() } }
         let keys = IdentityKeys()
         let first = try await RelayTestClient.connect(relay.url)
@@ -22,8 +22,8 @@ import Testing
 
     /// Before login every frame that is not a login is "log in first", known type or not:
     /// nobody can probe which frame types this relay has.
-    @Test func beforeLoginUnknownAndKnownTypesGetTheSameAnswer() async throws {
-        let relay = try await TestRelay.start()
+    @Test(arguments: StoreKind.allCases) func beforeLoginUnknownAndKnownTypesGetTheSameAnswer(store: StoreKind) async throws {
+        let relay = try await store.startRelay()
         defer { Task { await relay.stop() } }
         let client = try await RelayTestClient.connect(relay.url)
         client.sendRaw(#"{"type":"teleport"}"#)
@@ -33,8 +33,8 @@ import Testing
         await client.close()
     }
 
-    @Test func badSignatureIsRejectedAndANewChallengeIssued() async throws {
-        let relay = try await TestRelay.start()
+    @Test(arguments: StoreKind.allCases) func badSignatureIsRejectedAndANewChallengeIssued(store: StoreKind) async throws {
+        let relay = try await store.startRelay()
         defer { Task { await relay.stop() } }
         _ = try await TestUser.register("alice", on: relay)
         let client = try await RelayTestClient.connect(relay.url)
@@ -46,8 +46,8 @@ import Testing
         await client.close()
     }
 
-    @Test func aCapturedLoginCannotBeReplayedOnAnotherConnection() async throws {
-        let relay = try await TestRelay.start()
+    @Test(arguments: StoreKind.allCases) func aCapturedLoginCannotBeReplayedOnAnotherConnection(store: StoreKind) async throws {
+        let relay = try await store.startRelay()
         defer { Task { await relay.stop() } }
         let alice = try await TestUser.register("alice", on: relay)
         let first = try await RelayTestClient.connect(relay.url)
@@ -62,8 +62,8 @@ import Testing
         await attacker.close()
     }
 
-    @Test func aStaleTimestampIsRejected() async throws {
-        let relay = try await TestRelay.start()
+    @Test(arguments: StoreKind.allCases) func aStaleTimestampIsRejected(store: StoreKind) async throws {
+        let relay = try await store.startRelay()
         defer { Task { await relay.stop() } }
         let alice = try await TestUser.register("alice", on: relay)
         let client = try await RelayTestClient.connect(relay.url)
@@ -72,8 +72,8 @@ import Testing
         await client.close()
     }
 
-    @Test func unknownUserTakenNameAndInvalidName() async throws {
-        let relay = try await TestRelay.start()
+    @Test(arguments: StoreKind.allCases) func unknownUserTakenNameAndInvalidName(store: StoreKind) async throws {
+        let relay = try await store.startRelay()
         defer { Task { await relay.stop() } }
         _ = try await TestUser.register("alice", on: relay)
         let client = try await RelayTestClient.connect(relay.url)
@@ -91,8 +91,8 @@ import Testing
     }
 
     /// Logins are checked against keys kept in memory: only a committed registration may put one there.
-    @Test func onlyTheRegisteredKeyLogsInEvenAfterRefusedRegistrations() async throws {
-        let relay = try await TestRelay.start { $0.registration = .closed }
+    @Test(arguments: StoreKind.allCases) func onlyTheRegisteredKeyLogsInEvenAfterRefusedRegistrations(store: StoreKind) async throws {
+        let relay = try await store.startRelay { $0.registration = .closed }
         defer { Task { await relay.stop() } }
         let intruder = IdentityKeys()
         let refused = try await RelayTestClient.connect(relay.url)
@@ -134,8 +134,8 @@ import Testing
         #expect(keys.key(of: "carol") == nil, "past the limit a key is read from the database instead")
     }
 
-    @Test func invalidKeysAreRejected() async throws {
-        let relay = try await TestRelay.start()
+    @Test(arguments: StoreKind.allCases) func invalidKeysAreRejected(store: StoreKind) async throws {
+        let relay = try await store.startRelay()
         defer { Task { await relay.stop() } }
         let client = try await RelayTestClient.connect(relay.url)
         guard case .register(var frame) = client.registerFrame(name: "alice", keys: IdentityKeys()) else { return }
@@ -145,8 +145,8 @@ import Testing
         await client.close()
     }
 
-    @Test func closedRegistrationNeedsAOneTimeInvite() async throws {
-        let relay = try await TestRelay.start { $0.registration = .closed }
+    @Test(arguments: StoreKind.allCases) func closedRegistrationNeedsAOneTimeInvite(store: StoreKind) async throws {
+        let relay = try await store.startRelay { $0.registration = .closed }
         defer { Task { await relay.stop() } }
         let client = try await RelayTestClient.connect(relay.url)
         client.send(client.registerFrame(name: "alice", keys: IdentityKeys()))
@@ -167,17 +167,17 @@ import Testing
         await reuse.close()
     }
 
-    @Test func authenticationMustFinishInTime() async throws {
-        let relay = try await TestRelay.start { $0.authTimeout = .milliseconds(300) }
+    @Test(arguments: StoreKind.allCases) func authenticationMustFinishInTime(store: StoreKind) async throws {
+        let relay = try await store.startRelay { $0.authTimeout = .milliseconds(300) }
         defer { Task { await relay.stop() } }
         let client = try await RelayTestClient.connect(relay.url)
         _ = try await client.expectError(.authTimeout)
         #expect(try await client.closeCode() == Int(CloseCode.authTimeout))
     }
 
-    @Test func aClientThatLoggedInOutlivesTheAuthenticationDeadline() async throws {
+    @Test(arguments: StoreKind.allCases) func aClientThatLoggedInOutlivesTheAuthenticationDeadline(store: StoreKind) async throws {
         // Long enough for a failed attempt and a login on a loaded machine (300 ms was not, under the parallel suite).
-        let relay = try await TestRelay.start { $0.authTimeout = .seconds(1) }
+        let relay = try await store.startRelay { $0.authTimeout = .seconds(1) }
         defer { Task { await relay.stop() } }
         let alice = try await TestUser.register("alice", on: relay)
         let bob = try await TestUser.register("bob", on: relay)
@@ -199,8 +199,8 @@ import Testing
         await b.close()
     }
 
-    @Test func anUnsupportedVersionIsRefused() async throws {
-        let relay = try await TestRelay.start()
+    @Test(arguments: StoreKind.allCases) func anUnsupportedVersionIsRefused(store: StoreKind) async throws {
+        let relay = try await store.startRelay()
         defer { Task { await relay.stop() } }
         let alice = try await TestUser.register("alice", on: relay)
         let client = try await RelayTestClient.connect(relay.url)
@@ -211,8 +211,8 @@ import Testing
         #expect(try await client.closeCode() == Int(CloseCode.unsupportedVersion))
     }
 
-    @Test func aSecondLoginReplacesTheFirst() async throws {
-        let relay = try await TestRelay.start()
+    @Test(arguments: StoreKind.allCases) func aSecondLoginReplacesTheFirst(store: StoreKind) async throws {
+        let relay = try await store.startRelay()
         defer { Task { await relay.stop() } }
         let alice = try await TestUser.register("alice", on: relay)
         let bob = try await TestUser.register("bob", on: relay)
@@ -227,8 +227,8 @@ import Testing
         await second.close()
     }
 
-    @Test func keyDirectoryServesPublicKeys() async throws {
-        let relay = try await TestRelay.start()
+    @Test(arguments: StoreKind.allCases) func keyDirectoryServesPublicKeys(store: StoreKind) async throws {
+        let relay = try await store.startRelay()
         defer { Task { await relay.stop() } }
         let alice = try await TestUser.register("alice", on: relay)
         let bob = try await TestUser.register("bob", on: relay)

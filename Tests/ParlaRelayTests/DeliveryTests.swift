@@ -5,8 +5,8 @@ import ParlaRelayTesting
 import Testing
 
 @Suite struct DeliveryTests {
-    @Test func offlineMessagesArriveInOrderThenQueueEmpty() async throws {
-        let relay = try await TestRelay.start()
+    @Test(arguments: StoreKind.allCases) func offlineMessagesArriveInOrderThenQueueEmpty(store: StoreKind) async throws {
+        let relay = try await store.startRelay()
         defer { Task { await relay.stop() } }
         let alice = try await TestUser.register("alice", on: relay)
         let bob = try await TestUser.register("bob", on: relay)
@@ -24,8 +24,8 @@ import Testing
         await b.close()
     }
 
-    @Test func onlineRecipientGetsAPushAtOnce() async throws {
-        let relay = try await TestRelay.start()
+    @Test(arguments: StoreKind.allCases) func onlineRecipientGetsAPushAtOnce(store: StoreKind) async throws {
+        let relay = try await store.startRelay()
         defer { Task { await relay.stop() } }
         let alice = try await TestUser.register("alice", on: relay)
         let bob = try await TestUser.register("bob", on: relay)
@@ -40,8 +40,8 @@ import Testing
         await b.close()
     }
 
-    @Test func resendingTheSameIdIsAcknowledgedAndStoredOnce() async throws {
-        let relay = try await TestRelay.start()
+    @Test(arguments: StoreKind.allCases) func resendingTheSameIdIsAcknowledgedAndStoredOnce(store: StoreKind) async throws {
+        let relay = try await store.startRelay()
         defer { Task { await relay.stop() } }
         let alice = try await TestUser.register("alice", on: relay)
         let bob = try await TestUser.register("bob", on: relay)
@@ -66,8 +66,8 @@ import Testing
         await b.close()
     }
 
-    @Test func unconfirmedMessagesAreDeliveredAgainOnTheNextConnection() async throws {
-        let relay = try await TestRelay.start()
+    @Test(arguments: StoreKind.allCases) func unconfirmedMessagesAreDeliveredAgainOnTheNextConnection(store: StoreKind) async throws {
+        let relay = try await store.startRelay()
         defer { Task { await relay.stop() } }
         let alice = try await TestUser.register("alice", on: relay)
         let bob = try await TestUser.register("bob", on: relay)
@@ -136,8 +136,8 @@ import Testing
         await b.close()
     }
 
-    @Test func deliveredReceiptReachesAnOfflineSenderLater() async throws {
-        let relay = try await TestRelay.start()
+    @Test(arguments: StoreKind.allCases) func deliveredReceiptReachesAnOfflineSenderLater(store: StoreKind) async throws {
+        let relay = try await store.startRelay()
         defer { Task { await relay.stop() } }
         let alice = try await TestUser.register("alice", on: relay)
         let bob = try await TestUser.register("bob", on: relay)
@@ -172,9 +172,9 @@ import Testing
 
     /// The TTL holds at delivery, not only when the sweep runs: an expired message is never
     /// handed out, and its sender hears "expired" when the sweep comes.
-    @Test func undeliveredMessagesExpireAndTheSenderIsTold() async throws {
+    @Test(arguments: StoreKind.allCases) func undeliveredMessagesExpireAndTheSenderIsTold(store: StoreKind) async throws {
         let clock = TestClock()
-        let relay = try await TestRelay.start {
+        let relay = try await store.startRelay {
             $0.ttlMillis = 60_000
             $0.now = { clock.now }
         }
@@ -198,8 +198,8 @@ import Testing
         await a.close()
     }
 
-    @Test func deliveryWindowBoundsUnconfirmedFrames() async throws {
-        let relay = try await TestRelay.start { $0.deliveryWindow = 10 }
+    @Test(arguments: StoreKind.allCases) func deliveryWindowBoundsUnconfirmedFrames(store: StoreKind) async throws {
+        let relay = try await store.startRelay { $0.deliveryWindow = 10 }
         defer { Task { await relay.stop() } }
         let alice = try await TestUser.register("alice", on: relay)
         let bob = try await TestUser.register("bob", on: relay)
@@ -225,8 +225,8 @@ import Testing
 
     /// At login a user hears where each of its mutual contacts is: online, or offline since
     /// when (one read for all of them); users it never talked to are not mentioned.
-    @Test func loginTellsTheUserWhereEachPeerIs() async throws {
-        let relay = try await TestRelay.start()
+    @Test(arguments: StoreKind.allCases) func loginTellsTheUserWhereEachPeerIs(store: StoreKind) async throws {
+        let relay = try await store.startRelay()
         defer { Task { await relay.stop() } }
         let alice = try await TestUser.register("alice", on: relay)
         let bob = try await TestUser.register("bob", on: relay)
@@ -263,8 +263,8 @@ import Testing
     /// Two users online who never talked: a first message shows the sender nothing (a
     /// stranger learns nothing of the recipient); the reply makes them mutual contacts, and
     /// each hears at once that the other is online (not only after the next login).
-    @Test func aReplyMakesTwoUsersMutualAndIntroducesTheirPresence() async throws {
-        let relay = try await TestRelay.start()
+    @Test(arguments: StoreKind.allCases) func aReplyMakesTwoUsersMutualAndIntroducesTheirPresence(store: StoreKind) async throws {
+        let relay = try await store.startRelay()
         defer { Task { await relay.stop() } }
         let alice = try await TestUser.register("alice", on: relay)
         let bob = try await TestUser.register("bob", on: relay)
@@ -299,8 +299,8 @@ import Testing
         await b.close()
     }
 
-    @Test func typingAndPresenceReachPeersButAreNeverStored() async throws {
-        let relay = try await TestRelay.start()
+    @Test(arguments: StoreKind.allCases) func typingAndPresenceReachPeersButAreNeverStored(store: StoreKind) async throws {
+        let relay = try await store.startRelay()
         defer { Task { await relay.stop() } }
         let alice = try await TestUser.register("alice", on: relay)
         let bob = try await TestUser.register("bob", on: relay)

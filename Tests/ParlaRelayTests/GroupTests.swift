@@ -17,8 +17,8 @@ import Testing
         try await client.nextNonEvent()
     }
 
-    @Test func threeMembersOneOfflineGetsEverythingInOrderAndEventsToo() async throws {
-        let relay = try await TestRelay.start()
+    @Test(arguments: StoreKind.allCases) func threeMembersOneOfflineGetsEverythingInOrderAndEventsToo(store: StoreKind) async throws {
+        let relay = try await store.startRelay()
         defer { Task { await relay.stop() } }
         let alice = try await TestUser.register("alice", on: relay)
         let bob = try await TestUser.register("bob", on: relay)
@@ -50,8 +50,8 @@ import Testing
         await a.close(); await b.close(); await c.close()
     }
 
-    @Test func aRemovedMemberGetsNothingNewAndCannotSendANewMemberOnlyWhatFollows() async throws {
-        let relay = try await TestRelay.start()
+    @Test(arguments: StoreKind.allCases) func aRemovedMemberGetsNothingNewAndCannotSendANewMemberOnlyWhatFollows(store: StoreKind) async throws {
+        let relay = try await store.startRelay()
         defer { Task { await relay.stop() } }
         let alice = try await TestUser.register("alice", on: relay)
         let bob = try await TestUser.register("bob", on: relay)
@@ -100,8 +100,8 @@ import Testing
         await a.close(); await b.close(); await d.close()
     }
 
-    @Test func aSendRacingAMembershipChangeIsRefusedWithTheCurrentMembers() async throws {
-        let relay = try await TestRelay.start()
+    @Test(arguments: StoreKind.allCases) func aSendRacingAMembershipChangeIsRefusedWithTheCurrentMembers(store: StoreKind) async throws {
+        let relay = try await store.startRelay()
         defer { Task { await relay.stop() } }
         let alice = try await TestUser.register("alice", on: relay)
         let bob = try await TestUser.register("bob", on: relay)
@@ -133,8 +133,8 @@ import Testing
         await a.close(); await b.close()
     }
 
-    @Test func onlyAdminsManageMembersErrorsAreClearAndEveryoneMayLeave() async throws {
-        let relay = try await TestRelay.start { $0.maxGroupMembers = 3 }
+    @Test(arguments: StoreKind.allCases) func onlyAdminsManageMembersErrorsAreClearAndEveryoneMayLeave(store: StoreKind) async throws {
+        let relay = try await store.startRelay { $0.maxGroupMembers = 3 }
         defer { Task { await relay.stop() } }
         let alice = try await TestUser.register("alice", on: relay)
         let bob = try await TestUser.register("bob", on: relay)
@@ -206,8 +206,8 @@ import Testing
 
     /// A signed statement travels with its change, and the relay refuses one its members would
     /// reject, storing nothing: the sender hears why at once instead of a silent divergence.
-    @Test func signedStatementsAreCheckedStoredAndForwarded() async throws {
-        let relay = try await TestRelay.start()
+    @Test(arguments: StoreKind.allCases) func signedStatementsAreCheckedStoredAndForwarded(store: StoreKind) async throws {
+        let relay = try await store.startRelay()
         defer { Task { await relay.stop() } }
         let alice = try await TestUser.register("alice", on: relay)
         let bob = try await TestUser.register("bob", on: relay)

@@ -3,6 +3,7 @@ import NIOCore
 import NIOWebSocket
 import ParlaCrypto
 import ParlaProtocol
+import ParlaRelay
 import ParlaRelayTesting
 import Testing
 
@@ -117,5 +118,19 @@ extension WebSocketFrame {
         var masked = data
         masked.webSocketMask(key)
         return WebSocketFrame(fin: fin, rsv1: rsv1, opcode: opcode, maskKey: key, data: masked)
+    }
+}
+
+/// The stores a relay test runs against: the embedded SQLite and a PostgreSQL node.
+enum StoreKind: String, CaseIterable, Sendable, CustomStringConvertible {
+    case sqlite, postgres
+
+    var description: String { rawValue }
+
+    func startRelay(configure: (inout RelayConfiguration) -> Void = { _ in }) async throws -> TestRelay {
+        switch self {
+        case .sqlite: try await TestRelay.start(configure: configure)
+        case .postgres: try await TestRelay.startOnOwnPostgres(configure: configure)
+        }
     }
 }

@@ -159,8 +159,8 @@ import Testing
 
     /// A recipient that reads but never confirms cannot make the relay hold unbounded bodies in
     /// memory: past the byte limit what it holds is stored, in order, and the rest is stored first.
-    @Test func liveMemoryIsBoundedByBytes() async throws {
-        let relay = try await TestRelay.start {
+    @Test(arguments: StoreKind.allCases) func liveMemoryIsBoundedByBytes(store: StoreKind) async throws {
+        let relay = try await store.startRelay {
             $0.liveHold = .seconds(30)
             $0.liveBytesLimit = 64 * 1024
         }
@@ -188,8 +188,8 @@ import Testing
     /// A recipient that confirms in bursts, stalls past the hold time and reconnects halfway:
     /// live, stored-after-all and stored-first messages interleave, and Bob still sees each of
     /// Alice's messages for the first time in the order she sent them.
-    @Test func orderHoldsAcrossLiveAndStoredRoutes() async throws {
-        let relay = try await TestRelay.start { $0.liveHold = .milliseconds(60) }
+    @Test(arguments: StoreKind.allCases) func orderHoldsAcrossLiveAndStoredRoutes(store: StoreKind) async throws {
+        let relay = try await store.startRelay { $0.liveHold = .milliseconds(60) }
         defer { Task { await relay.stop() } }
         let alice = try await TestUser.register("alice", on: relay)
         let bob = try await TestUser.register("bob", on: relay)

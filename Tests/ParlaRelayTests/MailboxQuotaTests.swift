@@ -8,8 +8,8 @@ import Testing
 /// fills only its share: a stranger's flood of messages, read receipts or group invitations
 /// leaves room for everyone else, and the disk cannot be filled with items the quota missed.
 @Suite(.serialized) struct MailboxQuotaTests {
-    @Test func oneSenderFillsOnlyItsShareAndOthersStillGetThrough() async throws {
-        let relay = try await TestRelay.start { $0.quota = MailboxQuota(maxMessages: 8, maxBytes: 1_000_000, maxMessagesPerSender: 3) }
+    @Test(arguments: StoreKind.allCases) func oneSenderFillsOnlyItsShareAndOthersStillGetThrough(store: StoreKind) async throws {
+        let relay = try await store.startRelay { $0.quota = MailboxQuota(maxMessages: 8, maxBytes: 1_000_000, maxMessagesPerSender: 3) }
         defer { Task { await relay.stop() } }
         let mallory = try await TestUser.register("mallory", on: relay)
         let alice = try await TestUser.register("alice", on: relay)
@@ -37,8 +37,8 @@ import Testing
         await a.close()
     }
 
-    @Test func readReceiptsCountAndAreRefusedOnceTheMailboxIsFull() async throws {
-        let relay = try await TestRelay.start { $0.quota = MailboxQuota(maxMessages: 3, maxBytes: 1_000_000, maxMessagesPerSender: 3) }
+    @Test(arguments: StoreKind.allCases) func readReceiptsCountAndAreRefusedOnceTheMailboxIsFull(store: StoreKind) async throws {
+        let relay = try await store.startRelay { $0.quota = MailboxQuota(maxMessages: 3, maxBytes: 1_000_000, maxMessagesPerSender: 3) }
         defer { Task { await relay.stop() } }
         let alice = try await TestUser.register("alice", on: relay)
         let bob = try await TestUser.register("bob", on: relay)
@@ -64,8 +64,8 @@ import Testing
         await a.close(); await b.close(); await c.close()
     }
 
-    @Test func groupInvitationsFromOneSenderStopAtItsShare() async throws {
-        let relay = try await TestRelay.start { $0.quota = MailboxQuota(maxMessages: 10, maxBytes: 1_000_000, maxMessagesPerSender: 2) }
+    @Test(arguments: StoreKind.allCases) func groupInvitationsFromOneSenderStopAtItsShare(store: StoreKind) async throws {
+        let relay = try await store.startRelay { $0.quota = MailboxQuota(maxMessages: 10, maxBytes: 1_000_000, maxMessagesPerSender: 2) }
         defer { Task { await relay.stop() } }
         let mallory = try await TestUser.register("mallory", on: relay)
         let bob = try await TestUser.register("bob", on: relay)

@@ -21,8 +21,8 @@ extension Array {
                                       oneTimePreKeyIds: oneTime.map(\.id), oneTimePreKeys: oneTime.map(\.keyPair.publicKey))))
     }
 
-    @Test func bundlesHandEachOneTimePrekeyOutOnceAndVerify() async throws {
-        let relay = try await TestRelay.start()
+    @Test(arguments: StoreKind.allCases) func bundlesHandEachOneTimePrekeyOutOnceAndVerify(store: StoreKind) async throws {
+        let relay = try await store.startRelay()
         defer { Task { await relay.stop() } }
         let alice = try await TestUser.register("alice", on: relay)
         let bob = try await TestUser.register("bob", on: relay)
@@ -66,8 +66,8 @@ extension Array {
         await b.close()
     }
 
-    @Test func aSignedPrekeyNotSignedByTheIdentityIsRefused() async throws {
-        let relay = try await TestRelay.start()
+    @Test(arguments: StoreKind.allCases) func aSignedPrekeyNotSignedByTheIdentityIsRefused(store: StoreKind) async throws {
+        let relay = try await store.startRelay()
         defer { Task { await relay.stop() } }
         let bob = try await TestUser.register("bob", on: relay)
         let b = try await bob.connectIdle()
@@ -107,8 +107,8 @@ extension Array {
 
     /// One account cannot empty everyone's supply: 100 one-time prekeys an hour in all, and an
     /// online owner is told when a fetch takes them below the top-up mark, not only at login.
-    @Test func aRequesterTakesAtMostItsShareAndOwnersTopUpAtOnce() async throws {
-        let relay = try await TestRelay.start()
+    @Test(arguments: StoreKind.allCases) func aRequesterTakesAtMostItsShareAndOwnersTopUpAtOnce(store: StoreKind) async throws {
+        let relay = try await store.startRelay()
         defer { Task { await relay.stop() } }
         let bob = try await TestUser.register("bob", on: relay)
         let b = try await bob.connectIdle()
