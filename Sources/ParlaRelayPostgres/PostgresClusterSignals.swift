@@ -37,6 +37,7 @@ public final class PostgresClusterSignals: ClusterSignals {
             do {
                 let payload = String(decoding: try JSONEncoder().encode(Envelope(node: node, signal: part)), as: UTF8.self)
                 try await store.client.query("SELECT pg_notify(\(Self.channel), \(payload))", logger: logger)
+                logger.debug("signal sent", metadata: ["signal": "\(payload)"])
             } catch {
                 // The other nodes' listeners will have lost their connection too, and resync.
                 logger.warning("cannot signal the other relay nodes", metadata: ["error": "\(String(reflecting: error))"])
@@ -101,7 +102,9 @@ public final class PostgresClusterSignals: ClusterSignals {
                             logger.warning("ignoring a signal this node cannot read", metadata: ["payload": "\(notification.payload.prefix(200))"])
                             continue
                         }
-                        if envelope.node != node { await handle(envelope.signal) }
+                        guard envelope.node != node else { continue }
+                        logger.debug("signal heard", metadata: ["signal": "\(notification.payload)"])
+                        await handle(envelope.signal)
                     }
                 }
             } catch where !Task.isCancelled {

@@ -18,7 +18,17 @@ final class PostgresCommitter: Sendable {
         }
 
         let work: Work
+        /// The users whose rows the job will lock (mailbox positions and counters), found
+        /// before any job of the batch runs; see `transaction`.
+        var locks: Locks = .none
         let finish: @Sendable (Result<Void, any Error>) -> Void
+    }
+
+    /// Which users' rows a job locks: named, or found by a read (a confirmation's senders).
+    enum Locks: Sendable {
+        case none
+        case users([String])
+        case found(@Sendable (PostgresConnection) async throws -> [String])
     }
 
     private let client: PostgresClient
@@ -44,18 +54,18 @@ final class PostgresCommitter: Sendable {
     }
 
     /// Runs `write` in the next batch and returns its result once that batch committed.
-    func perform<T: Sendable>(_ write: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
-        try await enqueue(write).value()
+    func perform<T: Sendable>(locking locks: Locks = .none, _ write: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        try await enqueue(locking: locks, write).value()
     }
 
     /// Takes `write`'s place in the commit order now; its result is awaited later.
-    func enqueue<T: Sendable>(_ write: @escaping @Sendable (PostgresConnection) async throws -> T) -> PendingOutcome<T> {
+    func enqueue<T: Sendable>(locking locks: Locks = .none, _ write: @escaping @Sendable (PostgresConnection) async throws -> T) -> PendingOutcome<T> {
         let promise = Promise<T>()
         let result = Mutex<T?>(nil)
         submit(Job(work: .write { connection in
             let value = try await write(connection)
             result.withLock { $0 = value }
-        }, finish: { outcome in
+        }, locks: locks, finish: { outcome in
             promise.resolve(outcome.flatMap {
                 guard let value = result.withLock({ $0 }) else { return .failure(PostgresStoreError.corrupt("a write job gave no result")) }
                 return .success(value)
@@ -121,6 +131,21 @@ final class PostgresCommitter: Sendable {
     private func transaction(_ batch: [Job], on connection: PostgresConnection) async throws {
         try await connection.query("BEGIN", logger: logger)
         do {
+            // Every row the batch locks is locked first, in name order: nodes committing at once
+            // then wait for each other instead of deadlocking (each deadlock costs PostgreSQL's
+            // deadlock_timeout before one side is told to retry).
+            var names = Set<String>()
+            for job in batch {
+                switch (job.work, job.locks) {
+                case (.accept(let request), _): names.insert(request.recipient)
+                case (_, .users(let users)): names.formUnion(users)
+                case (_, .found(let find)): names.formUnion(try await find(connection))
+                case (_, .none): break
+                }
+            }
+            if !names.isEmpty {
+                try await connection.query("SELECT 1 FROM users WHERE name = ANY(\(names.sorted())) ORDER BY name FOR UPDATE", logger: logger)
+            }
             var accepts: [AcceptRequest] = []
             for job in batch {
                 switch job.work {

@@ -36,7 +36,15 @@ extension PostgresMailboxStore {
 
     public func applyGroupChange(_ change: GroupChange, now: Int64, expiresAt: Int64, maxMembers: Int, quota: MailboxQuota) async throws -> GroupChangeOutcome {
         let key = ByteBuffer(data: SQLiteMailboxStore.acceptedKey(sender: change.actor, id: change.id))
-        return try await committer.perform { [logger] connection -> GroupChangeOutcome in
+        // The members now and those the change names (the actor among them) get the event.
+        let locks = PostgresCommitter.Locks.found { [logger] connection in
+            var names = change.subjects + [change.actor]
+            for try await member in try await connection.query("SELECT member FROM group_members WHERE grp = \(change.group)", logger: logger).decode(String.self) {
+                names.append(member)
+            }
+            return names
+        }
+        return try await committer.perform(locking: locks) { [logger] connection -> GroupChangeOutcome in
             if try await connection.query("SELECT 1 FROM accepted WHERE key = \(key)", logger: logger).collect().count > 0 {
                 return .duplicate
             }
@@ -100,7 +108,7 @@ extension PostgresMailboxStore {
                                 quota: MailboxQuota) async throws -> GroupSendOutcome {
         let key = ByteBuffer(data: SQLiteMailboxStore.acceptedKey(sender: sender, id: id))
         let copies = copies.map { Copy(to: $0.to, body: $0.body) }
-        return try await committer.perform { [logger] connection -> GroupSendOutcome in
+        return try await committer.perform(locking: .users(copies.map(\.to))) { [logger] connection -> GroupSendOutcome in
             if try await connection.query("SELECT 1 FROM accepted WHERE key = \(key)", logger: logger).collect().count > 0 {
                 return .duplicate
             }

@@ -48,7 +48,7 @@ extension PostgresMailboxStore {
 
     public func acceptReadReceipt(id: String, from reader: String, to sender: String, messageIds: [String], now: Int64, expiresAt: Int64, quota: MailboxQuota) async throws -> AcceptOutcome {
         let key = SQLiteMailboxStore.acceptedKey(sender: reader, id: id)
-        return try await committer.perform { [logger] connection -> AcceptOutcome in
+        return try await committer.perform(locking: .users([sender])) { [logger] connection -> AcceptOutcome in
             let body = SQLiteMailboxStore.receiptBody(messageIds)
             guard let room = try await Self.room(connection, of: sender, from: reader, adding: body.count, quota: quota, logger: logger) else {
                 return .unknownRecipient
@@ -84,7 +84,17 @@ extension PostgresMailboxStore {
     public func enqueueConfirm(user: String, items: [ConfirmedItem], now: Int64, receiptExpiresAt: Int64) -> PendingOutcome<ConfirmOutcome> {
         let positions = items.compactMap(\.seq)
         let ids = items.filter { $0.seq == nil }.map(\.id)
-        return committer.enqueue { [logger] connection -> ConfirmOutcome in
+        // The user's row, and the rows of the senders who get a receipt.
+        let locks = PostgresCommitter.Locks.found { [logger] connection in
+            var names = [user]
+            for try await sender in try await connection.query("""
+                SELECT DISTINCT sender FROM mailbox WHERE recipient = \(user) AND (seq = ANY(\(positions)) OR id = ANY(\(ids))) AND kind = 0
+                """, logger: logger).decode(String.self) {
+                names.append(sender)
+            }
+            return names
+        }
+        return committer.enqueue(locking: locks) { [logger] connection -> ConfirmOutcome in
             var deliveredBySender: [String: [String]] = [:]
             var senderOrder: [String] = []
             var deletedItems: Int64 = 0, deletedBytes: Int64 = 0, deletedMessages = 0
@@ -114,7 +124,17 @@ extension PostgresMailboxStore {
     }
 
     public func expire(now: Int64, receiptExpiresAt: Int64) async throws -> ExpiryOutcome {
-        try await committer.perform { [logger] connection -> ExpiryOutcome in
+        let locks = PostgresCommitter.Locks.found { [logger] connection in
+            var names: [String] = []
+            for try await name in try await connection.query("""
+                SELECT name FROM users WHERE next_expiry <= \(now)
+                UNION SELECT DISTINCT m.sender FROM users u JOIN mailbox m ON m.recipient = u.name WHERE u.next_expiry <= \(now) AND m.expires_at <= \(now)
+                """, logger: logger).decode(String.self) {
+                names.append(name)
+            }
+            return names
+        }
+        return try await committer.perform(locking: locks) { [logger] connection -> ExpiryOutcome in
             // One node sweeps at a time; the others find the lock taken and leave it to that one.
             let locked = try await connection.query("SELECT pg_try_advisory_xact_lock(\(PostgresSchema.expiryLock))", logger: logger).collect()
             guard try locked.first?.decode(Bool.self) == true else { return ExpiryOutcome(expiredMessages: 0, notified: []) }

@@ -150,7 +150,7 @@ public final class PostgresMailboxStore: MailboxStore, Service {
     }
 
     public func setLastSeen(_ user: String, at: Int64) async throws {
-        try await committer.perform { [logger] connection in
+        try await committer.perform(locking: .users([user])) { [logger] connection in
             _ = try await connection.query("UPDATE users SET last_seen = \(at) WHERE name = \(user)", logger: logger)
         }
     }
@@ -158,7 +158,7 @@ public final class PostgresMailboxStore: MailboxStore, Service {
     // MARK: - Prekeys
 
     public func storePrekeys(user: String, signed: SignedPrekeyRecord?, oneTime: [OneTimePrekeyRecord], replacingOneTime: Bool, limit: Int, now: Int64) async throws -> PrekeyStatus {
-        try await committer.perform { [logger] connection in
+        try await committer.perform(locking: .users([user])) { [logger] connection in
             // The owner's row is the lock: two nodes topping up at once cannot pass the limit together.
             try await connection.query("SELECT 1 FROM users WHERE name = \(user) FOR UPDATE", logger: logger)
             if replacingOneTime {

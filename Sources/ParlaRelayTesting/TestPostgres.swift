@@ -82,6 +82,7 @@ public final class TestPostgres: @unchecked Sendable {
                                  "-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200", "-c", "shared_buffers=32MB"])
         guard let started = spawn(arguments, outputPath: logPath) else { throw Failure.didNotStart("cannot run \(arguments[0])") }
         lock.withLock { pid = started }
+        RunningServers.shared.add(started)
         let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline {
             if isAccepting() { return }
@@ -120,6 +121,7 @@ public final class TestPostgres: @unchecked Sendable {
 
     private func signalAndReap(_ signal: Int32) async {
         guard let pid = lock.withLock({ () -> pid_t? in defer { self.pid = nil }; return self.pid }) else { return }
+        defer { RunningServers.shared.remove(pid) }
         Foundation.kill(pid, signal)
         let deadline = ContinuousClock.now + .seconds(15)
         while ContinuousClock.now < deadline {
@@ -130,4 +132,21 @@ public final class TestPostgres: @unchecked Sendable {
         var status: Int32 = 0
         waitpid(pid, &status, 0)
     }
+}
+
+/// Servers still running when the test process exits (a test's deferred stop may not have
+/// run yet) get an immediate shutdown, so no cluster outlives the test run.
+private final class RunningServers: @unchecked Sendable {
+    static let shared = RunningServers()
+    private let lock = NSLock()
+    private var pids = Set<pid_t>()
+
+    private init() {
+        atexit {
+            for pid in RunningServers.shared.lock.withLock({ RunningServers.shared.pids }) { kill(pid, SIGQUIT) }
+        }
+    }
+
+    func add(_ pid: pid_t) { _ = lock.withLock { pids.insert(pid) } }
+    func remove(_ pid: pid_t) { _ = lock.withLock { pids.remove(pid) } }
 }

@@ -377,9 +377,15 @@ actor Session {
             return
         }
         presencePeers.insert(peer)
-        let session = deps.registry.session(for: peer)
-        emit(.presence(.init(user: peer, online: session != nil, lastSeen: nil)))
-        await session?.introduced(to: user)
+        if let session = deps.registry.session(for: peer) {
+            emit(.presence(.init(user: peer, online: true, lastSeen: nil)))
+            await session.introduced(to: user)
+        } else if let cluster = deps.registry.cluster, await cluster.connectedElsewhere([peer]).contains(peer) {
+            emit(.presence(.init(user: peer, online: true, lastSeen: nil)))
+            await cluster.publish(.presence(user: user, online: true, lastSeen: nil, to: [peer]))
+        } else {
+            emit(.presence(.init(user: peer, online: false, lastSeen: nil)))
+        }
     }
 
     /// `peer` answered this user, so they are mutual contacts now: tell this user they are online.

@@ -86,8 +86,11 @@ final class SessionRegistry: Sendable {
         case .login(let user, let node, let at):
             // The later login wins; at the same instant, the node with the greater name.
             let replaced: Session? = state.withLock { state in
-                guard let session = state.byUser[user], let since = state.loginAt[user] else { return nil }
-                return (since, cluster?.node ?? "") < (at, node) ? session : nil
+                guard let session = state.byUser[user], let since = state.loginAt[user], (since, cluster?.node ?? "") < (at, node) else { return nil }
+                // Unbound at once: news for the user now goes to the other node, not to this closing connection.
+                state.byUser[user] = nil
+                state.loginAt[user] = nil
+                return session
             }
             await replaced?.replaced()
         case .presence(let user, let online, let lastSeen, let peers):
