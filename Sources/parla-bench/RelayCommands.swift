@@ -4,7 +4,7 @@ import ParlaBench
 
 /// The flags every relay scenario takes.
 struct CommonOptions: ParsableArguments {
-    @Option(help: "Relay to measure (ws://HOST:PORT/v1). Without it, parla-bench starts a parla-relay of its own (no rate limit).")
+    @Option(help: "Relay to measure (ws://HOST:PORT/v1; several nodes of one relay comma-separated, users spread over them). Without it, parla-bench starts a parla-relay of its own (no rate limit).")
     var server: String?
     @Option(name: .customLong("relay-pid"), help: "PID of the relay given by --server (found by its port when omitted).")
     var relayPID: Int32?

@@ -50,9 +50,17 @@ public final class BenchRelay: @unchecked Sendable {
 
     public static func start(server: String?, relayPID: Int32?, executable: String = "parla-relay") async throws -> BenchRelay {
         if let server {
-            guard let url = URL(string: server), url.scheme == "ws" || url.scheme == "wss", url.host != nil else { throw Failure.badServer(server) }
-            let pid = relayPID ?? url.port.flatMap { ProcessSample.pidListening(onPort: $0) }
-            return BenchRelay(url: server, pid: pid, process: nil)
+            // Several nodes of one relay, comma-separated: the simulated users are spread over them.
+            let nodes = server.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            var first: URL?
+            for node in nodes {
+                guard let url = URL(string: node), url.scheme == "ws" || url.scheme == "wss", url.host != nil else { throw Failure.badServer(node) }
+                first = first ?? url
+            }
+            guard let first else { throw Failure.badServer(server) }
+            // CPU and memory are read for the first node (or --relay-pid).
+            let pid = relayPID ?? first.port.flatMap { ProcessSample.pidListening(onPort: $0) }
+            return BenchRelay(url: nodes.joined(separator: ","), pid: pid, process: nil)
         }
         let process = try await RelayProcess.start(arguments: [
             "--rate-limit", "0", "--mailbox-quota", "100000000", "--max-connections-per-ip", "0", "--log-level", "info",
@@ -135,13 +143,15 @@ extension Duration {
 func connectAll(_ peers: [BenchPeer], url: String, as login: BenchPeer.Login, sourceAddresses: [String] = [], concurrency: Int = 64,
                 closeEach: Bool = false, group: any EventLoopGroup) async throws -> Double {
     let started = ContinuousClock.now
+    let nodes = url.split(separator: ",").map(String.init)
     try await withThrowingTaskGroup(of: Void.self) { tasks in
         var next = 0
         func add() {
             let peer = peers[next]
             let source = sourceAddresses.isEmpty ? nil : sourceAddresses[next % sourceAddresses.count]
+            let node = nodes[next % nodes.count]
             tasks.addTask {
-                try await peer.connect(url: url, as: login, sourceAddress: source, group: group)
+                try await peer.connect(url: node, as: login, sourceAddress: source, group: group)
                 if closeEach { peer.close() }
             }
             next += 1
