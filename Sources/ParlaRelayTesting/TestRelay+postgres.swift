@@ -22,14 +22,8 @@ extension TestRelay {
     public static func start(postgres url: PostgresURL, node: String, afterStop: (@Sendable () async -> Void)? = nil,
                              configure: (inout RelayConfiguration) -> Void = { _ in }) async throws -> TestRelay {
         let directory = makeTemporaryDirectory(prefix: "parla-relay-node")
-        var config = RelayConfiguration()
-        config.port = 0
-        config.dataDirectory = directory
-        config.liveHold = .milliseconds(250)
-        config.diskReserveBytes = 1 << 20
-        configure(&config)
-        var logger = Logger(label: "test-relay-\(node)")
-        logger.logLevel = ProcessInfo.processInfo.environment["PARLA_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .critical
+        let config = testConfiguration(directory: directory, configure: configure)
+        let logger = testLogger(label: "test-relay-\(node)")
         let store = PostgresMailboxStore(url: url, connectPatience: .seconds(10), logger: logger)
         let signals = PostgresClusterSignals(store: store, node: node, heartbeat: .milliseconds(500), staleAfter: .seconds(3), logger: logger)
         let relay = try Relay(configuration: config, store: store, cluster: signals, logger: logger)

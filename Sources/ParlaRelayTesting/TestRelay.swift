@@ -21,6 +21,17 @@ public final class TestRelay: Sendable {
     /// Starts a relay. Pass `dataDirectory` to reopen an earlier relay's data.
     public static func start(dataDirectory: String? = nil, configure: (inout RelayConfiguration) -> Void = { _ in }) async throws -> TestRelay {
         let directory = dataDirectory ?? makeTemporaryDirectory(prefix: "parla-relay-test")
+        let config = testConfiguration(directory: directory, configure: configure)
+        let logger = testLogger(label: "test-relay")
+        let relay = try Relay(configuration: config, logger: logger)
+        let group = ServiceGroup(configuration: .init(services: [relay], logger: logger))
+        let task = Task { try await group.run() }
+        let port = try await relay.boundPort()
+        return TestRelay(relay: relay, port: port, dataDirectory: directory, group: group, task: task)
+    }
+
+    /// Port 0, the given data directory, and settings sized for tests.
+    static func testConfiguration(directory: String, configure: (inout RelayConfiguration) -> Void) -> RelayConfiguration {
         var config = RelayConfiguration()
         config.port = 0
         config.dataDirectory = directory
@@ -29,13 +40,14 @@ public final class TestRelay: Sendable {
         // Hundreds of test relays would each set 16 MiB aside.
         config.diskReserveBytes = 1 << 20
         configure(&config)
-        var logger = Logger(label: "test-relay")
+        return config
+    }
+
+    /// Quiet unless PARLA_TEST_LOG names a level.
+    static func testLogger(label: String) -> Logger {
+        var logger = Logger(label: label)
         logger.logLevel = ProcessInfo.processInfo.environment["PARLA_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .critical
-        let relay = try Relay(configuration: config, logger: logger)
-        let group = ServiceGroup(configuration: .init(services: [relay], logger: logger))
-        let task = Task { try await group.run() }
-        let port = try await relay.boundPort()
-        return TestRelay(relay: relay, port: port, dataDirectory: directory, group: group, task: task)
+        return logger
     }
 
     init(relay: Relay, port: Int, dataDirectory: String, group: ServiceGroup, task: Task<Void, any Error>, afterStop: (@Sendable () async -> Void)? = nil) {
