@@ -79,7 +79,7 @@ final class AcceptRequest: Sendable {
                 outcome = .duplicate
                 continue
             }
-            let pair = request.recipient + "\u{0}" + request.sender
+            let pair = SQLiteMailboxStore.pairKey(request.sender, request.recipient)
             var room = request.quota.room(items: mailbox.items, bytes: mailbox.bytes, adding: request.body.count)
             if room == nil {
                 var held = (items: Int64(0), bytes: Int64(0))

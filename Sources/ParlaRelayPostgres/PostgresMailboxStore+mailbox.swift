@@ -8,7 +8,7 @@ import PostgresNIO
 /// table), delivery reads, confirmation and expiry.
 extension PostgresMailboxStore {
     /// Identifies a mailbox item by recipient and id.
-    static func idKey(_ recipient: String, _ id: String) -> String { recipient + "\u{0}" + id }
+    static func idKey(_ recipient: String, _ id: String) -> String { SQLiteMailboxStore.pairKey(recipient, id) }
 
     public func enqueueAccept(id: String, from sender: String, to recipient: String, body: Data, now: Int64, expiresAt: Int64, quota: MailboxQuota) -> PendingOutcome<AcceptOutcome> {
         let pair = SQLiteMailboxStore.pairKey(sender, recipient)
